@@ -1,0 +1,159 @@
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+
+use crate::ids::is_valid_kid;
+use crate::limits::MAX_TOKEN_LEN;
+
+/// The version prefix of every status token this crate knows.
+pub const TOKEN_VERSION: &str = "v1";
+
+/// What a status token says about its user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claims {
+    /// The customer organisation.
+    pub org: String,
+    /// The user id within that org.
+    pub sub: String,
+    /// Whether the user was opted out when the token was issued.
+    pub opt_out: bool,
+    /// The registry revision the flag was read at.
+    pub rev: u64,
+    /// Issued at, unix seconds.
+    pub iat: i64,
+    /// Expires at, unix seconds.
+    pub exp: i64,
+}
+
+impl Claims {
+    /// The token's payload part: base64url (no padding) of the JSON claims.
+    pub fn encode_payload(&self) -> String {
+        let json = serde_json::to_vec(self).expect("claims always serialize");
+        URL_SAFE_NO_PAD.encode(json)
+    }
+
+    /// Decodes a payload part back into claims.
+    pub fn decode_payload(payload: &str) -> Result<Self, ClaimsError> {
+        let json = URL_SAFE_NO_PAD
+            .decode(payload)
+            .map_err(|_| ClaimsError::InvalidEncoding)?;
+        serde_json::from_slice(&json).map_err(|_| ClaimsError::InvalidClaims)
+    }
+}
+
+/// Why a token could not be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ClaimsError {
+    /// Longer than 4096 bytes.
+    #[error("token is longer than {MAX_TOKEN_LEN} bytes")]
+    TooLong,
+    /// Not exactly four dot-separated parts.
+    #[error("token does not have exactly four parts")]
+    WrongPartCount,
+    /// The first part is not `v1`.
+    #[error("token version is not supported")]
+    UnsupportedVersion,
+    /// The key id is empty, too long or has characters outside `a-z 0-9 -`.
+    #[error("token key id is malformed")]
+    InvalidKid,
+    /// A part is not base64url without padding.
+    #[error("token part is not base64url")]
+    InvalidEncoding,
+    /// The payload is not the expected JSON claims.
+    #[error("token claims are not valid")]
+    InvalidClaims,
+}
+
+/// The four parts of a token, borrowed from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TokenParts<'a> {
+    /// The key id.
+    pub kid: &'a str,
+    /// The base64url claims.
+    pub payload: &'a str,
+    /// The base64url MAC tag.
+    pub tag: &'a str,
+    /// The signed text: `v1.kid.payload`.
+    pub signed: &'a str,
+}
+
+/// Splits a token into its parts, checking length, part count, version and
+/// the form of the key id, in that order.
+pub fn split_token(token: &str) -> Result<TokenParts<'_>, ClaimsError> {
+    if token.len() > MAX_TOKEN_LEN {
+        return Err(ClaimsError::TooLong);
+    }
+    let mut parts = token.split('.');
+    let (Some(version), Some(kid), Some(payload), Some(tag), None) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) else {
+        return Err(ClaimsError::WrongPartCount);
+    };
+    if version != TOKEN_VERSION {
+        return Err(ClaimsError::UnsupportedVersion);
+    }
+    if !is_valid_kid(kid) {
+        return Err(ClaimsError::InvalidKid);
+    }
+    let signed = &token[..token.len() - tag.len() - 1];
+    Ok(TokenParts {
+        kid,
+        payload,
+        tag,
+        signed,
+    })
+}
+
+/// Reads the claims of a token without checking its signature.
+///
+/// This is what a client does with its cached token: it holds no key, and the
+/// server checks every event anyway. Never use it to make a server-side decision.
+pub fn read_claims(token: &str) -> Result<Claims, ClaimsError> {
+    let parts = split_token(token)?;
+    Claims::decode_payload(parts.payload)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claims() -> Claims {
+        Claims {
+            org: "acme".into(),
+            sub: "bob".into(),
+            opt_out: true,
+            rev: 9,
+            iat: 1_700_000_000,
+            exp: 1_700_043_200,
+        }
+    }
+
+    #[test]
+    fn a_client_reads_the_flag_without_a_key() {
+        let token = format!("v1.k1.{}.AAAA", claims().encode_payload());
+        assert_eq!(read_claims(&token), Ok(claims()));
+    }
+
+    #[test]
+    fn malformed_tokens_name_what_is_wrong() {
+        let payload = claims().encode_payload();
+        assert_eq!(read_claims(&"a".repeat(4097)), Err(ClaimsError::TooLong));
+        assert_eq!(read_claims("v1.k1.x"), Err(ClaimsError::WrongPartCount));
+        assert_eq!(read_claims(&format!("v1.k1.{payload}.t.u")), Err(ClaimsError::WrongPartCount));
+        assert_eq!(read_claims(&format!("v2.k1.{payload}.t")), Err(ClaimsError::UnsupportedVersion));
+        assert_eq!(read_claims(&format!("v1.K1.{payload}.t")), Err(ClaimsError::InvalidKid));
+        assert_eq!(read_claims("v1.k1.!!!.t"), Err(ClaimsError::InvalidEncoding));
+        assert_eq!(read_claims("v1.k1.e30.t"), Err(ClaimsError::InvalidClaims));
+    }
+
+    #[test]
+    fn the_signed_text_excludes_the_tag() {
+        let parts = split_token("v1.k1.cGF5.dGFn").expect("splits");
+        assert_eq!(parts.signed, "v1.k1.cGF5");
+        assert_eq!(parts.tag, "dGFn");
+    }
+}

@@ -1,0 +1,1 @@
+//! Status tokens, the opt-out registry and the authoritative event check.
