@@ -143,10 +143,22 @@ mod tests {
         let payload = claims().encode_payload();
         assert_eq!(read_claims(&"a".repeat(4097)), Err(ClaimsError::TooLong));
         assert_eq!(read_claims("v1.k1.x"), Err(ClaimsError::WrongPartCount));
-        assert_eq!(read_claims(&format!("v1.k1.{payload}.t.u")), Err(ClaimsError::WrongPartCount));
-        assert_eq!(read_claims(&format!("v2.k1.{payload}.t")), Err(ClaimsError::UnsupportedVersion));
-        assert_eq!(read_claims(&format!("v1.K1.{payload}.t")), Err(ClaimsError::InvalidKid));
-        assert_eq!(read_claims("v1.k1.!!!.t"), Err(ClaimsError::InvalidEncoding));
+        assert_eq!(
+            read_claims(&format!("v1.k1.{payload}.t.u")),
+            Err(ClaimsError::WrongPartCount)
+        );
+        assert_eq!(
+            read_claims(&format!("v2.k1.{payload}.t")),
+            Err(ClaimsError::UnsupportedVersion)
+        );
+        assert_eq!(
+            read_claims(&format!("v1.K1.{payload}.t")),
+            Err(ClaimsError::InvalidKid)
+        );
+        assert_eq!(
+            read_claims("v1.k1.!!!.t"),
+            Err(ClaimsError::InvalidEncoding)
+        );
         assert_eq!(read_claims("v1.k1.e30.t"), Err(ClaimsError::InvalidClaims));
     }
 

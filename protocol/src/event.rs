@@ -133,7 +133,10 @@ struct LooseEvent<'a> {
     session: Option<&'a RawValue>,
 }
 
-fn field<'a, T: Deserialize<'a>>(raw: Option<&'a RawValue>, code: RejectCode) -> Result<T, RejectCode> {
+fn field<'a, T: Deserialize<'a>>(
+    raw: Option<&'a RawValue>,
+    code: RejectCode,
+) -> Result<T, RejectCode> {
     let raw = raw.ok_or(code)?;
     serde_json::from_str(raw.get()).map_err(|_| code)
 }
@@ -225,13 +228,34 @@ mod tests {
     fn each_bad_field_has_its_own_code() {
         let cases = [
             (r#"[1,2]"#, RejectCode::InvalidEvent),
-            (r#"{"id":"nope","name":"a","ts":"2026-11-29T08:00:00Z"}"#, RejectCode::InvalidId),
-            (r#"{"name":"a","ts":"2026-11-29T08:00:00Z"}"#, RejectCode::InvalidId),
-            (r#"{"id":"0190b6b2-7a1e-7c3a-9d2e-1f2a3b4c5d6e","name":"a b","ts":"2026-11-29T08:00:00Z"}"#, RejectCode::InvalidName),
-            (r#"{"id":"0190b6b2-7a1e-7c3a-9d2e-1f2a3b4c5d6e","name":42,"ts":"2026-11-29T08:00:00Z"}"#, RejectCode::InvalidName),
-            (r#"{"id":"0190b6b2-7a1e-7c3a-9d2e-1f2a3b4c5d6e","name":"a","ts":"yesterday"}"#, RejectCode::InvalidTimestamp),
-            (r#"{"id":"0190b6b2-7a1e-7c3a-9d2e-1f2a3b4c5d6e","name":"a","ts":"2026-11-29T08:00:00Z","props":[1]}"#, RejectCode::InvalidProps),
-            (r#"{"id":"0190b6b2-7a1e-7c3a-9d2e-1f2a3b4c5d6e","name":"a","ts":"2026-11-29T08:00:00Z","session":7}"#, RejectCode::InvalidSession),
+            (
+                r#"{"id":"nope","name":"a","ts":"2026-11-29T08:00:00Z"}"#,
+                RejectCode::InvalidId,
+            ),
+            (
+                r#"{"name":"a","ts":"2026-11-29T08:00:00Z"}"#,
+                RejectCode::InvalidId,
+            ),
+            (
+                r#"{"id":"0190b6b2-7a1e-7c3a-9d2e-1f2a3b4c5d6e","name":"a b","ts":"2026-11-29T08:00:00Z"}"#,
+                RejectCode::InvalidName,
+            ),
+            (
+                r#"{"id":"0190b6b2-7a1e-7c3a-9d2e-1f2a3b4c5d6e","name":42,"ts":"2026-11-29T08:00:00Z"}"#,
+                RejectCode::InvalidName,
+            ),
+            (
+                r#"{"id":"0190b6b2-7a1e-7c3a-9d2e-1f2a3b4c5d6e","name":"a","ts":"yesterday"}"#,
+                RejectCode::InvalidTimestamp,
+            ),
+            (
+                r#"{"id":"0190b6b2-7a1e-7c3a-9d2e-1f2a3b4c5d6e","name":"a","ts":"2026-11-29T08:00:00Z","props":[1]}"#,
+                RejectCode::InvalidProps,
+            ),
+            (
+                r#"{"id":"0190b6b2-7a1e-7c3a-9d2e-1f2a3b4c5d6e","name":"a","ts":"2026-11-29T08:00:00Z","session":7}"#,
+                RejectCode::InvalidSession,
+            ),
         ];
         for (raw, code) in cases {
             assert_eq!(Event::parse(raw).map(|_| ()), Err(code), "{raw}");
@@ -244,7 +268,10 @@ mod tests {
             r#"{{"id":"0190b6b2-7a1e-7c3a-9d2e-1f2a3b4c5d6e","name":"a","ts":"2026-11-29T08:00:00Z","props":{{"k":"{}"}}}}"#,
             "x".repeat(MAX_PROPS_BYTES)
         );
-        assert_eq!(Event::parse(&big).map(|_| ()), Err(RejectCode::PropsTooLarge));
+        assert_eq!(
+            Event::parse(&big).map(|_| ()),
+            Err(RejectCode::PropsTooLarge)
+        );
     }
 
     #[test]

@@ -32,7 +32,16 @@ mod tests {
 
     #[test]
     fn ids_refuse_path_and_control_characters() {
-        for bad in ["", "a/b", "a b", "../x", "a?b", "a%2f", "é", &"x".repeat(129)] {
+        for bad in [
+            "",
+            "a/b",
+            "a b",
+            "../x",
+            "a?b",
+            "a%2f",
+            "é",
+            &"x".repeat(129),
+        ] {
             assert!(!is_valid_id(bad), "{bad}");
         }
     }

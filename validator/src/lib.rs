@@ -1,3 +1,9 @@
 //! Status tokens, the opt-out registry and the authoritative event check.
 
+mod error;
+pub mod registry;
+pub mod store;
 pub mod token;
+
+pub use error::{Error, Result};
+pub use registry::Registry;

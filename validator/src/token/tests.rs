@@ -38,9 +38,10 @@ fn an_issued_token_verifies_to_its_claims() {
 fn every_single_character_change_is_rejected() {
     let ring = KeyRing::new(key("k1", 1));
     let token = issue(&ring, &claims());
-    let alphabet: Vec<char> = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.=+/"
-        .chars()
-        .collect();
+    let alphabet: Vec<char> =
+        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.=+/"
+            .chars()
+            .collect();
     let mut tried = 0;
     for (i, original) in token.char_indices() {
         for &c in &alphabet {
@@ -65,16 +66,43 @@ fn each_kind_of_bad_token_has_its_own_error() {
     let token = issue(&ring, &claims());
     let payload = claims().encode_payload();
     let cases: Vec<(String, TokenError)> = vec![
-        ("x".repeat(4097), TokenError::Malformed(ClaimsError::TooLong)),
-        (format!("v2.k1.{payload}.AAAA"), TokenError::Malformed(ClaimsError::UnsupportedVersion)),
-        (format!("v1.k1.{payload}"), TokenError::Malformed(ClaimsError::WrongPartCount)),
-        (format!("{token}.extra"), TokenError::Malformed(ClaimsError::WrongPartCount)),
-        (token.replacen("v1.k1.", "v1.k9.", 1), TokenError::UnknownKey),
-        (token.replacen("v1.k1.", "v1.K1.", 1), TokenError::UnknownKey),
-        (format!("v1.k1.{payload}.***"), TokenError::Malformed(ClaimsError::InvalidEncoding)),
+        (
+            "x".repeat(4097),
+            TokenError::Malformed(ClaimsError::TooLong),
+        ),
+        (
+            format!("v2.k1.{payload}.AAAA"),
+            TokenError::Malformed(ClaimsError::UnsupportedVersion),
+        ),
+        (
+            format!("v1.k1.{payload}"),
+            TokenError::Malformed(ClaimsError::WrongPartCount),
+        ),
+        (
+            format!("{token}.extra"),
+            TokenError::Malformed(ClaimsError::WrongPartCount),
+        ),
+        (
+            token.replacen("v1.k1.", "v1.k9.", 1),
+            TokenError::UnknownKey,
+        ),
+        (
+            token.replacen("v1.k1.", "v1.K1.", 1),
+            TokenError::UnknownKey,
+        ),
+        (
+            format!("v1.k1.{payload}.***"),
+            TokenError::Malformed(ClaimsError::InvalidEncoding),
+        ),
         (format!("v1.k1.{payload}.AAAA"), TokenError::BadSignature),
-        (sign_raw(&ring, "!!not-base64!!"), TokenError::Malformed(ClaimsError::InvalidEncoding)),
-        (sign_raw(&ring, &URL_SAFE_NO_PAD.encode("not json")), TokenError::Malformed(ClaimsError::InvalidClaims)),
+        (
+            sign_raw(&ring, "!!not-base64!!"),
+            TokenError::Malformed(ClaimsError::InvalidEncoding),
+        ),
+        (
+            sign_raw(&ring, &URL_SAFE_NO_PAD.encode("not json")),
+            TokenError::Malformed(ClaimsError::InvalidClaims),
+        ),
     ];
     for (bad, expected) in cases {
         assert_eq!(verify(&ring, &bad, NOW), Err(expected), "{bad}");
@@ -89,7 +117,10 @@ fn expiry_and_issue_time_allow_sixty_seconds_of_leeway() {
     assert!(verify(&ring, &token, exp + 60).is_ok());
     assert_eq!(verify(&ring, &token, exp + 61), Err(TokenError::Expired));
     assert!(verify(&ring, &token, NOW - 60).is_ok());
-    assert_eq!(verify(&ring, &token, NOW - 61), Err(TokenError::NotYetValid));
+    assert_eq!(
+        verify(&ring, &token, NOW - 61),
+        Err(TokenError::NotYetValid)
+    );
     assert_eq!(TokenError::Expired.code(), "token_expired");
     assert_eq!(TokenError::UnknownKey.code(), "unknown_key");
     assert_eq!(TokenError::BadSignature.code(), "invalid_token");

@@ -1,0 +1,314 @@
+//! The opt-out registry: the durable store plus the in-memory snapshot that
+//! answers `is_opted_out` on the hot path.
+//!
+//! Every change is committed to the store first; the snapshot then catches up
+//! from the change log in revision order before the call returns. Instances
+//! that share a store keep their snapshot current the same way (polling, or
+//! notifications where the store has them), and report themselves stale when
+//! they cannot reach the store.
+
+pub mod model;
+mod snapshot;
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+pub use snapshot::Snapshot;
+use usage_protocol::is_valid_id;
+
+use self::model::{Actor, Change, Role, User};
+use crate::store::Store;
+use crate::{Error, Result};
+
+/// Most users one opt-out or opt-in call may name.
+pub const MAX_USERS_PER_CHANGE: usize = 1000;
+
+/// Default bound on how old the last confirmed sync may be before the
+/// registry is treated as unavailable.
+pub const DEFAULT_STALENESS_BOUND: Duration = Duration::from_secs(5);
+
+/// What one opt-out or opt-in call changed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChangeSummary {
+    /// The changes written, one per user whose state changed.
+    pub changes: Vec<Change>,
+    /// The registry revision after the call.
+    pub rev: u64,
+}
+
+/// The registry: store, snapshot and sync state.
+#[derive(Debug)]
+pub struct Registry {
+    store: Arc<dyn Store>,
+    snapshot: RwLock<Snapshot>,
+    sync_gate: tokio::sync::Mutex<()>,
+    epoch: Instant,
+    // Milliseconds since `epoch` of the last successful read of the change
+    // log, or 0 when the registry must not be trusted until it syncs again.
+    confirmed_at_ms: AtomicU64,
+    staleness_bound: Duration,
+}
+
+impl Registry {
+    /// Loads the snapshot from `store`.
+    pub async fn open(store: Arc<dyn Store>) -> Result<Self> {
+        let state = store.opt_out_state().await?;
+        let registry = Self {
+            store,
+            snapshot: RwLock::new(Snapshot::from_state(state)),
+            sync_gate: tokio::sync::Mutex::new(()),
+            epoch: Instant::now(),
+            confirmed_at_ms: AtomicU64::new(0),
+            staleness_bound: DEFAULT_STALENESS_BOUND,
+        };
+        registry.mark_confirmed();
+        Ok(registry)
+    }
+
+    /// Sets how old the last confirmed sync may be (default 5 s).
+    pub fn with_staleness_bound(mut self, bound: Duration) -> Self {
+        self.staleness_bound = bound;
+        self
+    }
+
+    /// The store behind the registry.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// Whether `user` of `org` is opted out, by the snapshot as it stands now.
+    #[inline]
+    pub fn is_opted_out(&self, org: &str, user: &str) -> bool {
+        self.read_snapshot().contains(org, user)
+    }
+
+    /// The revision of the newest change in the snapshot.
+    pub fn revision(&self) -> u64 {
+        self.read_snapshot().rev()
+    }
+
+    /// How many users are opted out, over all orgs.
+    pub fn opted_out_count(&self) -> usize {
+        self.read_snapshot().len()
+    }
+
+    fn read_snapshot(&self) -> std::sync::RwLockReadGuard<'_, Snapshot> {
+        // A panic while holding the lock cannot leave the snapshot half
+        // applied (`apply` mutates after its checks), so a poisoned lock is
+        // still consistent.
+        self.snapshot.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Fails with [`Error::RegistryUnavailable`] when the last confirmed sync is
+    /// older than the staleness bound.
+    pub fn ensure_current(&self) -> Result<()> {
+        match self.confirmed_age() {
+            Some(age) if age <= self.staleness_bound => Ok(()),
+            _ => Err(Error::RegistryUnavailable),
+        }
+    }
+
+    /// How long ago the registry last confirmed it was current; `None` if it
+    /// was marked stale since.
+    pub fn confirmed_age(&self) -> Option<Duration> {
+        let at = self.confirmed_at_ms.load(Ordering::Acquire);
+        (at != 0).then(|| {
+            let now = self.epoch.elapsed().as_millis() as u64;
+            Duration::from_millis(now.saturating_sub(at))
+        })
+    }
+
+    fn mark_confirmed(&self) {
+        let now = (self.epoch.elapsed().as_millis() as u64).max(1);
+        self.confirmed_at_ms.store(now, Ordering::Release);
+    }
+
+    /// Marks the registry untrusted until the next successful sync, for
+    /// instance when a notification channel from the store was lost.
+    pub fn mark_stale(&self) {
+        self.confirmed_at_ms.store(0, Ordering::Release);
+    }
+
+    /// Applies every change the store has beyond the snapshot, in order, and
+    /// confirms the registry current. Returns the revision reached.
+    pub async fn catch_up(&self) -> Result<u64> {
+        const PAGE: u32 = 10_000;
+        let _gate = self.sync_gate.lock().await;
+        loop {
+            let from = self.revision();
+            let changes = match self.store.changes_since(from, PAGE).await {
+                Ok(changes) => changes,
+                Err(err) => {
+                    self.mark_stale();
+                    return Err(err);
+                }
+            };
+            let mut snapshot = self.snapshot.write().unwrap_or_else(|e| e.into_inner());
+            for change in &changes {
+                if !snapshot.apply(change) {
+                    // A revision is missing from the log (a write still in
+                    // flight in another transaction): stop here and read
+                    // again later rather than skip it.
+                    drop(snapshot);
+                    tracing::debug!(at = from, next = change.rev, "gap in change log");
+                    return Ok(self.revision());
+                }
+            }
+            if changes.len() < PAGE as usize {
+                drop(snapshot);
+                self.mark_confirmed();
+                return Ok(self.revision());
+            }
+        }
+    }
+
+    /// Reloads the whole snapshot from the store, replacing the one in memory.
+    pub async fn reload(&self) -> Result<u64> {
+        let _gate = self.sync_gate.lock().await;
+        let state = match self.store.opt_out_state().await {
+            Ok(state) => state,
+            Err(err) => {
+                self.mark_stale();
+                return Err(err);
+            }
+        };
+        let fresh = Snapshot::from_state(state);
+        let rev = fresh.rev();
+        *self.snapshot.write().unwrap_or_else(|e| e.into_inner()) = fresh;
+        self.mark_confirmed();
+        Ok(rev)
+    }
+
+    /// Opts `users` of `org` out of tracking. Idempotent: users already opted
+    /// out are left as they are and write no change.
+    pub async fn opt_out(
+        &self,
+        org: &str,
+        users: &[String],
+        actor: &Actor,
+    ) -> Result<ChangeSummary> {
+        self.set_opted_out(org, users, true, actor).await
+    }
+
+    /// Opts `users` of `org` back in. Idempotent.
+    pub async fn opt_in(
+        &self,
+        org: &str,
+        users: &[String],
+        actor: &Actor,
+    ) -> Result<ChangeSummary> {
+        self.set_opted_out(org, users, false, actor).await
+    }
+
+    async fn set_opted_out(
+        &self,
+        org: &str,
+        users: &[String],
+        opted_out: bool,
+        actor: &Actor,
+    ) -> Result<ChangeSummary> {
+        check_id(org)?;
+        if users.len() > MAX_USERS_PER_CHANGE {
+            return Err(Error::InvalidInput(format!(
+                "at most {MAX_USERS_PER_CHANGE} users per call"
+            )));
+        }
+        let mut seen = HashSet::with_capacity(users.len());
+        let mut unique = Vec::with_capacity(users.len());
+        for user in users {
+            check_id(user)?;
+            if seen.insert(user.as_str()) {
+                unique.push(user.clone());
+            }
+        }
+        let changes = self
+            .store
+            .set_opted_out(org, &unique, opted_out, actor)
+            .await?;
+        // The commit is done; make the snapshot show it before returning, or
+        // refuse to vouch for the registry until it does.
+        let newest = changes.last().map_or(0, |c| c.rev);
+        let rev = self.catch_up().await?;
+        if rev < newest {
+            self.mark_stale();
+            return Err(Error::RegistryUnavailable);
+        }
+        Ok(ChangeSummary { changes, rev })
+    }
+
+    /// Adds or updates one directory user.
+    pub async fn upsert_user(&self, org: &str, user: &User, actor: &Actor) -> Result<()> {
+        check_user(user)?;
+        self.store
+            .upsert_users(org, std::slice::from_ref(user), actor)
+            .await?;
+        Ok(())
+    }
+
+    /// Makes sure `id` is in the org's directory (as a plain user if new) and
+    /// returns the record. A given name or email updates the record; the role
+    /// is never changed here.
+    pub async fn ensure_user(
+        &self,
+        org: &str,
+        id: &str,
+        name: Option<&str>,
+        email: Option<&str>,
+    ) -> Result<User> {
+        check_id(id)?;
+        let existing = self.store.user(org, id).await?;
+        let wanted = match &existing {
+            Some(user) => User {
+                name: name.unwrap_or(&user.name).to_owned(),
+                email: email.unwrap_or(&user.email).to_owned(),
+                ..user.clone()
+            },
+            None => User {
+                id: id.to_owned(),
+                name: name.unwrap_or(id).to_owned(),
+                email: email.unwrap_or_default().to_owned(),
+                role: Role::User,
+            },
+        };
+        if existing.as_ref() != Some(&wanted) {
+            check_user(&wanted)?;
+            self.store
+                .upsert_users(org, std::slice::from_ref(&wanted), &Actor::System)
+                .await?;
+        }
+        Ok(wanted)
+    }
+}
+
+/// Checks an org or user id.
+pub fn check_id(id: &str) -> Result<()> {
+    if is_valid_id(id) {
+        Ok(())
+    } else {
+        Err(Error::InvalidId(id.chars().take(140).collect()))
+    }
+}
+
+/// Longest display name or email, in bytes.
+pub const MAX_TEXT_LEN: usize = 256;
+
+/// Checks a directory record before it is stored.
+pub fn check_user(user: &User) -> Result<()> {
+    check_id(&user.id)?;
+    for (field, value) in [("name", &user.name), ("email", &user.email)] {
+        if value.len() > MAX_TEXT_LEN || value.chars().any(char::is_control) {
+            return Err(Error::InvalidInput(format!(
+                "{field} must be at most {MAX_TEXT_LEN} bytes without control characters"
+            )));
+        }
+    }
+    if user.name.trim().is_empty() {
+        return Err(Error::InvalidInput("name must not be empty".into()));
+    }
+    Ok(())
+}
+
+#[cfg(all(test, feature = "sqlite"))]
+mod tests;

@@ -1,0 +1,181 @@
+//! The registry's records: users, opt-outs, changes and the audit trail.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+/// A user's role in their org's directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// A product admin: may see and change the org's opt-outs.
+    Admin,
+    /// Anyone else.
+    User,
+}
+
+impl Role {
+    /// `admin` or `user`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Admin => "admin",
+            Self::User => "user",
+        }
+    }
+}
+
+impl FromStr for Role {
+    type Err = crate::Error;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "admin" => Ok(Self::Admin),
+            "user" => Ok(Self::User),
+            other => Err(crate::Error::InvalidInput(format!(
+                "role must be `admin` or `user`, not `{other}`"
+            ))),
+        }
+    }
+}
+
+/// A user of an org's directory.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    /// Id, unique within the org.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Email address, possibly empty.
+    pub email: String,
+    /// Role.
+    pub role: Role,
+}
+
+/// A directory user with their opt-out status.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DirectoryEntry {
+    /// The user.
+    #[serde(flatten)]
+    pub user: User,
+    /// Whether the user is opted out of tracking now.
+    pub opted_out: bool,
+}
+
+/// An opted-out user, with when and by whom.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OptOutEntry {
+    /// The user.
+    #[serde(flatten)]
+    pub user: User,
+    /// When they were opted out.
+    #[serde(with = "time::serde::rfc3339")]
+    pub opted_out_at: OffsetDateTime,
+    /// Who opted them out (an actor string such as `user:alice`).
+    pub opted_out_by: String,
+}
+
+/// One entry of the append-only change log of opt-out state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Change {
+    /// Revision: strictly increasing across the whole registry.
+    pub rev: u64,
+    /// The org.
+    pub org: String,
+    /// The user.
+    pub user: String,
+    /// The user's state after the change.
+    pub opted_out: bool,
+    /// Who made the change.
+    pub actor: String,
+    /// When it was committed.
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+}
+
+/// One entry of an org's audit trail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    /// Increasing id, usable as a cursor.
+    pub id: u64,
+    /// Who acted.
+    pub actor: String,
+    /// What was done: `opt_out`, `opt_in`, `user_upsert`, `service_key_create`, ...
+    pub action: String,
+    /// What it was done to, such as a user id.
+    pub target: String,
+    /// When.
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+}
+
+/// Who makes a change, as recorded in the change log and audit trail.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Actor {
+    /// A signed-in product admin.
+    User(String),
+    /// A service key, by its public id.
+    ServiceKey(String),
+    /// The server itself (demo seeding, imports from the CLI).
+    System,
+}
+
+impl fmt::Display for Actor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::User(id) => write!(f, "user:{id}"),
+            Self::ServiceKey(id) => write!(f, "key:{id}"),
+            Self::System => f.write_str("system"),
+        }
+    }
+}
+
+/// What to list of an org's directory.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserQuery {
+    /// Case-insensitive substring of id, name or email.
+    pub query: Option<String>,
+    /// Only users with this opt-out status.
+    pub opted_out: Option<bool>,
+    /// Page size, 1 to 1000.
+    pub limit: u32,
+    /// Continue after this cursor (from a previous page).
+    pub cursor: Option<String>,
+}
+
+/// One page of directory users.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserPage {
+    /// The users, ordered by name then id.
+    pub users: Vec<DirectoryEntry>,
+    /// Pass as `cursor` to get the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// A service key's record; the key itself is only ever stored hashed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceKeyInfo {
+    /// Public id, named as the actor in the audit trail.
+    pub id: String,
+    /// The org the key acts for.
+    pub org: String,
+    /// A human label.
+    pub label: String,
+    /// When it was created.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    /// Whether it was revoked.
+    pub revoked: bool,
+}
+
+/// What a bulk directory upsert did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpsertSummary {
+    /// Users added.
+    pub created: u64,
+    /// Users whose name, email or role changed.
+    pub updated: u64,
+    /// Users already as given.
+    pub unchanged: u64,
+}

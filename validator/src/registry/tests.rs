@@ -1,0 +1,296 @@
+use std::path::Path;
+
+use proptest::prelude::*;
+
+use super::*;
+use crate::store::sqlite::SqliteStore;
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("test runtime")
+}
+
+fn user(id: &str) -> User {
+    User {
+        id: id.into(),
+        name: id.to_uppercase(),
+        email: format!("{id}@example.test"),
+        role: Role::User,
+    }
+}
+
+async fn seeded(path: &Path, users: &[&str]) -> Registry {
+    let store = SqliteStore::open(path).await.expect("open");
+    store.ensure_org("acme").await.expect("org");
+    let users: Vec<User> = users.iter().map(|id| user(id)).collect();
+    store
+        .upsert_users("acme", &users, &Actor::System)
+        .await
+        .expect("users");
+    Registry::open(Arc::new(store)).await.expect("registry")
+}
+
+fn ids(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| s.to_string()).collect()
+}
+
+#[test]
+fn opt_out_then_opt_in_restores_and_repeats_change_nothing() {
+    runtime().block_on(async {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let registry = seeded(&dir.path().join("r.db"), &["bob", "carol"]).await;
+        let admin = Actor::User("alice".into());
+
+        let first = registry
+            .opt_out("acme", &ids(&["bob"]), &admin)
+            .await
+            .expect("opt out");
+        assert_eq!(first.changes.len(), 1);
+        assert!(
+            registry.is_opted_out("acme", "bob"),
+            "visible as soon as the call returns"
+        );
+        assert!(!registry.is_opted_out("acme", "carol"));
+
+        let again = registry
+            .opt_out("acme", &ids(&["bob", "bob"]), &admin)
+            .await
+            .expect("again");
+        assert!(again.changes.is_empty(), "idempotent");
+        assert_eq!(
+            registry.store().head_revision().await.expect("head"),
+            first.rev
+        );
+
+        let back = registry
+            .opt_in("acme", &ids(&["bob"]), &admin)
+            .await
+            .expect("opt in");
+        assert_eq!(back.changes.len(), 1);
+        assert!(back.rev > first.rev, "revisions strictly increase");
+        assert!(!registry.is_opted_out("acme", "bob"));
+        let noop = registry
+            .opt_in("acme", &ids(&["bob"]), &admin)
+            .await
+            .expect("opt in again");
+        assert!(noop.changes.is_empty());
+
+        let audit = registry
+            .store()
+            .audit("acme", 10, None)
+            .await
+            .expect("audit");
+        let actions: Vec<&str> = audit.iter().map(|a| a.action.as_str()).collect();
+        assert_eq!(&actions[..2], ["opt_in", "opt_out"]);
+        assert_eq!(audit[0].actor, "user:alice");
+    });
+}
+
+#[test]
+fn unknown_users_change_nothing() {
+    runtime().block_on(async {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let registry = seeded(&dir.path().join("r.db"), &["bob"]).await;
+        let err = registry
+            .opt_out("acme", &ids(&["bob", "mallory"]), &Actor::System)
+            .await
+            .expect_err("unknown user");
+        assert!(matches!(err, Error::UnknownUsers(ref u) if u == &["mallory".to_string()]));
+        assert!(!registry.is_opted_out("acme", "bob"), "all or nothing");
+        let bad = registry
+            .opt_out("acme", &ids(&["../etc"]), &Actor::System)
+            .await;
+        assert!(matches!(bad, Err(Error::InvalidId(_))));
+    });
+}
+
+#[test]
+fn a_reopened_file_has_the_same_state() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("r.db");
+    let rev = runtime().block_on(async {
+        let registry = seeded(&path, &["bob", "carol", "dave"]).await;
+        registry
+            .opt_out("acme", &ids(&["bob", "carol"]), &Actor::System)
+            .await
+            .expect("out");
+        registry
+            .opt_in("acme", &ids(&["carol"]), &Actor::System)
+            .await
+            .expect("in")
+            .rev
+    });
+    runtime().block_on(async {
+        let store = SqliteStore::open(&path).await.expect("reopen");
+        let registry = Registry::open(Arc::new(store)).await.expect("registry");
+        assert_eq!(registry.revision(), rev);
+        assert!(registry.is_opted_out("acme", "bob"));
+        assert!(!registry.is_opted_out("acme", "carol"));
+        assert!(!registry.is_opted_out("acme", "dave"));
+        let list = registry.store().opt_outs("acme").await.expect("list");
+        assert_eq!(list.len(), 1);
+        assert_eq!(list[0].user.id, "bob");
+    });
+}
+
+#[test]
+fn concurrent_opt_outs_lose_nothing() {
+    runtime().block_on(async {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let names: Vec<String> = (0..200).map(|i| format!("u{i}")).collect();
+        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+        let registry = Arc::new(seeded(&dir.path().join("r.db"), &refs).await);
+        let mut tasks = Vec::new();
+        for chunk in names.chunks(10) {
+            let registry = registry.clone();
+            let chunk = chunk.to_vec();
+            tasks.push(tokio::spawn(async move {
+                for user in chunk {
+                    registry
+                        .opt_out("acme", &[user], &Actor::System)
+                        .await
+                        .expect("opt out");
+                }
+            }));
+        }
+        for task in tasks {
+            task.await.expect("task");
+        }
+        assert_eq!(registry.opted_out_count(), 200);
+        assert_eq!(registry.revision(), 200);
+        let changes = registry.store().changes_since(0, 1000).await.expect("log");
+        let revs: Vec<u64> = changes.iter().map(|c| c.rev).collect();
+        assert!(
+            revs.windows(2).all(|w| w[1] == w[0] + 1),
+            "contiguous, increasing"
+        );
+    });
+}
+
+#[test]
+fn directory_listing_pages_and_filters() {
+    runtime().block_on(async {
+        let registry = {
+            let store = SqliteStore::in_memory().await.expect("store");
+            store.ensure_org("acme").await.expect("org");
+            let users: Vec<User> = (0..25).map(|i| user(&format!("user{i:02}"))).collect();
+            store
+                .upsert_users("acme", &users, &Actor::System)
+                .await
+                .expect("users");
+            Registry::open(Arc::new(store)).await.expect("registry")
+        };
+        registry
+            .opt_out("acme", &ids(&["user03"]), &Actor::System)
+            .await
+            .expect("out");
+        let mut query = model::UserQuery {
+            limit: 10,
+            ..Default::default()
+        };
+        let mut seen = Vec::new();
+        loop {
+            let page = registry
+                .store()
+                .list_users("acme", &query)
+                .await
+                .expect("page");
+            seen.extend(page.users.iter().map(|u| (u.user.id.clone(), u.opted_out)));
+            match page.next_cursor {
+                Some(c) => query.cursor = Some(c),
+                None => break,
+            }
+        }
+        assert_eq!(seen.len(), 25);
+        assert!(seen.contains(&("user03".into(), true)));
+        let search = model::UserQuery {
+            query: Some("USER1".into()),
+            limit: 100,
+            ..Default::default()
+        };
+        assert_eq!(
+            registry
+                .store()
+                .list_users("acme", &search)
+                .await
+                .expect("search")
+                .users
+                .len(),
+            10
+        );
+        let not_out = model::UserQuery {
+            opted_out: Some(false),
+            limit: 100,
+            ..Default::default()
+        };
+        assert_eq!(
+            registry
+                .store()
+                .list_users("acme", &not_out)
+                .await
+                .expect("filter")
+                .users
+                .len(),
+            24
+        );
+        let bad = model::UserQuery {
+            cursor: Some("%%%".into()),
+            limit: 5,
+            ..Default::default()
+        };
+        assert!(registry.store().list_users("acme", &bad).await.is_err());
+    });
+}
+
+#[derive(Debug, Clone)]
+enum Op {
+    Out(Vec<u8>),
+    In(Vec<u8>),
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    let users = prop::collection::vec(0u8..8, 1..4);
+    prop_oneof![users.clone().prop_map(Op::Out), users.prop_map(Op::In)]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+    #[test]
+    fn the_snapshot_always_equals_the_store(ops in prop::collection::vec(op(), 1..20)) {
+        runtime().block_on(async {
+            let store = SqliteStore::in_memory().await.expect("store");
+            for org in ["a", "b"] {
+                store.ensure_org(org).await.expect("org");
+                let users: Vec<User> = (0..8).map(|i| user(&format!("u{i}"))).collect();
+                store.upsert_users(org, &users, &Actor::System).await.expect("users");
+            }
+            let registry = Registry::open(Arc::new(store)).await.expect("registry");
+            for (i, op) in ops.iter().enumerate() {
+                let org = if i % 3 == 0 { "b" } else { "a" };
+                let (users, out) = match op {
+                    Op::Out(u) => (u, true),
+                    Op::In(u) => (u, false),
+                };
+                let users: Vec<String> = users.iter().map(|n| format!("u{n}")).collect();
+                if out {
+                    registry.opt_out(org, &users, &Actor::System).await.expect("out");
+                } else {
+                    registry.opt_in(org, &users, &Actor::System).await.expect("in");
+                }
+                let stored = registry.store().opt_out_state().await.expect("state");
+                let mut expected = Snapshot::from_state(stored);
+                assert_eq!(&*registry.read_snapshot(), &expected);
+                // And a snapshot rebuilt from the log alone agrees too.
+                let mut replayed = Snapshot::default();
+                for change in registry.store().changes_since(0, 10_000).await.expect("log") {
+                    assert!(replayed.apply(&change));
+                }
+                expected = replayed;
+                assert_eq!(&*registry.read_snapshot(), &expected);
+            }
+        });
+    }
+}

@@ -1,0 +1,1 @@
+//! The shared store on PostgreSQL, for many server instances.
