@@ -1,5 +1,8 @@
 //! Status tokens, the opt-out registry and the authoritative event check.
 
+pub mod batch;
+pub mod check;
+pub mod dedupe;
 mod error;
 pub mod registry;
 pub mod store;

@@ -1,0 +1,141 @@
+//! The authoritative check: which events of a batch are stored.
+
+use usage_protocol::{BatchResponse, Event, RejectCode, Rejection};
+
+use crate::dedupe::Dedupe;
+use crate::registry::Registry;
+
+/// Whose events a batch carries: from a verified token, or named by a
+/// back end holding a service key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Subject<'a> {
+    /// The org.
+    pub org: &'a str,
+    /// The user within the org.
+    pub user: &'a str,
+}
+
+/// What the check decided for one batch.
+#[derive(Debug, Default)]
+pub struct Verdict {
+    /// Events to store, in batch order.
+    pub accepted: Vec<Event>,
+    /// The dedupe keys of `accepted`, to release if storing them fails.
+    pub keys: Vec<u128>,
+    /// The answer for the client; `accepted` counts the events above.
+    pub response: BatchResponse,
+}
+
+/// Decides the fate of each event of a batch from the registry as it stands
+/// now: never from the token's claim, which may be stale.
+///
+/// Valid events of an opted-out user are discarded; of others, events whose
+/// id was accepted before are duplicates and the rest are accepted (and
+/// recorded in `dedupe` at once, so a concurrent retry is a duplicate too).
+pub fn check_batch(
+    registry: &Registry,
+    dedupe: &Dedupe,
+    subject: Subject<'_>,
+    events: Vec<Result<Event, RejectCode>>,
+) -> Verdict {
+    let mut verdict = Verdict::default();
+    let mut valid = Vec::with_capacity(events.len());
+    for (index, event) in events.into_iter().enumerate() {
+        match event {
+            Ok(event) => valid.push(event),
+            Err(code) => verdict.response.rejected.push(Rejection {
+                index: index as u32,
+                code,
+            }),
+        }
+    }
+    if registry.is_opted_out(subject.org, subject.user) {
+        verdict.response.opted_out = true;
+        verdict.response.discarded = valid.len() as u32;
+        return verdict;
+    }
+    let keys: Vec<u128> = valid.iter().map(|e| dedupe.key(subject.org, e.id)).collect();
+    let mut fresh = Vec::with_capacity(keys.len());
+    dedupe.insert_all(&keys, &mut fresh);
+    verdict.accepted.reserve(valid.len());
+    verdict.keys.reserve(valid.len());
+    for ((event, key), new) in valid.into_iter().zip(keys).zip(fresh) {
+        if new {
+            verdict.accepted.push(event);
+            verdict.keys.push(key);
+        } else {
+            verdict.response.duplicates += 1;
+        }
+    }
+    verdict.response.accepted = verdict.accepted.len() as u32;
+    verdict
+}
+
+#[cfg(all(test, feature = "sqlite"))]
+mod tests {
+    use std::sync::Arc;
+
+    use time::OffsetDateTime;
+    use uuid::Uuid;
+
+    use super::*;
+    use crate::registry::model::{Actor, Role, User};
+    use crate::store::sqlite::SqliteStore;
+    use crate::store::Store as _;
+
+    fn event(id: Uuid) -> Result<Event, RejectCode> {
+        Ok(Event::new(id, "screen.view", OffsetDateTime::now_utc(), None, None).expect("valid"))
+    }
+
+    async fn registry() -> Registry {
+        let store = SqliteStore::in_memory().await.expect("store");
+        store.ensure_org("acme").await.expect("org");
+        let users: Vec<User> = ["bob", "carol"]
+            .iter()
+            .map(|id| User { id: (*id).into(), name: (*id).into(), email: String::new(), role: Role::User })
+            .collect();
+        store.upsert_users("acme", &users, &Actor::System).await.expect("users");
+        Registry::open(Arc::new(store)).await.expect("registry")
+    }
+
+    #[tokio::test]
+    async fn the_registry_decides_not_the_token() {
+        let registry = registry().await;
+        let dedupe = Dedupe::default();
+        let bob = Subject { org: "acme", user: "bob" };
+        let verdict = check_batch(&registry, &dedupe, bob, vec![event(Uuid::now_v7())]);
+        assert_eq!(verdict.response.accepted, 1);
+        assert!(!verdict.response.opted_out);
+
+        registry.opt_out("acme", &["bob".into()], &Actor::System).await.expect("opt out");
+        let verdict = check_batch(
+            &registry,
+            &dedupe,
+            bob,
+            vec![event(Uuid::now_v7()), Err(RejectCode::InvalidName), event(Uuid::now_v7())],
+        );
+        assert!(verdict.accepted.is_empty());
+        assert_eq!(verdict.response.discarded, 2);
+        assert!(verdict.response.opted_out);
+        assert_eq!(verdict.response.rejected, [Rejection { index: 1, code: RejectCode::InvalidName }]);
+
+        let carol = Subject { org: "acme", user: "carol" };
+        let verdict = check_batch(&registry, &dedupe, carol, vec![event(Uuid::now_v7())]);
+        assert_eq!(verdict.response.accepted, 1, "another user is not affected");
+    }
+
+    #[tokio::test]
+    async fn an_id_accepted_before_is_a_duplicate() {
+        let registry = registry().await;
+        let dedupe = Dedupe::default();
+        let bob = Subject { org: "acme", user: "bob" };
+        let id = Uuid::now_v7();
+        let verdict = check_batch(&registry, &dedupe, bob, vec![event(id), event(id)]);
+        assert_eq!((verdict.response.accepted, verdict.response.duplicates), (1, 1));
+        let again = check_batch(&registry, &dedupe, bob, vec![event(id)]);
+        assert_eq!((again.response.accepted, again.response.duplicates), (0, 1));
+        dedupe.forget(&verdict.keys);
+        let retried = check_batch(&registry, &dedupe, bob, vec![event(id)]);
+        assert_eq!(retried.response.accepted, 1, "a released id is accepted on retry");
+    }
+}
