@@ -5,6 +5,7 @@ pub mod check;
 pub mod dedupe;
 mod error;
 pub mod registry;
+pub mod sink;
 pub mod store;
 pub mod token;
 

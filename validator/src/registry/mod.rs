@@ -55,16 +55,23 @@ impl Registry {
     /// Loads the snapshot from `store`.
     pub async fn open(store: Arc<dyn Store>) -> Result<Self> {
         let state = store.opt_out_state().await?;
+        Ok(Self::with_snapshot(store, Snapshot::from_state(state)))
+    }
+
+    /// A registry over `store` starting from a snapshot built elsewhere (a
+    /// benchmark's synthetic data, a state loaded by other means); it catches
+    /// up from the store's change log from `snapshot.rev()` on.
+    pub fn with_snapshot(store: Arc<dyn Store>, snapshot: Snapshot) -> Self {
         let registry = Self {
             store,
-            snapshot: RwLock::new(Snapshot::from_state(state)),
+            snapshot: RwLock::new(snapshot),
             sync_gate: tokio::sync::Mutex::new(()),
             epoch: Instant::now(),
             confirmed_at_ms: AtomicU64::new(0),
             staleness_bound: DEFAULT_STALENESS_BOUND,
         };
         registry.mark_confirmed();
-        Ok(registry)
+        registry
     }
 
     /// Sets how old the last confirmed sync may be (default 5 s).

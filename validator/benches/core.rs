@@ -1,0 +1,129 @@
+//! The validator's hot paths: token verification, the opt-out lookup, the
+//! batch check and, alongside, JSON parsing of a full batch.
+//!
+//! Run with `cargo bench -p usage-validator --bench core`.
+
+use std::hint::black_box;
+use std::sync::Arc;
+
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
+use time::OffsetDateTime;
+use usage_protocol::{Batch, Claims, Event, SdkInfo};
+use usage_validator::batch;
+use usage_validator::check::{check_batch, Subject};
+use usage_validator::dedupe::Dedupe;
+use usage_validator::registry::Snapshot;
+use usage_validator::store::sqlite::SqliteStore;
+use usage_validator::store::OptOutState;
+use usage_validator::token::{self, KeyRing, SigningKey};
+use usage_validator::Registry;
+use uuid::Uuid;
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+fn token_verify(c: &mut Criterion) {
+    let ring = KeyRing::new(SigningKey::new("k1", vec![7; 32]).expect("key"));
+    let now = OffsetDateTime::now_utc().unix_timestamp();
+    let claims = Claims {
+        org: "acme".into(),
+        sub: "bob.smith@example.com".into(),
+        opt_out: false,
+        rev: 123_456,
+        iat: now,
+        exp: now + 43_200,
+    };
+    let token = token::issue(&ring, &claims);
+    c.bench_function("token_verify", |b| {
+        b.iter(|| token::verify(&ring, black_box(&token), now).expect("valid"))
+    });
+}
+
+/// 1,000,000 opted-out users spread over 10,000 orgs.
+fn big_registry() -> Registry {
+    let mut opted_out = Vec::with_capacity(1_000_000);
+    for org in 0..10_000 {
+        for user in 0..100 {
+            opted_out.push((format!("org-{org}"), format!("user-{user}@org-{org}.example")));
+        }
+    }
+    let rt = runtime();
+    let store = rt.block_on(SqliteStore::in_memory()).expect("store");
+    Registry::with_snapshot(Arc::new(store), Snapshot::from_state(OptOutState { rev: 1, opted_out }))
+}
+
+fn is_opted_out(c: &mut Criterion) {
+    let registry = big_registry();
+    assert_eq!(registry.opted_out_count(), 1_000_000);
+    // Lookups spread over the whole table, half of them hits.
+    let probes: Vec<(String, String)> = (0..4096u64)
+        .map(|i| {
+            let x = i.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+            let org = (x >> 20) % 10_000;
+            let user = (x >> 8) % 200;
+            (format!("org-{org}"), format!("user-{user}@org-{org}.example"))
+        })
+        .collect();
+    let mut i = 0;
+    c.bench_function("is_opted_out_1m_users_10k_orgs", |b| {
+        b.iter(|| {
+            let (org, user) = &probes[i & 4095];
+            i += 1;
+            registry.is_opted_out(black_box(org), black_box(user))
+        })
+    });
+}
+
+fn batch_of(n: usize) -> Batch {
+    let props = serde_json::value::to_raw_value(&serde_json::json!({
+        "screen": "reports/overview", "duration_ms": 1234, "feature": "export.csv"
+    }))
+    .expect("props");
+    Batch {
+        token: None,
+        sent_at: OffsetDateTime::now_utc(),
+        sdk: SdkInfo { name: "usage-sdk-rust".into(), version: "0.1.0".into() },
+        events: (0..n)
+            .map(|_| {
+                Event::new(Uuid::now_v7(), "report.opened", OffsetDateTime::now_utc(), Some(props.clone()), Some("s-1".into()))
+                    .expect("valid")
+            })
+            .collect(),
+    }
+}
+
+fn check_and_parse(c: &mut Criterion) {
+    let rt = runtime();
+    let store = rt.block_on(SqliteStore::in_memory()).expect("store");
+    let registry = rt.block_on(Registry::open(Arc::new(store))).expect("registry");
+    let body = serde_json::to_vec(&batch_of(500)).expect("body");
+    let subject = Subject { org: "acme", user: "bob" };
+
+    c.bench_function("parse_batch_500_events", |b| {
+        b.iter(|| batch::parse(black_box(&body)).expect("parses"))
+    });
+
+    // Fresh ids every iteration (all accepted): the dedupe window grows, as
+    // it does under real traffic, up to its bound.
+    let dedupe = Dedupe::default();
+    c.bench_function("check_batch_500_events", |b| {
+        b.iter_batched(
+            || {
+                let mut parsed = batch::parse(&body).expect("parses");
+                for event in parsed.events.iter_mut().flatten() {
+                    event.id = Uuid::now_v7();
+                }
+                parsed.events
+            },
+            |events| check_batch(&registry, &dedupe, subject, events),
+            BatchSize::SmallInput,
+        )
+    });
+}
+
+criterion_group!(benches, token_verify, is_opted_out, check_and_parse);
+criterion_main!(benches);
