@@ -1,0 +1,3 @@
+//! Placeholder until the SDK benchmarks land.
+
+fn main() {}

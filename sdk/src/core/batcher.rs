@@ -1,0 +1,161 @@
+//! When to send, and which events go together in one batch.
+
+use usage_protocol::limits::{MAX_BODY_BYTES, MAX_EVENTS_PER_BATCH};
+
+use super::queue::{Pending, UserKey};
+
+/// Default number of events that triggers a send.
+pub const DEFAULT_BATCH_SIZE: usize = 50;
+/// Default longest wait of a ready event before a send, in milliseconds.
+pub const DEFAULT_BATCH_INTERVAL_MS: u64 = 5_000;
+/// Room kept in a body for the envelope around the events (`sent_at`, `sdk`).
+const ENVELOPE_RESERVE: usize = 1_024;
+
+/// How batches are cut.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchPolicy {
+    /// Events that trigger a send, and the most one batch carries (1..=500).
+    pub size: usize,
+    /// Longest wait of a ready event before a send, in milliseconds.
+    pub interval_ms: u64,
+}
+
+impl Default for BatchPolicy {
+    fn default() -> Self {
+        Self {
+            size: DEFAULT_BATCH_SIZE,
+            interval_ms: DEFAULT_BATCH_INTERVAL_MS,
+        }
+    }
+}
+
+impl BatchPolicy {
+    /// The batch size within the collector's limit.
+    pub fn max_events(&self) -> usize {
+        self.size.clamp(1, MAX_EVENTS_PER_BATCH)
+    }
+}
+
+/// The next batch: the oldest sendable events of one user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Selection {
+    /// Whose events they are (one token per batch).
+    pub user: UserKey,
+    /// Positions in the queue, in order.
+    pub positions: Vec<usize>,
+}
+
+/// Picks the next batch from `items` (queue order), taking only events of users
+/// for which `sendable` holds, at most `cap` events and one body's worth of bytes.
+/// Returns `None` when nothing is due yet: fewer than a batch and the oldest has
+/// waited less than the interval, unless `now_anyway` (flush, logout).
+pub fn select<'a>(
+    items: impl Iterator<Item = &'a Pending>,
+    sendable: impl Fn(&UserKey) -> bool,
+    policy: &BatchPolicy,
+    cap: usize,
+    now: u64,
+    now_anyway: bool,
+) -> Option<Selection> {
+    let cap = cap.clamp(1, policy.max_events());
+    let mut user: Option<UserKey> = None;
+    let mut positions = Vec::new();
+    let mut bytes = ENVELOPE_RESERVE;
+    let mut oldest_ready = u64::MAX;
+    let mut body_full = false;
+    for (position, pending) in items.enumerate() {
+        let Some(owner) = &pending.user else { continue };
+        if pending.in_flight {
+            continue;
+        }
+        match &user {
+            None if sendable(owner) => user = Some(owner.clone()),
+            Some(chosen) if chosen == owner => {}
+            _ => continue,
+        }
+        if positions.len() == cap {
+            break;
+        }
+        if bytes + pending.size + 1 > MAX_BODY_BYTES {
+            body_full = true;
+            break;
+        }
+        bytes += pending.size + 1;
+        oldest_ready = oldest_ready.min(pending.ready_at);
+        positions.push(position);
+    }
+    let user = user?;
+    let full = positions.len() >= cap || body_full;
+    let waited = now.saturating_sub(oldest_ready) >= policy.interval_ms;
+    (full || waited || now_anyway).then_some(Selection { user, positions })
+}
+
+/// When the oldest ready event of a sendable user falls due by the interval.
+pub fn due_at<'a>(
+    items: impl Iterator<Item = &'a Pending>,
+    sendable: impl Fn(&UserKey) -> bool,
+    policy: &BatchPolicy,
+) -> Option<u64> {
+    items
+        .filter(|p| !p.in_flight && p.user.as_ref().is_some_and(&sendable))
+        .map(|p| p.ready_at.saturating_add(policy.interval_ms))
+        .min()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use time::OffsetDateTime;
+    use usage_protocol::Event;
+    use uuid::Uuid;
+
+    fn pending(n: u128, user: &str, size: usize, ready_at: u64) -> Pending {
+        Pending {
+            user: Some(Arc::from(user)),
+            event: Event::new(Uuid::from_u128(n), "e", OffsetDateTime::UNIX_EPOCH, None, None)
+                .expect("valid"),
+            size,
+            ready_at,
+            in_flight: false,
+        }
+    }
+
+    const POLICY: BatchPolicy = BatchPolicy {
+        size: 3,
+        interval_ms: 5_000,
+    };
+
+    #[test]
+    fn a_few_events_wait_for_the_interval() {
+        let items = [pending(1, "a/b", 10, 1_000)];
+        assert!(select(items.iter(), |_| true, &POLICY, 500, 5_999, false).is_none());
+        let due = select(items.iter(), |_| true, &POLICY, 500, 6_000, false).expect("due");
+        assert_eq!(due.positions, [0]);
+        assert_eq!(due_at(items.iter(), |_| true, &POLICY), Some(6_000));
+    }
+
+    #[test]
+    fn a_full_batch_goes_at_once_and_holds_one_user() {
+        let items: Vec<_> = (0..5)
+            .map(|n| pending(n, if n == 1 { "a/other" } else { "a/b" }, 10, 0))
+            .collect();
+        let batch = select(items.iter(), |_| true, &POLICY, 500, 0, false).expect("full");
+        assert_eq!(batch.positions, [0, 2, 3]);
+        assert_eq!(&*batch.user, "a/b");
+    }
+
+    #[test]
+    fn a_batch_stays_under_one_mebibyte() {
+        let items: Vec<_> = (0..3).map(|n| pending(n, "a/b", 400 * 1024, 0)).collect();
+        let batch = select(items.iter(), |_| true, &POLICY, 500, 0, false).expect("big");
+        assert_eq!(batch.positions, [0, 1]);
+    }
+
+    #[test]
+    fn users_who_cannot_send_are_skipped() {
+        let items = [pending(1, "a/paused", 10, 0), pending(2, "a/b", 10, 0)];
+        let batch = select(items.iter(), |u| &**u != "a/paused", &POLICY, 500, 0, true).expect("b");
+        assert_eq!(batch.positions, [1]);
+    }
+}

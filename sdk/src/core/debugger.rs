@@ -1,0 +1,253 @@
+//! The debugger log: the last events the tracker saw and what became of each.
+
+use std::collections::VecDeque;
+use std::fmt;
+
+use serde::{Serialize, Serializer};
+use usage_protocol::limits::MAX_NAME_LEN;
+use usage_protocol::RejectCode;
+use uuid::Uuid;
+
+/// How many events the debugger remembers unless configured otherwise.
+pub const DEFAULT_DEBUG_CAPACITY: usize = 200;
+
+/// An event name kept inline, so recording a dropped event needs no heap allocation.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct NameText {
+    bytes: [u8; MAX_NAME_LEN],
+    len: u8,
+}
+
+impl NameText {
+    /// Copies `name`, cut at a character boundary to at most 128 bytes.
+    pub fn new(name: &str) -> Self {
+        let mut end = name.len().min(MAX_NAME_LEN);
+        while !name.is_char_boundary(end) {
+            end -= 1;
+        }
+        let mut bytes = [0; MAX_NAME_LEN];
+        bytes[..end].copy_from_slice(&name.as_bytes()[..end]);
+        Self {
+            bytes,
+            len: u8::try_from(end).expect("MAX_NAME_LEN fits in a byte"),
+        }
+    }
+
+    /// The name as text.
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.bytes[..usize::from(self.len)])
+            .expect("copied from a str up to a char boundary")
+    }
+}
+
+impl fmt::Debug for NameText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl Serialize for NameText {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+/// Why the tracker dropped an event without sending it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DropReason {
+    /// The user is opted out (cached flag, or the server said so this session).
+    OptedOut,
+    /// `DO_NOT_TRACK=1` is set for this process.
+    DoNotTrack,
+    /// The queue was full; the oldest events make room for new ones.
+    QueueFull,
+    /// No one was logged in and the holding area was full.
+    NoSession,
+    /// The tracker was shut down.
+    ShutDown,
+}
+
+impl DropReason {
+    /// Human text for logs and the debugger panel.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::OptedOut => "opted out",
+            Self::DoNotTrack => "do not track",
+            Self::QueueFull => "queue full",
+            Self::NoSession => "no session",
+            Self::ShutDown => "tracker shut down",
+        }
+    }
+}
+
+/// What became of an event, as far as the tracker knows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "fate", rename_all = "snake_case")]
+pub enum Fate {
+    /// Waiting for a login, which releases or drops it.
+    Held,
+    /// Waiting in the queue to be sent.
+    Queued,
+    /// In a batch on its way to the collector.
+    Sent {
+        /// Which attempt this is, from 1.
+        attempt: u32,
+    },
+    /// Kept in the queue until a login brings a token the collector takes.
+    AwaitingLogin {
+        /// The collector's error code, such as `token_expired`.
+        code: String,
+    },
+    /// Stored by the collector (or already stored before: a duplicate).
+    Accepted,
+    /// Received and discarded by the collector because the user is opted out.
+    Discarded,
+    /// Refused by the collector as invalid.
+    Rejected {
+        /// The collector's reason.
+        code: RejectCode,
+    },
+    /// Not tracked: it would break the collector's rules.
+    Invalid {
+        /// The rule it breaks.
+        code: RejectCode,
+    },
+    /// Its batch was refused by the collector with a client error and dropped.
+    Refused {
+        /// The HTTP status.
+        status: u16,
+        /// The collector's error code, when it sent one.
+        code: Option<String>,
+    },
+    /// Dropped on this device without being sent.
+    Dropped {
+        /// Why.
+        reason: DropReason,
+    },
+}
+
+impl fmt::Display for Fate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Held => f.write_str("held until login"),
+            Self::Queued => f.write_str("queued"),
+            Self::Sent { attempt } => write!(f, "sent (attempt {attempt})"),
+            Self::AwaitingLogin { code } => write!(f, "kept until next login ({code})"),
+            Self::Accepted => f.write_str("accepted"),
+            Self::Discarded => f.write_str("discarded by server: opted out"),
+            Self::Rejected { code } => write!(f, "rejected by server: {code}"),
+            Self::Invalid { code } => write!(f, "not tracked: {code}"),
+            Self::Refused { status, code } => match code {
+                Some(code) => write!(f, "batch refused by server: {status} {code}"),
+                None => write!(f, "batch refused by server: {status}"),
+            },
+            Self::Dropped { reason } => write!(f, "dropped locally: {}", reason.describe()),
+        }
+    }
+}
+
+/// One event in the debugger log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DebugEntry {
+    /// Position in the log since the tracker started; grows by one per entry.
+    pub seq: u64,
+    /// The event id, for events that were given one.
+    pub id: Option<Uuid>,
+    /// The event name as tracked (cut to 128 bytes).
+    pub name: NameText,
+    /// What became of it.
+    #[serde(flatten)]
+    pub fate: Fate,
+}
+
+/// A bounded log of the most recent events, oldest first.
+#[derive(Debug)]
+pub struct DebugLog {
+    entries: VecDeque<DebugEntry>,
+    capacity: usize,
+    next_seq: u64,
+}
+
+impl DebugLog {
+    /// An empty log that keeps the last `capacity` events; room is reserved now
+    /// so recording never allocates.
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            entries: VecDeque::with_capacity(capacity),
+            capacity,
+            next_seq: 0,
+        }
+    }
+
+    /// Adds an event, forgetting the oldest when full.
+    pub fn record(&mut self, id: Option<Uuid>, name: &str, fate: Fate) {
+        if self.capacity == 0 {
+            return;
+        }
+        if self.entries.len() == self.capacity {
+            self.entries.pop_front();
+        }
+        self.entries.push_back(DebugEntry {
+            seq: self.next_seq,
+            id,
+            name: NameText::new(name),
+            fate,
+        });
+        self.next_seq += 1;
+    }
+
+    /// Updates the fate of a remembered event; forgotten events are ignored.
+    pub fn update(&mut self, id: Uuid, fate: Fate) {
+        if let Some(entry) = self.entries.iter_mut().rev().find(|e| e.id == Some(id)) {
+            entry.fate = fate;
+        }
+    }
+
+    /// A copy of the log, oldest first.
+    pub fn entries(&self) -> Vec<DebugEntry> {
+        self.entries.iter().cloned().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_log_keeps_only_the_most_recent_events() {
+        let mut log = DebugLog::new(3);
+        for name in ["a", "b", "c", "d"] {
+            log.record(None, name, Fate::Queued);
+        }
+        let names: Vec<_> = log.entries().iter().map(|e| e.name.as_str().to_owned()).collect();
+        assert_eq!(names, ["b", "c", "d"]);
+        assert_eq!(log.entries()[0].seq, 1);
+    }
+
+    #[test]
+    fn fates_follow_an_event_by_id() {
+        let mut log = DebugLog::new(10);
+        let id = Uuid::from_u128(7);
+        log.record(Some(id), "report.opened", Fate::Queued);
+        log.update(id, Fate::Accepted);
+        assert_eq!(log.entries()[0].fate, Fate::Accepted);
+    }
+
+    #[test]
+    fn entries_serialize_flat_for_javascript() {
+        let mut log = DebugLog::new(1);
+        log.record(None, "x", Fate::Dropped { reason: DropReason::OptedOut });
+        let json = serde_json::to_value(&log.entries()[0]).expect("serializes");
+        assert_eq!(
+            json,
+            serde_json::json!({"seq": 0, "id": null, "name": "x", "fate": "dropped", "reason": "opted_out"})
+        );
+    }
+
+    #[test]
+    fn long_names_are_cut_at_a_character_boundary() {
+        let name = format!("{}é", "a".repeat(127));
+        assert_eq!(NameText::new(&name).as_str(), "a".repeat(127));
+    }
+}

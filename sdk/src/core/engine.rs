@@ -1,0 +1,529 @@
+//! The tracker's state machine: sessions, queue, batches and retries, driven by
+//! calls with the current time and answering with effects for the platform to
+//! carry out. No I/O happens here.
+
+use std::sync::Arc;
+
+use time::OffsetDateTime;
+use usage_protocol::{Batch, BatchResponse, Event, SdkInfo};
+use uuid::Uuid;
+
+use super::batcher::{due_at, select, BatchPolicy};
+use super::debugger::{DropReason, Fate};
+use super::journal::{encode, Record, Replayed};
+use super::queue::{Pending, Queue, UserKey, DEFAULT_MAX_HELD, DEFAULT_MAX_QUEUED};
+use super::reply::{judge, HttpReply, TransportError, Verdict};
+use super::retry::{Backoff, DEFAULT_RETRY_BASE_MS, DEFAULT_RETRY_CAP_MS};
+use super::session::{CachedSession, Login, Sessions};
+
+/// Journal lines allowed beyond twice the live events before a rewrite.
+const JOURNAL_SLACK: usize = 256;
+
+/// How the core batches, bounds and retries.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// When batches are cut.
+    pub batch: BatchPolicy,
+    /// Most unsent events kept.
+    pub max_queued: usize,
+    /// Most events held before a login.
+    pub max_held: usize,
+    /// First retry delay, in milliseconds.
+    pub retry_base_ms: u64,
+    /// Longest retry delay, in milliseconds.
+    pub retry_cap_ms: u64,
+    /// Who is sending.
+    pub sdk: SdkInfo,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            batch: BatchPolicy::default(),
+            max_queued: DEFAULT_MAX_QUEUED,
+            max_held: DEFAULT_MAX_HELD,
+            retry_base_ms: DEFAULT_RETRY_BASE_MS,
+            retry_cap_ms: DEFAULT_RETRY_CAP_MS,
+            sdk: SdkInfo {
+                name: "usage-sdk-rust".to_owned(),
+                version: env!("CARGO_PKG_VERSION").to_owned(),
+            },
+        }
+    }
+}
+
+/// Something the platform must do for the core.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// Show a new fate in the debugger.
+    Fate {
+        /// The event.
+        id: Uuid,
+        /// Its fate now.
+        fate: Fate,
+    },
+    /// Append a line to the journal.
+    Journal(Record),
+    /// Replace the journal with [`Engine::snapshot`].
+    RewriteJournal,
+    /// Replace the cached login (`None`: clear it).
+    CacheSession(Option<CachedSession>),
+    /// The server says the user of this login generation is opted out.
+    ServerOptedOut {
+        /// The login generation.
+        generation: u64,
+    },
+    /// The collector refused a token with `401` and this code.
+    Unauthorized {
+        /// `token_expired`, `invalid_token`, `unknown_key`, ...
+        code: String,
+    },
+}
+
+/// A batch ready for the wire.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outgoing {
+    /// The `Authorization: Bearer` value.
+    pub token: String,
+    /// The JSON body.
+    pub body: Vec<u8>,
+    /// How many events it carries.
+    pub events: usize,
+}
+
+/// Running totals, for the host app and tests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Counters {
+    /// Events the collector stored (or already had).
+    pub accepted: u64,
+    /// Events the collector discarded because their user is opted out.
+    pub discarded: u64,
+    /// Events dropped on the device: opted out, queue full, no session.
+    pub dropped: u64,
+    /// Events refused by the collector (invalid, or their batch refused).
+    pub refused: u64,
+    /// Batches sent, counting retries.
+    pub attempts: u64,
+}
+
+#[derive(Debug)]
+struct InFlight {
+    user: UserKey,
+    ids: Vec<Uuid>,
+    used_split: bool,
+}
+
+/// The tracker core. See the module docs.
+#[derive(Debug)]
+pub struct Engine {
+    config: EngineConfig,
+    queue: Queue,
+    sessions: Sessions,
+    backoff: Backoff,
+    in_flight: Option<InFlight>,
+    not_before: u64,
+    server_named_wait: bool,
+    splits: Vec<usize>,
+    urgent: bool,
+    journal_lines: usize,
+    counters: Counters,
+    effects: Vec<Effect>,
+}
+
+impl Engine {
+    /// An empty core.
+    pub fn new(config: EngineConfig) -> Self {
+        Self {
+            queue: Queue::new(config.max_queued, config.max_held),
+            backoff: Backoff::new(config.retry_base_ms, config.retry_cap_ms),
+            config,
+            sessions: Sessions::default(),
+            in_flight: None,
+            not_before: 0,
+            server_named_wait: false,
+            splits: Vec::new(),
+            urgent: false,
+            journal_lines: 0,
+            counters: Counters::default(),
+            effects: Vec::new(),
+        }
+    }
+
+    /// Takes back what a journal held; those events are due at once.
+    pub fn restore(&mut self, replayed: Replayed) {
+        for (user, token) in replayed.tokens {
+            self.sessions.remember(Arc::from(user), token);
+        }
+        for (user, event) in replayed.events {
+            let user: Option<UserKey> = user.map(Arc::from);
+            if user.as_ref().is_some_and(|u| self.sessions.get(u).is_none()) {
+                continue;
+            }
+            let size = encoded_len(&event);
+            self.queue.push(Pending {
+                user,
+                event,
+                size,
+                ready_at: 0,
+                in_flight: false,
+            });
+        }
+        self.effects.push(Effect::RewriteJournal);
+        // A backlog from an earlier run has waited long enough already.
+        self.urgent = true;
+    }
+
+    /// A user logs in: held events go to them, or are dropped if they are opted out.
+    pub fn login(&mut self, login: Login, now: u64) {
+        let user = login.user.clone();
+        self.effects.push(Effect::Journal(Record::Token {
+            user: user.to_string(),
+            token: login.token.clone(),
+        }));
+        self.effects.push(Effect::CacheSession(Some(CachedSession {
+            token: login.token.clone(),
+            session_id: login.session_id.clone(),
+            server_opted_out: false,
+        })));
+        let opted_out = login.opted_out;
+        self.sessions.login(login);
+        if opted_out {
+            self.drop_where(|p| p.user.is_none() && !p.in_flight, DropReason::OptedOut);
+            self.drop_where(
+                |p| p.user.as_ref() == Some(&user) && !p.in_flight,
+                DropReason::OptedOut,
+            );
+        } else if self.queue.held() > 0 {
+            for id in self.queue.release_held(&user, now) {
+                self.effects.push(Effect::Fate { id, fate: Fate::Queued });
+            }
+            self.rewrite_journal();
+        }
+        if self.sendable_count() > 0 {
+            self.expedite(now);
+        }
+    }
+
+    /// The user logs out: what they tracked is sent without waiting for the interval.
+    pub fn logout(&mut self, now: u64) {
+        self.sessions.logout();
+        self.effects.push(Effect::CacheSession(None));
+        self.expedite(now);
+    }
+
+    /// A new event from `track()`.
+    pub fn track(&mut self, event: Event, now: u64) {
+        let id = event.id;
+        let user = self.sessions.current().cloned();
+        if let Some(user) = &user {
+            if self.sessions.get(user).is_some_and(|r| r.opted_out) {
+                self.counters.dropped += 1;
+                let fate = Fate::Dropped { reason: DropReason::OptedOut };
+                self.effects.push(Effect::Fate { id, fate });
+                return;
+            }
+        }
+        let fate = if user.is_some() { Fate::Queued } else { Fate::Held };
+        self.journal(Record::Add {
+            user: user.as_ref().map(|u| u.to_string()),
+            event: event.clone(),
+        });
+        let size = encoded_len(&event);
+        let evicted = self.queue.push(Pending {
+            user,
+            event,
+            size,
+            ready_at: now,
+            in_flight: false,
+        });
+        self.effects.push(Effect::Fate { id, fate });
+        if let Some(evicted) = evicted {
+            let reason = if evicted.user.is_none() {
+                DropReason::NoSession
+            } else {
+                DropReason::QueueFull
+            };
+            self.counters.dropped += 1;
+            self.finish(vec![evicted.event.id], |_| Fate::Dropped { reason });
+        }
+    }
+
+    /// Sends what can be sent without waiting for the interval (flush, logout);
+    /// a wait the server named still holds.
+    pub fn expedite(&mut self, now: u64) {
+        self.urgent = true;
+        if !self.server_named_wait {
+            self.not_before = now;
+        }
+    }
+
+    /// The next batch to put on the wire, if one is due at `now`.
+    pub fn poll(&mut self, now: u64, sent_at: OffsetDateTime) -> Option<Outgoing> {
+        if self.in_flight.is_some() || now < self.not_before {
+            return None;
+        }
+        let cap = self.splits.last().copied().unwrap_or(usize::MAX);
+        let sessions = &self.sessions;
+        let Some(selection) = select(
+            self.queue.iter(),
+            |u| sessions.sendable(u),
+            &self.config.batch,
+            cap,
+            now,
+            self.urgent,
+        ) else {
+            if self.sendable_count() == 0 {
+                self.urgent = false;
+            }
+            return None;
+        };
+        let token = self.sessions.get(&selection.user)?.token.clone();
+        let items: Vec<&Pending> = self.queue.iter().collect();
+        let events: Vec<Event> = selection
+            .positions
+            .iter()
+            .map(|&i| items[i].event.clone())
+            .collect();
+        let ids: Vec<Uuid> = events.iter().map(|e| e.id).collect();
+        let batch = Batch {
+            token: None,
+            sent_at,
+            sdk: self.config.sdk.clone(),
+            events,
+        };
+        let body = serde_json::to_vec(&batch).expect("batches always serialize");
+        self.queue.set_in_flight(&ids, true);
+        let attempt = self.backoff.failures() + 1;
+        for &id in &ids {
+            self.effects.push(Effect::Fate { id, fate: Fate::Sent { attempt } });
+        }
+        self.counters.attempts += 1;
+        let events = ids.len();
+        self.in_flight = Some(InFlight {
+            user: selection.user,
+            ids,
+            used_split: cap != usize::MAX,
+        });
+        Some(Outgoing { token, body, events })
+    }
+
+    /// When [`Engine::poll`] may next have a batch, if nothing else happens first.
+    pub fn next_wakeup(&self, now: u64) -> Option<u64> {
+        if self.in_flight.is_some() {
+            return None;
+        }
+        let sendable = |u: &UserKey| self.sessions.sendable(u);
+        let cap = self.splits.last().copied().unwrap_or(usize::MAX);
+        let due = if select(self.queue.iter(), sendable, &self.config.batch, cap, now, self.urgent).is_some() {
+            now
+        } else {
+            due_at(self.queue.iter(), sendable, &self.config.batch)?
+        };
+        Some(due.max(self.not_before))
+    }
+
+    /// The outcome of the batch on the wire. `random` feeds the jitter.
+    pub fn on_reply(&mut self, result: Result<HttpReply, TransportError>, now: u64, random: u64) {
+        let Some(flight) = self.in_flight.take() else { return };
+        match judge(result) {
+            Verdict::Delivered(response) => self.delivered(flight, &response),
+            Verdict::Retry { after_ms } => {
+                let delay = match after_ms {
+                    Some(wait) => self.backoff.fail_for(wait),
+                    None => self.backoff.fail(random),
+                };
+                self.server_named_wait = after_ms.is_some();
+                self.not_before = now.saturating_add(delay);
+                self.requeue(&flight.ids, Fate::Queued);
+            }
+            Verdict::Split if flight.ids.len() > 1 => {
+                if flight.used_split {
+                    self.splits.pop();
+                }
+                let n = flight.ids.len();
+                self.splits.push(n - n / 2);
+                self.splits.push(n / 2);
+                self.not_before = now;
+                self.requeue(&flight.ids, Fate::Queued);
+            }
+            Verdict::Split => self.refused(flight, 413, Some("payload_too_large".to_owned())),
+            Verdict::Unauthorized { code } => {
+                if let Some(record) = self.sessions.get_mut(&flight.user) {
+                    record.blocked = Some(code.clone());
+                }
+                self.requeue(&flight.ids, Fate::AwaitingLogin { code: code.clone() });
+                self.effects.push(Effect::Unauthorized { code });
+            }
+            Verdict::Refused { status, code } => self.refused(flight, status, code),
+        }
+        self.tidy();
+    }
+
+    fn delivered(&mut self, flight: InFlight, response: &BatchResponse) {
+        self.backoff.reset();
+        self.server_named_wait = false;
+        if flight.used_split {
+            self.splits.pop();
+        }
+        let fates: Vec<Fate> = (0..flight.ids.len())
+            .map(|index| {
+                let rejected = response
+                    .rejected
+                    .iter()
+                    .find(|r| usize::try_from(r.index).ok() == Some(index));
+                match rejected {
+                    Some(r) => Fate::Rejected { code: r.code },
+                    None if response.opted_out => Fate::Discarded,
+                    None => Fate::Accepted,
+                }
+            })
+            .collect();
+        for fate in &fates {
+            match fate {
+                Fate::Rejected { .. } => self.counters.refused += 1,
+                Fate::Discarded => self.counters.discarded += 1,
+                _ => self.counters.accepted += 1,
+            }
+        }
+        let mut fates = fates.into_iter();
+        self.finish(flight.ids, |_| fates.next().unwrap_or(Fate::Accepted));
+        if response.opted_out {
+            self.server_opted_out(&flight.user);
+        }
+    }
+
+    fn server_opted_out(&mut self, user: &UserKey) {
+        let Some(record) = self.sessions.get_mut(user) else { return };
+        record.opted_out = true;
+        let generation = record.generation;
+        let cached = CachedSession {
+            token: record.token.clone(),
+            session_id: record.session_id.clone(),
+            server_opted_out: true,
+        };
+        if self.sessions.current() == Some(user) {
+            self.effects.push(Effect::ServerOptedOut { generation });
+            self.effects.push(Effect::CacheSession(Some(cached)));
+        }
+        self.drop_where(|p| p.user.as_ref() == Some(user), DropReason::OptedOut);
+    }
+
+    fn refused(&mut self, flight: InFlight, status: u16, code: Option<String>) {
+        self.backoff.reset();
+        self.server_named_wait = false;
+        if flight.used_split {
+            self.splits.pop();
+        }
+        self.counters.refused += flight.ids.len() as u64;
+        self.finish(flight.ids, |_| Fate::Refused { status, code: code.clone() });
+    }
+
+    fn requeue(&mut self, ids: &[Uuid], fate: Fate) {
+        self.queue.set_in_flight(ids, false);
+        for &id in ids {
+            self.effects.push(Effect::Fate { id, fate: fate.clone() });
+        }
+    }
+
+    fn drop_where(&mut self, matches: impl FnMut(&Pending) -> bool, reason: DropReason) {
+        let removed = self.queue.remove_where(matches);
+        if removed.is_empty() {
+            return;
+        }
+        self.counters.dropped += removed.len() as u64;
+        self.finish(removed.into_iter().map(|p| p.event.id).collect(), |_| Fate::Dropped { reason });
+    }
+
+    /// Removes events from the queue for good, journals it and shows their fates.
+    fn finish(&mut self, ids: Vec<Uuid>, mut fate: impl FnMut(Uuid) -> Fate) {
+        self.queue.remove_where(|p| ids.contains(&p.event.id));
+        for &id in &ids {
+            self.effects.push(Effect::Fate { id, fate: fate(id) });
+        }
+        self.journal(Record::Done { ids });
+    }
+
+    /// Forgets tokens nobody needs, ends urgency once nothing is sendable, and
+    /// keeps the journal short.
+    fn tidy(&mut self) {
+        let queue = &self.queue;
+        self.sessions
+            .forget_unless(|user| queue.iter().any(|p| p.user.as_ref() == Some(user)));
+        if self.sendable_count() == 0 {
+            self.urgent = false;
+        }
+        if self.queue.is_empty() || self.journal_lines > 2 * self.queue.len() + JOURNAL_SLACK {
+            self.rewrite_journal();
+        }
+    }
+
+    fn sendable_count(&self) -> usize {
+        self.queue
+            .iter()
+            .filter(|p| p.user.as_ref().is_some_and(|u| self.sessions.sendable(u)))
+            .count()
+    }
+
+    fn journal(&mut self, record: Record) {
+        self.journal_lines += 1;
+        self.effects.push(Effect::Journal(record));
+    }
+
+    fn rewrite_journal(&mut self) {
+        if !self.effects.contains(&Effect::RewriteJournal) {
+            self.effects.push(Effect::RewriteJournal);
+        }
+    }
+
+    /// The journal's full content now: the tokens still needed and every unsent event.
+    pub fn snapshot(&mut self) -> Vec<u8> {
+        let mut records: Vec<Record> = self
+            .sessions
+            .iter()
+            .filter(|(user, _)| self.queue.iter().any(|p| p.user.as_ref() == Some(*user)))
+            .map(|(user, record)| Record::Token {
+                user: user.to_string(),
+                token: record.token.clone(),
+            })
+            .collect();
+        records.extend(self.queue.iter().map(|p| Record::Add {
+            user: p.user.as_ref().map(|u| u.to_string()),
+            event: p.event.clone(),
+        }));
+        self.journal_lines = records.len();
+        encode(&records)
+    }
+
+    /// Whether everything sendable is sent: `Some(true)` when nothing is left
+    /// but held events, `Some(false)` when what is left cannot go until a login,
+    /// `None` while work remains.
+    pub fn settled(&self) -> Option<bool> {
+        if self.in_flight.is_some() || self.sendable_count() > 0 {
+            return None;
+        }
+        Some(self.queue.len() == self.queue.held())
+    }
+
+    /// Effects produced since the last call, in order.
+    pub fn take_effects(&mut self) -> Vec<Effect> {
+        std::mem::take(&mut self.effects)
+    }
+
+    /// Running totals.
+    pub fn counters(&self) -> Counters {
+        self.counters
+    }
+
+    /// Unsent events: (queued for a user, held for a login).
+    pub fn backlog(&self) -> (usize, usize) {
+        (self.queue.len() - self.queue.held(), self.queue.held())
+    }
+}
+
+fn encoded_len(event: &Event) -> usize {
+    serde_json::to_vec(event).map_or(0, |bytes| bytes.len())
+}
+
+#[cfg(test)]
+#[path = "engine_tests.rs"]
+mod tests;

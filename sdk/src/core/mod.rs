@@ -1,0 +1,17 @@
+//! The tracker core: plain Rust with no I/O, shared by every platform.
+//!
+//! The platform feeds it calls with the current time and carries out the
+//! [`engine::Effect`]s it answers with: journal writes, debugger updates, the
+//! cached login, callbacks.
+
+pub mod batcher;
+pub mod debugger;
+pub mod engine;
+pub mod event;
+pub mod gate;
+pub mod ids;
+pub mod journal;
+pub mod queue;
+pub mod reply;
+pub mod retry;
+pub mod session;
