@@ -1,1 +1,0 @@
-//! The shared store on PostgreSQL, for many server instances.

@@ -1,0 +1,225 @@
+//! Orgs and their user directories, with paged listing and search.
+
+use std::collections::HashSet;
+
+use sqlx::postgres::PgRow;
+use sqlx::{PgConnection, PgPool, Row as _};
+use time::OffsetDateTime;
+
+use super::super::{cursor, sort_key, to_ms};
+use super::audit;
+use crate::registry::model::{Actor, DirectoryEntry, UpsertSummary, User, UserPage, UserQuery};
+use crate::{Error, Result};
+
+fn row_to_user(row: &PgRow) -> Result<User> {
+    Ok(User {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        email: row.try_get("email")?,
+        role: row.try_get::<String, _>("role")?.parse()?,
+    })
+}
+
+pub(super) async fn ensure_org(pool: &PgPool, org: &str) -> Result<()> {
+    sqlx::query("INSERT INTO orgs (id, created_at) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+        .bind(org)
+        .bind(to_ms(OffsetDateTime::now_utc()))
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+pub(super) async fn org_exists(pool: &PgPool, org: &str) -> Result<bool> {
+    let row = sqlx::query("SELECT 1 FROM orgs WHERE id = $1")
+        .bind(org)
+        .fetch_optional(pool)
+        .await?;
+    Ok(row.is_some())
+}
+
+pub(super) async fn upsert_users(
+    pool: &PgPool,
+    org: &str,
+    users: &[User],
+    actor: &Actor,
+) -> Result<UpsertSummary> {
+    let now = to_ms(OffsetDateTime::now_utc());
+    let actor = actor.to_string();
+    let mut tx = pool.begin().await?;
+    // FOR KEY SHARE is what the users' foreign key takes anyway; taking it
+    // first answers UnknownOrg before any write.
+    let org_known = sqlx::query("SELECT 1 FROM orgs WHERE id = $1 FOR KEY SHARE")
+        .bind(org)
+        .fetch_optional(&mut *tx)
+        .await?
+        .is_some();
+    if !org_known {
+        return Err(Error::UnknownOrg(org.to_owned()));
+    }
+    let mut summary = UpsertSummary::default();
+    for run in distinct_runs(users) {
+        let written = upsert_run(&mut tx, org, run, now).await?;
+        let mut audit_entries = Vec::with_capacity(written.len());
+        for (id, created) in &written {
+            if *created {
+                summary.created += 1;
+                audit_entries.push(("user_create", id.as_str()));
+            } else {
+                summary.updated += 1;
+                audit_entries.push(("user_update", id.as_str()));
+            }
+        }
+        summary.unchanged += (run.len() - written.len()) as u64;
+        audit::record_many(&mut tx, org, &actor, &audit_entries, now).await?;
+    }
+    tx.commit().await?;
+    Ok(summary)
+}
+
+/// Splits `users` into consecutive runs without a repeated id: one statement
+/// cannot write the same row twice, and the later record of an id must win.
+fn distinct_runs(users: &[User]) -> Vec<&[User]> {
+    let mut runs = Vec::new();
+    let mut start = 0;
+    let mut seen = HashSet::new();
+    for (i, user) in users.iter().enumerate() {
+        if !seen.insert(user.id.as_str()) {
+            runs.push(&users[start..i]);
+            start = i;
+            seen.clear();
+            seen.insert(user.id.as_str());
+        }
+    }
+    if start < users.len() {
+        runs.push(&users[start..]);
+    }
+    runs
+}
+
+/// Writes one run of distinct users; returns, in input order, those created
+/// or changed, each with whether it was created. The comparison happens under
+/// the row lock, so concurrent instances never count a user twice.
+async fn upsert_run(
+    conn: &mut PgConnection,
+    org: &str,
+    users: &[User],
+    now: i64,
+) -> Result<Vec<(String, bool)>> {
+    let ids: Vec<&str> = users.iter().map(|u| u.id.as_str()).collect();
+    let names: Vec<&str> = users.iter().map(|u| u.name.as_str()).collect();
+    let emails: Vec<&str> = users.iter().map(|u| u.email.as_str()).collect();
+    let roles: Vec<&str> = users.iter().map(|u| u.role.as_str()).collect();
+    let sort_keys: Vec<String> = users.iter().map(|u| sort_key(&u.name)).collect();
+    // `xmax = 0` holds exactly for freshly inserted row versions.
+    let rows = sqlx::query(
+        "WITH input AS (
+             SELECT * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
+                 WITH ORDINALITY AS t (id, name, email, role, sort_key, n)
+         ), written AS (
+             INSERT INTO users (org, id, name, email, role, sort_key, created_at, updated_at)
+             SELECT $1, id, name, email, role, sort_key, $7, $7 FROM input ORDER BY n
+             ON CONFLICT (org, id) DO UPDATE SET name = excluded.name, email = excluded.email,
+                 role = excluded.role, sort_key = excluded.sort_key, updated_at = excluded.updated_at
+             WHERE (users.name, users.email, users.role)
+                 IS DISTINCT FROM (excluded.name, excluded.email, excluded.role)
+             RETURNING id, xmax = 0 AS created
+         )
+         SELECT written.id, written.created FROM written JOIN input USING (id) ORDER BY input.n",
+    )
+    .bind(org)
+    .bind(&ids)
+    .bind(&names)
+    .bind(&emails)
+    .bind(&roles)
+    .bind(&sort_keys)
+    .bind(now)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|row| Ok((row.try_get("id")?, row.try_get("created")?)))
+        .collect()
+}
+
+pub(super) async fn user(pool: &PgPool, org: &str, id: &str) -> Result<Option<User>> {
+    let row = sqlx::query("SELECT id, name, email, role FROM users WHERE org = $1 AND id = $2")
+        .bind(org)
+        .bind(id)
+        .fetch_optional(pool)
+        .await?;
+    row.as_ref().map(row_to_user).transpose()
+}
+
+pub(super) async fn list_users(pool: &PgPool, org: &str, query: &UserQuery) -> Result<UserPage> {
+    let (after_key, after_id) = match &query.cursor {
+        Some(c) => cursor::decode(c)?,
+        None => (String::new(), String::new()),
+    };
+    let limit = query.limit.clamp(1, 1000);
+    // The search text is matched in the database's own collation, so case
+    // folds beyond ASCII where the locale knows how.
+    let rows = sqlx::query(
+        "SELECT u.id, u.name, u.email, u.role, u.sort_key, o.user_id IS NOT NULL AS opted_out
+         FROM users u LEFT JOIN opt_outs o ON o.org = u.org AND o.user_id = u.id
+         WHERE u.org = $1
+           AND (u.sort_key, u.id) > ($2, $3)
+           AND ($4::text IS NULL
+                OR strpos(lower(concat_ws(' ', u.id, u.name, u.email) COLLATE \"default\"),
+                          lower($4)) > 0)
+           AND ($5::boolean IS NULL OR (o.user_id IS NOT NULL) = $5)
+         ORDER BY u.sort_key, u.id
+         LIMIT $6",
+    )
+    .bind(org)
+    .bind(&after_key)
+    .bind(&after_id)
+    .bind(query.query.as_deref().filter(|q| !q.is_empty()))
+    .bind(query.opted_out)
+    .bind(i64::from(limit) + 1)
+    .fetch_all(pool)
+    .await?;
+    let mut users = Vec::with_capacity(rows.len());
+    let mut last_key = None;
+    for row in rows.iter().take(limit as usize) {
+        users.push(DirectoryEntry {
+            user: row_to_user(row)?,
+            opted_out: row.try_get("opted_out")?,
+        });
+        last_key = Some(row.try_get::<String, _>("sort_key")?);
+    }
+    let next_cursor = match (rows.len() > limit as usize, last_key, users.last()) {
+        (true, Some(key), Some(last)) => Some(cursor::encode(&key, &last.user.id)),
+        _ => None,
+    };
+    Ok(UserPage { users, next_cursor })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::model::Role;
+
+    fn user(id: &str, name: &str) -> User {
+        User {
+            id: id.into(),
+            name: name.into(),
+            email: String::new(),
+            role: Role::User,
+        }
+    }
+
+    #[test]
+    fn a_repeated_id_starts_a_new_run() {
+        let users = [
+            user("a", "1"),
+            user("b", "1"),
+            user("a", "2"),
+            user("c", "1"),
+        ];
+        let runs: Vec<Vec<&str>> = distinct_runs(&users)
+            .iter()
+            .map(|run| run.iter().map(|u| u.id.as_str()).collect())
+            .collect();
+        assert_eq!(runs, vec![vec!["a", "b"], vec!["a", "c"]]);
+        assert!(distinct_runs(&[]).is_empty());
+    }
+}

@@ -1,0 +1,135 @@
+//! Stores for the store suite: a temporary SQLite file, or a private schema
+//! of the PostgreSQL database named by `USAGE_TEST_DATABASE_URL`.
+
+use std::future::Future;
+use std::io::Write as _;
+use std::str::FromStr as _;
+use std::sync::{Arc, Once};
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::Connection as _;
+use usage_validator::store::postgres::PostgresStore;
+use usage_validator::store::sqlite::SqliteStore;
+use usage_validator::store::Store;
+
+/// The variable naming the PostgreSQL database the tests may use.
+const DATABASE_URL_VAR: &str = "USAGE_TEST_DATABASE_URL";
+
+/// Runs `case` against a fresh SQLite store in a temporary folder.
+pub async fn on_sqlite<F, Fut>(case: F)
+where
+    F: FnOnce(Arc<dyn Store>) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let store = Arc::new(
+        SqliteStore::open(&dir.path().join("registry.db"))
+            .await
+            .expect("open SQLite store"),
+    );
+    case(store.clone()).await;
+    store.close().await;
+}
+
+/// Runs `case` against a fresh PostgreSQL store, or skips it when no database
+/// is configured outside CI.
+pub async fn on_postgres<F, Fut>(case: F)
+where
+    F: FnOnce(Arc<dyn Store>) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let Some(schema) = TestSchema::create().await else {
+        return;
+    };
+    let store = Arc::new(schema.connect().await);
+    case(store.clone()).await;
+    store.close().await;
+    schema.drop().await;
+}
+
+/// Runs `case` against two PostgreSQL stores with separate pools on the same
+/// schema, as two server instances sharing one registry.
+pub async fn on_two_postgres_instances<F, Fut>(case: F)
+where
+    F: FnOnce(Arc<dyn Store>, Arc<dyn Store>) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let Some(schema) = TestSchema::create().await else {
+        return;
+    };
+    let (first, second) = tokio::join!(schema.connect(), schema.connect());
+    let (first, second) = (Arc::new(first), Arc::new(second));
+    case(first.clone(), second.clone()).await;
+    first.close().await;
+    second.close().await;
+    schema.drop().await;
+}
+
+/// The database URL, `None` (after saying so) when the tests should skip.
+fn database_url() -> Option<String> {
+    if let Ok(url) = std::env::var(DATABASE_URL_VAR) {
+        return Some(url);
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "{DATABASE_URL_VAR} must be set in CI: the PostgreSQL store tests cannot be skipped there"
+    );
+    static WARN: Once = Once::new();
+    WARN.call_once(|| {
+        // Straight to the process's stderr, past the test harness's capture.
+        let _ = writeln!(
+            std::io::stderr(),
+            "\n*** SKIPPED: PostgreSQL tests, {DATABASE_URL_VAR} not set ***\n"
+        );
+    });
+    None
+}
+
+/// A schema of its own for one test, so tests run in parallel on one database.
+struct TestSchema {
+    url: String,
+    name: String,
+}
+
+impl TestSchema {
+    async fn create() -> Option<Self> {
+        let url = database_url()?;
+        let name = format!("t_{}", uuid::Uuid::now_v7().simple());
+        let mut admin = sqlx::PgConnection::connect(&url)
+            .await
+            .expect("connect to USAGE_TEST_DATABASE_URL");
+        sqlx::query(&format!("CREATE SCHEMA {name}"))
+            .execute(&mut admin)
+            .await
+            .expect("create test schema");
+        admin.close().await.expect("close admin connection");
+        Some(Self { url, name })
+    }
+
+    /// A store whose connections use only this schema.
+    async fn connect(&self) -> PostgresStore {
+        let options = PgConnectOptions::from_str(&self.url)
+            .expect("USAGE_TEST_DATABASE_URL is a PostgreSQL URL")
+            .options([("search_path", &self.name)]);
+        let pool = PgPoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await
+            .expect("connect test pool");
+        PostgresStore::from_pool(pool)
+            .await
+            .expect("migrate test schema")
+    }
+
+    /// Drops the schema; a failed test leaves its schema behind to look at.
+    async fn drop(self) {
+        let mut admin = sqlx::PgConnection::connect(&self.url)
+            .await
+            .expect("connect to USAGE_TEST_DATABASE_URL");
+        sqlx::query(&format!("DROP SCHEMA {} CASCADE", self.name))
+            .execute(&mut admin)
+            .await
+            .expect("drop test schema");
+        admin.close().await.expect("close admin connection");
+    }
+}
