@@ -6,6 +6,7 @@ use crate::event::{Event, RejectCode};
 
 /// Which SDK sent a batch.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SdkInfo {
     /// The SDK's name, such as `usage-sdk-rust`.
     pub name: String,
@@ -15,12 +16,14 @@ pub struct SdkInfo {
 
 /// A batch as a client builds and sends it to `POST /v1/batch`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Batch {
     /// The status token, for senders that cannot set a header (`sendBeacon`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token: Option<String>,
     /// When the client sent the batch.
     #[serde(with = "time::serde::rfc3339")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub sent_at: OffsetDateTime,
     /// Which SDK sent it.
     pub sdk: SdkInfo,
@@ -54,6 +57,7 @@ impl<'a> BatchEnvelope<'a> {
 
 /// One refused event: its position in the batch and why.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Rejection {
     /// Zero-based index of the event in the batch.
     pub index: u32,
@@ -63,6 +67,7 @@ pub struct Rejection {
 
 /// The collector's answer to a batch (`200 OK`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BatchResponse {
     /// Events stored.
     pub accepted: u32,

@@ -10,16 +10,19 @@ use crate::limits::{MAX_NAME_LEN, MAX_PROPS_BYTES, MAX_SESSION_LEN};
 
 /// One tracked event as it travels in a batch.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Event {
     /// Made by the client at `track()`, so retries can be recognised.
     pub id: Uuid,
-    /// What happened, such as `report.opened`.
+    /// What happened, such as `report.opened`: 1 to 128 of `[A-Za-z0-9_.:-]`.
     pub name: String,
-    /// When it happened, by the client's clock.
+    /// When it happened, by the client's clock (RFC 3339).
     #[serde(with = "time::serde::rfc3339")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub ts: OffsetDateTime,
     /// Free-form properties: a JSON object of at most 32 KiB.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub props: Option<Box<RawValue>>,
     /// The client's session id, when it has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -38,6 +41,7 @@ impl PartialEq for Event {
 
 /// Why the collector refused one event of a batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum RejectCode {
     /// The event is not a JSON object with the required fields.

@@ -3,6 +3,9 @@
 //!
 //! Run with `cargo bench -p usage-validator --bench core`.
 
+// criterion's macros generate undocumented functions.
+#![allow(missing_docs)]
+
 use std::hint::black_box;
 use std::sync::Arc;
 
@@ -48,12 +51,18 @@ fn big_registry() -> Registry {
     let mut opted_out = Vec::with_capacity(1_000_000);
     for org in 0..10_000 {
         for user in 0..100 {
-            opted_out.push((format!("org-{org}"), format!("user-{user}@org-{org}.example")));
+            opted_out.push((
+                format!("org-{org}"),
+                format!("user-{user}@org-{org}.example"),
+            ));
         }
     }
     let rt = runtime();
     let store = rt.block_on(SqliteStore::in_memory()).expect("store");
-    Registry::with_snapshot(Arc::new(store), Snapshot::from_state(OptOutState { rev: 1, opted_out }))
+    Registry::with_snapshot(
+        Arc::new(store),
+        Snapshot::from_state(OptOutState { rev: 1, opted_out }),
+    )
 }
 
 fn is_opted_out(c: &mut Criterion) {
@@ -65,7 +74,10 @@ fn is_opted_out(c: &mut Criterion) {
             let x = i.wrapping_mul(0x9e37_79b9_7f4a_7c15);
             let org = (x >> 20) % 10_000;
             let user = (x >> 8) % 200;
-            (format!("org-{org}"), format!("user-{user}@org-{org}.example"))
+            (
+                format!("org-{org}"),
+                format!("user-{user}@org-{org}.example"),
+            )
         })
         .collect();
     let mut i = 0;
@@ -86,11 +98,20 @@ fn batch_of(n: usize) -> Batch {
     Batch {
         token: None,
         sent_at: OffsetDateTime::now_utc(),
-        sdk: SdkInfo { name: "usage-sdk-rust".into(), version: "0.1.0".into() },
+        sdk: SdkInfo {
+            name: "usage-sdk-rust".into(),
+            version: "0.1.0".into(),
+        },
         events: (0..n)
             .map(|_| {
-                Event::new(Uuid::now_v7(), "report.opened", OffsetDateTime::now_utc(), Some(props.clone()), Some("s-1".into()))
-                    .expect("valid")
+                Event::new(
+                    Uuid::now_v7(),
+                    "report.opened",
+                    OffsetDateTime::now_utc(),
+                    Some(props.clone()),
+                    Some("s-1".into()),
+                )
+                .expect("valid")
             })
             .collect(),
     }
@@ -99,9 +120,14 @@ fn batch_of(n: usize) -> Batch {
 fn check_and_parse(c: &mut Criterion) {
     let rt = runtime();
     let store = rt.block_on(SqliteStore::in_memory()).expect("store");
-    let registry = rt.block_on(Registry::open(Arc::new(store))).expect("registry");
+    let registry = rt
+        .block_on(Registry::open(Arc::new(store)))
+        .expect("registry");
     let body = serde_json::to_vec(&batch_of(500)).expect("body");
-    let subject = Subject { org: "acme", user: "bob" };
+    let subject = Subject {
+        org: "acme",
+        user: "bob",
+    };
 
     c.bench_function("parse_batch_500_events", |b| {
         b.iter(|| batch::parse(black_box(&body)).expect("parses"))

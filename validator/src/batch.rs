@@ -50,18 +50,29 @@ pub fn parse(body: &[u8]) -> Result<ParsedBatch, BatchError> {
     if body.len() > MAX_BODY_BYTES {
         return Err(BatchError::TooLarge);
     }
-    let envelope = BatchEnvelope::from_slice(body).map_err(|e| BatchError::Malformed(e.to_string()))?;
+    let envelope =
+        BatchEnvelope::from_slice(body).map_err(|e| BatchError::Malformed(e.to_string()))?;
     if envelope.events.len() > MAX_EVENTS_PER_BATCH {
         return Err(BatchError::TooManyEvents(envelope.events.len()));
     }
-    for (field, value) in [("sdk.name", &envelope.sdk.name), ("sdk.version", &envelope.sdk.version)] {
-        if value.is_empty() || value.len() > MAX_SDK_FIELD_LEN || value.chars().any(char::is_control) {
+    for (field, value) in [
+        ("sdk.name", &envelope.sdk.name),
+        ("sdk.version", &envelope.sdk.version),
+    ] {
+        if value.is_empty()
+            || value.len() > MAX_SDK_FIELD_LEN
+            || value.chars().any(char::is_control)
+        {
             return Err(BatchError::Malformed(format!(
                 "{field} must be 1 to {MAX_SDK_FIELD_LEN} bytes of printable text"
             )));
         }
     }
-    let events = envelope.events.iter().map(|raw| Event::parse(raw.get())).collect();
+    let events = envelope
+        .events
+        .iter()
+        .map(|raw| Event::parse(raw.get()))
+        .collect();
     Ok(ParsedBatch {
         token: envelope.token,
         sent_at: envelope.sent_at,
@@ -71,7 +82,9 @@ pub fn parse(body: &[u8]) -> Result<ParsedBatch, BatchError> {
 }
 
 /// Parses the events of a server-side tracking call: same rules, no envelope.
-pub fn parse_events(raw: &[Box<serde_json::value::RawValue>]) -> Result<Vec<Result<Event, RejectCode>>, BatchError> {
+pub fn parse_events(
+    raw: &[Box<serde_json::value::RawValue>],
+) -> Result<Vec<Result<Event, RejectCode>>, BatchError> {
     if raw.len() > MAX_EVENTS_PER_BATCH {
         return Err(BatchError::TooManyEvents(raw.len()));
     }
@@ -83,31 +96,54 @@ mod tests {
     use super::*;
 
     fn body(events: &str) -> String {
-        format!(r#"{{"sent_at":"2026-11-29T08:00:00Z","sdk":{{"name":"t","version":"1"}},"events":[{events}]}}"#)
+        format!(
+            r#"{{"sent_at":"2026-11-29T08:00:00Z","sdk":{{"name":"t","version":"1"}},"events":[{events}]}}"#
+        )
     }
 
-    const EVENT: &str = r#"{"id":"0190b6b2-7a1e-7c3a-9d2e-1f2a3b4c5d6e","name":"a","ts":"2026-11-29T08:00:00Z"}"#;
+    const EVENT: &str =
+        r#"{"id":"0190b6b2-7a1e-7c3a-9d2e-1f2a3b4c5d6e","name":"a","ts":"2026-11-29T08:00:00Z"}"#;
 
     #[test]
     fn a_bad_event_is_refused_alone() {
         let parsed = parse(body(&format!("{EVENT},{{\"id\":1}}")).as_bytes()).expect("parses");
         assert!(parsed.events[0].is_ok());
-        assert_eq!(parsed.events[1].as_ref().map(|_| ()), Err(&RejectCode::InvalidId));
+        assert_eq!(
+            parsed.events[1].as_ref().map(|_| ()),
+            Err(&RejectCode::InvalidId)
+        );
     }
 
     #[test]
     fn whole_batch_errors_have_their_codes() {
-        assert_eq!(parse(&vec![b' '; MAX_BODY_BYTES + 1]).map(|_| ()), Err(BatchError::TooLarge));
+        assert_eq!(
+            parse(&vec![b' '; MAX_BODY_BYTES + 1]).map(|_| ()),
+            Err(BatchError::TooLarge)
+        );
         let many = vec![EVENT; 501].join(",");
-        assert_eq!(parse(body(&many).as_bytes()).map(|_| ()), Err(BatchError::TooManyEvents(501)));
-        for bad in [&b"{"[..], b"[]", b"\xff\xfe", br#"{"sent_at":"nope","sdk":{"name":"t","version":"1"},"events":[]}"#] {
-            assert_eq!(parse(bad).map_err(|e| e.code()).map(|_| ()), Err("malformed_batch"));
+        assert_eq!(
+            parse(body(&many).as_bytes()).map(|_| ()),
+            Err(BatchError::TooManyEvents(501))
+        );
+        for bad in [
+            &b"{"[..],
+            b"[]",
+            b"\xff\xfe",
+            br#"{"sent_at":"nope","sdk":{"name":"t","version":"1"},"events":[]}"#,
+        ] {
+            assert_eq!(
+                parse(bad).map_err(|e| e.code()).map(|_| ()),
+                Err("malformed_batch")
+            );
         }
         // Nesting as deep as the size limit allows neither overflows the stack
         // nor passes as an event.
         let deep = format!("{}{}", "[".repeat(500_000), "]".repeat(500_000));
         match parse(body(&deep).as_bytes()) {
-            Ok(parsed) => assert_eq!(parsed.events[0].as_ref().map(|_| ()), Err(&RejectCode::InvalidEvent)),
+            Ok(parsed) => assert_eq!(
+                parsed.events[0].as_ref().map(|_| ()),
+                Err(&RejectCode::InvalidEvent)
+            ),
             Err(err) => assert_eq!(err.code(), "malformed_batch"),
         }
     }

@@ -54,7 +54,10 @@ pub fn check_batch(
         verdict.response.discarded = valid.len() as u32;
         return verdict;
     }
-    let keys: Vec<u128> = valid.iter().map(|e| dedupe.key(subject.org, e.id)).collect();
+    let keys: Vec<u128> = valid
+        .iter()
+        .map(|e| dedupe.key(subject.org, e.id))
+        .collect();
     let mut fresh = Vec::with_capacity(keys.len());
     dedupe.insert_all(&keys, &mut fresh);
     verdict.accepted.reserve(valid.len());
@@ -92,9 +95,17 @@ mod tests {
         store.ensure_org("acme").await.expect("org");
         let users: Vec<User> = ["bob", "carol"]
             .iter()
-            .map(|id| User { id: (*id).into(), name: (*id).into(), email: String::new(), role: Role::User })
+            .map(|id| User {
+                id: (*id).into(),
+                name: (*id).into(),
+                email: String::new(),
+                role: Role::User,
+            })
             .collect();
-        store.upsert_users("acme", &users, &Actor::System).await.expect("users");
+        store
+            .upsert_users("acme", &users, &Actor::System)
+            .await
+            .expect("users");
         Registry::open(Arc::new(store)).await.expect("registry")
     }
 
@@ -102,24 +113,43 @@ mod tests {
     async fn the_registry_decides_not_the_token() {
         let registry = registry().await;
         let dedupe = Dedupe::default();
-        let bob = Subject { org: "acme", user: "bob" };
+        let bob = Subject {
+            org: "acme",
+            user: "bob",
+        };
         let verdict = check_batch(&registry, &dedupe, bob, vec![event(Uuid::now_v7())]);
         assert_eq!(verdict.response.accepted, 1);
         assert!(!verdict.response.opted_out);
 
-        registry.opt_out("acme", &["bob".into()], &Actor::System).await.expect("opt out");
+        registry
+            .opt_out("acme", &["bob".into()], &Actor::System)
+            .await
+            .expect("opt out");
         let verdict = check_batch(
             &registry,
             &dedupe,
             bob,
-            vec![event(Uuid::now_v7()), Err(RejectCode::InvalidName), event(Uuid::now_v7())],
+            vec![
+                event(Uuid::now_v7()),
+                Err(RejectCode::InvalidName),
+                event(Uuid::now_v7()),
+            ],
         );
         assert!(verdict.accepted.is_empty());
         assert_eq!(verdict.response.discarded, 2);
         assert!(verdict.response.opted_out);
-        assert_eq!(verdict.response.rejected, [Rejection { index: 1, code: RejectCode::InvalidName }]);
+        assert_eq!(
+            verdict.response.rejected,
+            [Rejection {
+                index: 1,
+                code: RejectCode::InvalidName
+            }]
+        );
 
-        let carol = Subject { org: "acme", user: "carol" };
+        let carol = Subject {
+            org: "acme",
+            user: "carol",
+        };
         let verdict = check_batch(&registry, &dedupe, carol, vec![event(Uuid::now_v7())]);
         assert_eq!(verdict.response.accepted, 1, "another user is not affected");
     }
@@ -128,14 +158,23 @@ mod tests {
     async fn an_id_accepted_before_is_a_duplicate() {
         let registry = registry().await;
         let dedupe = Dedupe::default();
-        let bob = Subject { org: "acme", user: "bob" };
+        let bob = Subject {
+            org: "acme",
+            user: "bob",
+        };
         let id = Uuid::now_v7();
         let verdict = check_batch(&registry, &dedupe, bob, vec![event(id), event(id)]);
-        assert_eq!((verdict.response.accepted, verdict.response.duplicates), (1, 1));
+        assert_eq!(
+            (verdict.response.accepted, verdict.response.duplicates),
+            (1, 1)
+        );
         let again = check_batch(&registry, &dedupe, bob, vec![event(id)]);
         assert_eq!((again.response.accepted, again.response.duplicates), (0, 1));
         dedupe.forget(&verdict.keys);
         let retried = check_batch(&registry, &dedupe, bob, vec![event(id)]);
-        assert_eq!(retried.response.accepted, 1, "a released id is accepted on retry");
+        assert_eq!(
+            retried.response.accepted, 1,
+            "a released id is accepted on retry"
+        );
     }
 }

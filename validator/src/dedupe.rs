@@ -110,7 +110,11 @@ impl Dedupe {
 
     /// How many ids are remembered.
     pub fn len(&self) -> usize {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner()).ids.len()
+        self.inner
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .ids
+            .len()
     }
 
     /// Whether no id is remembered.
@@ -127,7 +131,11 @@ mod tests {
     fn a_repeated_id_is_new_once_per_org() {
         let dedupe = Dedupe::with_capacity(10);
         let id = Uuid::now_v7();
-        let keys = [dedupe.key("acme", id), dedupe.key("acme", id), dedupe.key("other", id)];
+        let keys = [
+            dedupe.key("acme", id),
+            dedupe.key("acme", id),
+            dedupe.key("other", id),
+        ];
         let mut fresh = Vec::new();
         dedupe.insert_all(&keys, &mut fresh);
         assert_eq!(fresh, [true, false, true]);

@@ -5,6 +5,8 @@ pub mod check;
 pub mod dedupe;
 mod error;
 pub mod registry;
+#[cfg(feature = "server")]
+pub mod server;
 pub mod sink;
 pub mod store;
 pub mod token;

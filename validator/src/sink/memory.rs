@@ -19,7 +19,10 @@ impl MemorySink {
 
     /// A copy of everything stored so far.
     pub fn events(&self) -> Vec<StoredEvent> {
-        self.events.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.events
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 }
 

@@ -181,8 +181,14 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let events: Vec<usage_protocol::Event> = (0..3)
             .map(|i| {
-                usage_protocol::Event::new(uuid::Uuid::now_v7(), &format!("e{i}"), OffsetDateTime::now_utc(), None, None)
-                    .expect("valid")
+                usage_protocol::Event::new(
+                    uuid::Uuid::now_v7(),
+                    &format!("e{i}"),
+                    OffsetDateTime::now_utc(),
+                    None,
+                    None,
+                )
+                .expect("valid")
             })
             .collect();
         {
@@ -204,6 +210,12 @@ mod tests {
         assert_eq!(stored[2].event, events[2]);
         assert_eq!(stored[0].user, "bob");
         let ids = sink.recent_ids(2).await.expect("ids");
-        assert_eq!(ids, vec![("acme".to_string(), events[2].id), ("acme".to_string(), events[1].id)]);
+        assert_eq!(
+            ids,
+            vec![
+                ("acme".to_string(), events[2].id),
+                ("acme".to_string(), events[1].id)
+            ]
+        );
     }
 }

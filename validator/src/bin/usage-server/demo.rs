@@ -1,0 +1,108 @@
+//! `usage-server demo`: serve with a seeded org and print how to try it.
+
+use serde::Serialize;
+use usage_validator::registry::model::{Actor, Role, User};
+use usage_validator::server::{credentials, AppState};
+
+use crate::{open, CliResult, ServeArgs};
+
+/// The demo org.
+const ORG: &str = "acme";
+
+/// The demo directory: one product admin and a handful of users.
+const USERS: [(&str, &str, Role); 8] = [
+    ("alice", "Alice Andersson", Role::Admin),
+    ("bob", "Bob Berg", Role::User),
+    ("carol", "Carol Carlsson", Role::User),
+    ("dave", "Dave Dahl", Role::User),
+    ("erin", "Erin Ek", Role::User),
+    ("frank", "Frank Fors", Role::User),
+    ("grace", "Grace Gran", Role::User),
+    ("heidi", "Heidi Holm", Role::User),
+];
+
+/// What `demo.json` holds.
+#[derive(Debug, Serialize)]
+struct DemoFile {
+    url: String,
+    org: String,
+    service_key: String,
+    admin_signin_url: String,
+    users: Vec<DemoUser>,
+}
+
+#[derive(Debug, Serialize)]
+struct DemoUser {
+    id: String,
+    name: String,
+    role: Role,
+}
+
+/// Seeds the demo org (only what is missing, so a restart keeps changes),
+/// then serves.
+pub async fn run(args: ServeArgs) -> CliResult {
+    let registry = open::registry(&args.store, std::time::Duration::from_secs(5)).await?;
+    let store = registry.store();
+    store.ensure_org(ORG).await?;
+    let mut missing = Vec::new();
+    for (id, name, role) in USERS {
+        if store.user(ORG, id).await?.is_none() {
+            missing.push(User {
+                id: id.into(),
+                name: name.into(),
+                email: format!("{id}@acme.example"),
+                role,
+            });
+        }
+    }
+    store.upsert_users(ORG, &missing, &Actor::System).await?;
+    let key = credentials::new_service_key(ORG, "demo");
+    store.add_service_key(&key.info, &key.hash).await?;
+    drop(registry);
+
+    let data = args.store.data.clone();
+    let secret = key.secret;
+    let ready = move |state: &AppState| {
+        let url = state.config.public_url.clone();
+        let link = state.with_keys(|ring| {
+            usage_validator::server::signin_link(ring, &url, ORG, "alice", 24 * 60 * 60)
+        });
+        let file = DemoFile {
+            url: url.clone(),
+            org: ORG.into(),
+            service_key: secret.clone(),
+            admin_signin_url: link.clone(),
+            users: USERS
+                .iter()
+                .map(|(id, name, role)| DemoUser {
+                    id: (*id).into(),
+                    name: (*name).into(),
+                    role: *role,
+                })
+                .collect(),
+        };
+        let path = data.join("demo.json");
+        match serde_json::to_vec_pretty(&file).map(|json| std::fs::write(&path, json)) {
+            Ok(Ok(())) => {}
+            Ok(Err(err)) => eprintln!("warning: could not write {}: {err}", path.display()),
+            Err(err) => eprintln!("warning: could not encode demo.json: {err}"),
+        }
+        println!(
+            "\nDemo org `{ORG}` is ready. Admin: alice; users: bob, carol, dave, erin, frank, grace, heidi.\n\
+             \n  Settings page (sign in as alice, link valid 24 h, one use):\n    {link}\n\
+             \n  Service key for back ends (shown once):\n    {secret}\n\
+             \n  Try it:\n\
+             \x20   TOKEN=$(curl -s {url}/v1/tokens -H 'Authorization: Bearer {secret}' -H 'content-type: application/json' \\\n\
+             \x20     -d '{{\"org\":\"acme\",\"user\":\"bob\"}}' | sed -E 's/.*\"token\":\"([^\"]+)\".*/\\1/')\n\
+             \x20   curl -s {url}/v1/batch -H \"Authorization: Bearer $TOKEN\" -H 'content-type: application/json' \\\n\
+             \x20     -d '{{\"sent_at\":\"2026-01-01T00:00:00Z\",\"sdk\":{{\"name\":\"curl\",\"version\":\"1\"}},\"events\":[{{\"id\":\"'$(cat /proc/sys/kernel/random/uuid)'\",\"name\":\"demo.clicked\",\"ts\":\"2026-01-01T00:00:00Z\"}}]}}'\n\
+             \n  Rust SDK:\n\
+             \x20   let tracker = usage_sdk::Tracker::builder(\"{url}\").build()?;\n\
+             \x20   tracker.login(&token)?;\n\
+             \x20   tracker.track(\"report.opened\", None);\n\
+             \n  Written to {}\n",
+            path.display()
+        );
+    };
+    open::serve(args, Some(Box::new(ready))).await
+}

@@ -1,0 +1,206 @@
+//! `usage-server`: ingestion, token issuing, the admin API and the settings
+//! page in one binary. See `usage-server --help`.
+
+mod demo;
+mod import;
+mod keys;
+mod open;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use usage_validator::server::ServerConfig;
+
+/// Product usage tracking with per-user opt-out: the server.
+#[derive(Debug, Parser)]
+#[command(name = "usage-server", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve ingestion, tokens, the admin API and the settings page.
+    Serve(ServeArgs),
+    /// Serve with a seeded demo org `acme`, printing how to try it.
+    Demo(ServeArgs),
+    /// Print a one-time sign-in link for a product admin.
+    AdminLink(AdminLinkArgs),
+    /// Manage an org's user directory.
+    #[command(subcommand)]
+    Users(UsersCommand),
+    /// Manage service keys and signing keys.
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
+}
+
+/// Where the registry lives.
+#[derive(Debug, Clone, Args)]
+struct StoreArgs {
+    /// Data folder: the SQLite registry and the NDJSON event files.
+    #[arg(long, env = "USAGE_DATA", default_value = "usage-data")]
+    data: PathBuf,
+    /// PostgreSQL URL of a registry shared by many instances
+    /// (`postgres://user:pass@host/db`); without it, SQLite in the data folder.
+    #[arg(long, env = "USAGE_DATABASE_URL")]
+    database_url: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum SinkKind {
+    /// NDJSON files under `<data>/events/`, one per UTC day.
+    Ndjson,
+    /// The `usage_events` table of the `--database-url` PostgreSQL database.
+    Postgres,
+}
+
+#[derive(Debug, Clone, Args)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "USAGE_ADDR", default_value = "127.0.0.1:8080")]
+    addr: SocketAddr,
+    #[command(flatten)]
+    store: StoreArgs,
+    /// Where accepted events go.
+    #[arg(long, env = "USAGE_SINK", value_enum, default_value = "ndjson")]
+    sink: SinkKind,
+    /// URL this server is reached at, for links (default: http://<addr>).
+    #[arg(long, env = "USAGE_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// Origin allowed to send batches from a browser; repeat or comma-separate.
+    /// Without it, any origin may (the token authenticates a batch).
+    #[arg(long = "cors-origin", env = "USAGE_CORS_ORIGIN", value_delimiter = ',')]
+    cors_origins: Vec<String>,
+    /// Lifetime of issued status tokens, in seconds.
+    #[arg(long, env = "USAGE_TOKEN_LIFETIME", default_value_t = 43_200, value_parser = clap::value_parser!(i64).range(60..=2_592_000))]
+    token_lifetime: i64,
+    /// Batches per second allowed per user (0: no limit).
+    #[arg(long, env = "USAGE_RATE_LIMIT", default_value_t = 50)]
+    rate_limit: u32,
+    /// Burst of batches allowed per user.
+    #[arg(long, env = "USAGE_RATE_BURST", default_value_t = 100)]
+    rate_burst: u32,
+    /// How old, in milliseconds, the last confirmed registry sync may be
+    /// before ingestion answers 503.
+    #[arg(long, env = "USAGE_STALENESS_BOUND_MS", default_value_t = 5_000)]
+    staleness_bound_ms: u64,
+    /// How often, in milliseconds, the registry re-reads the change log.
+    #[arg(long, env = "USAGE_POLL_INTERVAL_MS", default_value_t = 500)]
+    poll_interval_ms: u64,
+}
+
+impl ServeArgs {
+    fn config(&self, bound: SocketAddr) -> ServerConfig {
+        ServerConfig {
+            cors_origins: self
+                .cors_origins
+                .iter()
+                .map(|o| o.trim().to_owned())
+                .filter(|o| !o.is_empty())
+                .collect(),
+            token_lifetime_secs: self.token_lifetime,
+            public_url: self
+                .public_url
+                .clone()
+                .unwrap_or_else(|| format!("http://{bound}")),
+            rate_limit: self.rate_limit,
+            rate_burst: self.rate_burst,
+            poll_interval: Duration::from_millis(self.poll_interval_ms.max(10)),
+            ..ServerConfig::default()
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+struct AdminLinkArgs {
+    /// The org.
+    #[arg(long, env = "USAGE_ORG")]
+    org: String,
+    /// The product admin's user id.
+    #[arg(long)]
+    user: String,
+    /// Base URL of the server.
+    #[arg(
+        long,
+        env = "USAGE_PUBLIC_URL",
+        default_value = "http://127.0.0.1:8080"
+    )]
+    public_url: String,
+    /// How long the link stays valid, in seconds.
+    #[arg(long, default_value_t = 900, value_parser = clap::value_parser!(i64).range(30..=604_800))]
+    valid_for: i64,
+    #[command(flatten)]
+    store: StoreArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum UsersCommand {
+    /// Import users from a CSV file with the header `id,name,email,role`.
+    Import(import::ImportArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Serve(args) => open::serve(args, None).await,
+            Command::Demo(args) => demo::run(args).await,
+            Command::AdminLink(args) => admin_link(args).await,
+            Command::Users(UsersCommand::Import(args)) => import::run(args).await,
+            Command::Keys(command) => keys::run(command).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// A command's failure, printed as `error: ...`.
+type CliResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
+
+async fn admin_link(args: AdminLinkArgs) -> CliResult {
+    let registry = open::registry(&args.store, Duration::from_secs(5)).await?;
+    let user = registry.store().user(&args.org, &args.user).await?;
+    match user {
+        Some(user) if user.role == usage_validator::registry::model::Role::Admin => {}
+        Some(_) => {
+            return Err(format!("`{}` is not a product admin of `{}`", args.user, args.org).into())
+        }
+        None => return Err(format!("no user `{}` in org `{}`", args.user, args.org).into()),
+    }
+    let ring = usage_validator::server::load_keyring(registry.store().as_ref(), true).await?;
+    let link = usage_validator::server::signin_link(
+        &ring,
+        &args.public_url,
+        &args.org,
+        &args.user,
+        args.valid_for,
+    );
+    println!("{link}");
+    Ok(())
+}

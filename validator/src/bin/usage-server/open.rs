@@ -1,0 +1,92 @@
+//! Opening the registry, the sink and the listener from command-line flags.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use usage_validator::registry::Registry;
+use usage_validator::server::{self, AppState};
+use usage_validator::sink::{NdjsonSink, Sink};
+use usage_validator::store::sqlite::SqliteStore;
+use usage_validator::store::Store;
+
+use crate::{CliResult, ServeArgs, SinkKind, StoreArgs};
+
+fn is_postgres(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
+/// The store the flags name: PostgreSQL for a `postgres://` URL, else the
+/// SQLite file in the data folder.
+pub async fn store(
+    args: &StoreArgs,
+) -> Result<Arc<dyn Store>, Box<dyn std::error::Error + Send + Sync>> {
+    match args.database_url.as_deref() {
+        Some(url) if is_postgres(url) => {
+            let store = usage_validator::store::postgres::PostgresStore::connect(url).await?;
+            Ok(Arc::new(store))
+        }
+        Some(other) => {
+            Err(format!("--database-url must be a postgres:// URL, not `{other}`").into())
+        }
+        None => {
+            std::fs::create_dir_all(&args.data)
+                .map_err(|e| format!("cannot create data folder {}: {e}", args.data.display()))?;
+            let store = SqliteStore::open(&args.data.join("registry.db")).await?;
+            Ok(Arc::new(store))
+        }
+    }
+}
+
+/// The registry over the store the flags name.
+pub async fn registry(
+    args: &StoreArgs,
+    staleness: Duration,
+) -> Result<Arc<Registry>, Box<dyn std::error::Error + Send + Sync>> {
+    let store = store(args).await?;
+    Ok(Arc::new(
+        Registry::open(store).await?.with_staleness_bound(staleness),
+    ))
+}
+
+/// The sink the flags name.
+pub async fn sink(
+    args: &ServeArgs,
+) -> Result<Arc<dyn Sink>, Box<dyn std::error::Error + Send + Sync>> {
+    match args.sink {
+        SinkKind::Ndjson => Ok(Arc::new(NdjsonSink::new(args.store.data.join("events"))?)),
+        SinkKind::Postgres => {
+            let Some(url) = args
+                .store
+                .database_url
+                .as_deref()
+                .filter(|u| is_postgres(u))
+            else {
+                return Err("--sink postgres needs --database-url postgres://...".into());
+            };
+            let _ = url;
+            Err("--sink postgres is not available in this build yet".into())
+        }
+    }
+}
+
+/// Runs once the server listens.
+pub type OnReady = Box<dyn FnOnce(&AppState) + Send>;
+
+/// Binds, builds the state and serves until SIGTERM; `ready` runs once the
+/// server is listening (the demo prints its guide there).
+pub async fn serve(args: ServeArgs, ready: Option<OnReady>) -> CliResult {
+    let registry = registry(&args.store, Duration::from_millis(args.staleness_bound_ms)).await?;
+    let sink = sink(&args).await?;
+    let listener = TcpListener::bind(args.addr)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", args.addr))?;
+    let bound = listener.local_addr()?;
+    let state = AppState::new(registry, sink, args.config(bound)).await?;
+    println!("usage-server listening on http://{bound}");
+    if let Some(ready) = ready {
+        ready(&state);
+    }
+    server::serve(listener, state).await?;
+    Ok(())
+}

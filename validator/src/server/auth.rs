@@ -1,0 +1,232 @@
+//! Who is calling: service keys, admin sessions, and what they may do.
+
+use axum::http::{header, HeaderMap};
+use time::OffsetDateTime;
+
+use super::credentials::{self, Session, SESSION_PURPOSE};
+use super::{ApiError, AppState};
+use crate::registry::model::{Actor, Role, User};
+
+/// The name of the admin session cookie.
+pub const SESSION_COOKIE: &str = "usage_session";
+/// The header scripts echo the CSRF token in.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// An authenticated caller of an org's admin routes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Caller {
+    /// A product admin of the org, by session cookie.
+    Admin {
+        /// The admin's directory record, read on this request.
+        user: User,
+        /// The session.
+        session: Session,
+    },
+    /// A back end holding one of the org's service keys.
+    Service {
+        /// The key's public id.
+        key_id: String,
+    },
+}
+
+impl Caller {
+    /// How the caller appears in the change log and audit trail.
+    pub fn actor(&self) -> Actor {
+        match self {
+            Self::Admin { user, .. } => Actor::User(user.id.clone()),
+            Self::Service { key_id } => Actor::ServiceKey(key_id.clone()),
+        }
+    }
+}
+
+/// The bearer value of the `Authorization` header, if any.
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, rest) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
+}
+
+/// The value of cookie `name`, if sent.
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+/// The org a service key acts for; 401 if the key is unknown or revoked.
+pub async fn service_key(
+    state: &AppState,
+    key: &str,
+) -> Result<crate::registry::model::ServiceKeyInfo, ApiError> {
+    if !credentials::is_service_key(key) || key.len() > 256 {
+        return Err(ApiError::unauthorized(
+            "invalid_credentials",
+            "the bearer value is not a service key",
+        ));
+    }
+    let hash = credentials::hash_service_key(key);
+    state
+        .registry
+        .store()
+        .service_key_by_hash(&hash)
+        .await?
+        .ok_or_else(|| {
+            ApiError::unauthorized("invalid_credentials", "unknown or revoked service key")
+        })
+}
+
+/// The service key's org must be `org`: 401 without a key, 403 for another org's.
+pub async fn require_service(
+    state: &AppState,
+    headers: &HeaderMap,
+    org: &str,
+) -> Result<Caller, ApiError> {
+    let Some(key) = bearer(headers) else {
+        return Err(ApiError::unauthorized(
+            "missing_credentials",
+            "send a service key as `Authorization: Bearer <key>`",
+        ));
+    };
+    let info = service_key(state, key).await?;
+    if info.org != org {
+        return Err(ApiError::forbidden(
+            "this service key belongs to another org",
+        ));
+    }
+    Ok(Caller::Service { key_id: info.id })
+}
+
+/// The session in the request's cookie, if valid and unexpired.
+pub fn session(state: &AppState, headers: &HeaderMap) -> Option<Session> {
+    let value = cookie(headers, SESSION_COOKIE)?;
+    let now = OffsetDateTime::now_utc().unix_timestamp();
+    state.with_keys(|ring| credentials::open::<Session>(ring, SESSION_PURPOSE, value, now))
+}
+
+/// The session's user must be a product admin of `org` in the directory as it
+/// stands now (a demotion takes effect on the next request).
+pub async fn require_admin_session(
+    state: &AppState,
+    session: Session,
+    org: &str,
+) -> Result<Caller, ApiError> {
+    if session.org != org {
+        return Err(ApiError::forbidden("you are signed in to another org"));
+    }
+    match state.registry.store().user(org, &session.user).await? {
+        Some(user) if user.role == Role::Admin => Ok(Caller::Admin { user, session }),
+        _ => Err(ApiError::forbidden(
+            "only product admins of this org may do this",
+        )),
+    }
+}
+
+/// Refuses a cookie-authenticated change that does not echo the session's
+/// CSRF token, or that comes from another origin.
+pub fn check_csrf(
+    headers: &HeaderMap,
+    session: &Session,
+    sent: Option<&str>,
+) -> Result<(), ApiError> {
+    if let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
+        let host = headers
+            .get(header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let same = origin
+            .split_once("://")
+            .is_some_and(|(_, rest)| rest.eq_ignore_ascii_case(host));
+        if !same {
+            return Err(ApiError::forbidden("cross-origin changes are refused"));
+        }
+    }
+    let sent = sent.or_else(|| headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()));
+    match sent {
+        Some(token) if constant_time_eq(token.as_bytes(), session.csrf.as_bytes()) => Ok(()),
+        _ => Err(ApiError::new(
+            axum::http::StatusCode::FORBIDDEN,
+            "csrf_failed",
+            "the request lacks this session's CSRF token",
+        )),
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Admin or service key of `org`, for the admin API. Changes made with a
+/// session cookie also need the CSRF token.
+pub async fn require_org_access(
+    state: &AppState,
+    headers: &HeaderMap,
+    org: &str,
+    changes_state: bool,
+) -> Result<Caller, ApiError> {
+    if bearer(headers).is_some() {
+        return require_service(state, headers, org).await;
+    }
+    if cookie(headers, SESSION_COOKIE).is_none() {
+        return Err(ApiError::unauthorized(
+            "missing_credentials",
+            "sign in as a product admin or send a service key",
+        ));
+    }
+    let Some(session) = session(state, headers) else {
+        return Err(ApiError::unauthorized(
+            "invalid_session",
+            "your session expired; sign in again",
+        ));
+    };
+    if changes_state {
+        check_csrf(headers, &session, None)?;
+    }
+    require_admin_session(state, session, org).await
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::HeaderValue;
+
+    use super::*;
+
+    #[test]
+    fn bearer_and_cookies_are_read_leniently() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("bearer  abc "),
+        );
+        headers.insert(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; usage_session=xyz; b=2"),
+        );
+        assert_eq!(bearer(&headers), Some("abc"));
+        assert_eq!(cookie(&headers, SESSION_COOKIE), Some("xyz"));
+        assert_eq!(cookie(&headers, "missing"), None);
+    }
+
+    #[test]
+    fn csrf_needs_the_token_and_the_same_origin() {
+        let session = Session::new("acme", "alice");
+        let mut headers = HeaderMap::new();
+        headers.insert(header::HOST, HeaderValue::from_static("127.0.0.1:8080"));
+        assert!(check_csrf(&headers, &session, None).is_err());
+        assert!(check_csrf(&headers, &session, Some(&session.csrf)).is_ok());
+        headers.insert(
+            header::ORIGIN,
+            HeaderValue::from_static("http://evil.example"),
+        );
+        assert!(check_csrf(&headers, &session, Some(&session.csrf)).is_err());
+        headers.insert(
+            header::ORIGIN,
+            HeaderValue::from_static("http://127.0.0.1:8080"),
+        );
+        assert!(check_csrf(&headers, &session, Some(&session.csrf)).is_ok());
+    }
+}

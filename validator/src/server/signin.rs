@@ -1,0 +1,143 @@
+//! Admin sign-in by signed one-time link, and sign-out.
+
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use serde::Deserialize;
+use time::OffsetDateTime;
+
+use super::auth::{check_csrf, session, SESSION_COOKIE};
+use super::credentials::{self, Session, SignIn, SESSION_PURPOSE, SESSION_SECS, SIGNIN_PURPOSE};
+use super::extract::QueryParams;
+use super::AppState;
+use crate::registry::model::Role;
+use crate::token::KeyRing;
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/signin", get(signin))
+        .route("/signout", post(signout))
+}
+
+/// Where an org's settings page lives.
+pub fn settings_path(org: &str) -> String {
+    format!("/orgs/{org}/tools/product-usage/opt-out-settings")
+}
+
+/// Makes a one-time sign-in link for `user` of `org` at server `base`, valid for `secs`.
+pub fn signin_link(ring: &KeyRing, base: &str, org: &str, user: &str, secs: i64) -> String {
+    let link = SignIn::new(org, user, secs);
+    let signed = credentials::sign(ring, SIGNIN_PURPOSE, &link);
+    format!("{}/signin?t={signed}", base.trim_end_matches('/'))
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct SignInQuery {
+    t: Option<String>,
+}
+
+fn refusal(status: StatusCode, message: &str) -> Response {
+    let body = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Sign-in failed</title></head>\
+         <body><main><h1>Sign-in failed</h1><p>{message}</p>\
+         <p>Ask for a new sign-in link: <code>usage-server admin-link --org ORG --user USER</code>.</p></main></body></html>"
+    );
+    (status, Html(body)).into_response()
+}
+
+async fn signin(
+    State(state): State<AppState>,
+    QueryParams(query): QueryParams<SignInQuery>,
+) -> Response {
+    let now = OffsetDateTime::now_utc().unix_timestamp();
+    let Some(link) = query.t.as_deref().and_then(|t| {
+        state.with_keys(|ring| credentials::open::<SignIn>(ring, SIGNIN_PURPOSE, t, now))
+    }) else {
+        return refusal(
+            StatusCode::UNAUTHORIZED,
+            "This sign-in link is not valid or has expired.",
+        );
+    };
+    let expires =
+        OffsetDateTime::from_unix_timestamp(link.exp).unwrap_or_else(|_| OffsetDateTime::now_utc());
+    match state
+        .registry
+        .store()
+        .consume_nonce(&link.nonce, expires)
+        .await
+    {
+        Ok(true) => {}
+        Ok(false) => {
+            return refusal(
+                StatusCode::UNAUTHORIZED,
+                "This sign-in link was already used.",
+            )
+        }
+        Err(err) => {
+            tracing::error!(error = %err, "could not record sign-in nonce");
+            return refusal(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Sign-in is unavailable right now; try again shortly.",
+            );
+        }
+    }
+    match state.registry.store().user(&link.org, &link.user).await {
+        Ok(Some(user)) if user.role == Role::Admin => {}
+        Ok(_) => {
+            return refusal(
+                StatusCode::FORBIDDEN,
+                "Only product admins can sign in here.",
+            )
+        }
+        Err(_) => {
+            return refusal(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Sign-in is unavailable right now; try again shortly.",
+            )
+        }
+    }
+    let session = Session::new(&link.org, &link.user);
+    let value = state.with_keys(|ring| credentials::sign(ring, SESSION_PURPOSE, &session));
+    let secure = if state.config.public_url.starts_with("https://") {
+        "; Secure"
+    } else {
+        ""
+    };
+    let cookie = format!(
+        "{SESSION_COOKIE}={value}; HttpOnly; SameSite=Lax; Path=/; Max-Age={SESSION_SECS}{secure}"
+    );
+    let mut response = Redirect::to(&settings_path(&link.org)).into_response();
+    if let Ok(cookie) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().insert(header::SET_COOKIE, cookie);
+    }
+    response
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct SignOutForm {
+    csrf: Option<String>,
+}
+
+async fn signout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<SignOutForm>,
+) -> Response {
+    if let Some(current) = session(&state, &headers) {
+        if let Err(err) = check_csrf(&headers, &current, form.csrf.as_deref()) {
+            return err.into_response();
+        }
+    }
+    let mut response = Html(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Signed out</title></head>\
+         <body><main><h1>Signed out</h1><p>You are signed out.</p></main></body></html>",
+    )
+    .into_response();
+    let clear = format!("{SESSION_COOKIE}=; HttpOnly; SameSite=Lax; Path=/; Max-Age=0");
+    if let Ok(clear) = HeaderValue::from_str(&clear) {
+        response.headers_mut().insert(header::SET_COOKIE, clear);
+    }
+    response
+}
