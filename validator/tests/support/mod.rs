@@ -1,6 +1,7 @@
 //! Stores for the store suite: a temporary SQLite file, or a private schema
 //! of the PostgreSQL database named by `USAGE_TEST_DATABASE_URL`.
 
+use std::any::Any;
 use std::future::Future;
 use std::io::Write as _;
 use std::str::FromStr as _;
@@ -19,7 +20,7 @@ const DATABASE_URL_VAR: &str = "USAGE_TEST_DATABASE_URL";
 pub async fn on_sqlite<F, Fut>(case: F)
 where
     F: FnOnce(Arc<dyn Store>) -> Fut,
-    Fut: Future<Output = ()>,
+    Fut: Future<Output = ()> + Send + 'static,
 {
     let dir = tempfile::tempdir().expect("temporary folder");
     let store = Arc::new(
@@ -27,24 +28,26 @@ where
             .await
             .expect("open SQLite store"),
     );
-    case(store.clone()).await;
+    let panic = catching(case(store.clone())).await;
     store.close().await;
+    resume(panic);
 }
 
 /// Runs `case` against a fresh PostgreSQL store, or skips it when no database
 /// is configured outside CI.
 pub async fn on_postgres<F, Fut>(case: F)
 where
-    F: FnOnce(Arc<dyn Store>) -> Fut,
-    Fut: Future<Output = ()>,
+    F: FnOnce(Arc<PostgresStore>) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
 {
     let Some(schema) = TestSchema::create().await else {
         return;
     };
     let store = Arc::new(schema.connect().await);
-    case(store.clone()).await;
+    let panic = catching(case(store.clone())).await;
     store.close().await;
     schema.drop().await;
+    resume(panic);
 }
 
 /// Runs `case` against two PostgreSQL stores with separate pools on the same
@@ -52,17 +55,41 @@ where
 pub async fn on_two_postgres_instances<F, Fut>(case: F)
 where
     F: FnOnce(Arc<dyn Store>, Arc<dyn Store>) -> Fut,
-    Fut: Future<Output = ()>,
+    Fut: Future<Output = ()> + Send + 'static,
 {
     let Some(schema) = TestSchema::create().await else {
         return;
     };
+    // Both migrate the fresh schema at once, as instances starting together do.
     let (first, second) = tokio::join!(schema.connect(), schema.connect());
     let (first, second) = (Arc::new(first), Arc::new(second));
-    case(first.clone(), second.clone()).await;
+    let panic = catching(case(first.clone(), second.clone())).await;
     first.close().await;
     second.close().await;
     schema.drop().await;
+    resume(panic);
+}
+
+/// Runs a case to its end, returning its panic instead of unwinding, so the
+/// store is cleaned up whatever happens.
+async fn catching<Fut>(case: Fut) -> Option<Box<dyn Any + Send>>
+where
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    match tokio::spawn(case).await {
+        Ok(()) => None,
+        Err(err) => Some(
+            err.try_into_panic()
+                .unwrap_or_else(|err| Box::new(err.to_string())),
+        ),
+    }
+}
+
+/// Fails the test with the case's own panic, if it had one.
+fn resume(panic: Option<Box<dyn Any + Send>>) {
+    if let Some(panic) = panic {
+        std::panic::resume_unwind(panic);
+    }
 }
 
 /// The database URL, `None` (after saying so) when the tests should skip.
@@ -121,7 +148,7 @@ impl TestSchema {
             .expect("migrate test schema")
     }
 
-    /// Drops the schema; a failed test leaves its schema behind to look at.
+    /// Drops the schema and everything in it.
     async fn drop(self) {
         let mut admin = sqlx::PgConnection::connect(&self.url)
             .await
