@@ -1,3 +1,86 @@
 //! Client SDK for product usage tracking with per-user opt-out.
+//!
+//! A [`Tracker`] records what a user does and delivers it in batches to the
+//! collector (`POST {endpoint}/v1/batch`). It decides at once, offline, from
+//! the opt-out flag cached at login; the collector re-checks every event.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use usage_sdk::{Tracked, Tracker};
+//!
+//! let tracker = Tracker::builder("https://usage.example.com")
+//!     .app_name("reports-desktop")
+//!     .on_token_expired(|| eprintln!("log in again to resume sending"))
+//!     .build()?;
+//!
+//! // The status token comes from your back end's login (`POST /v1/tokens`).
+//! # let token = "v1.k1.eyJvcmciOiJhY21lIiwic3ViIjoiYm9iIiwib3B0X291dCI6ZmFsc2UsInJldiI6MywiaWF0IjoxNzAwMDAwMDAwLCJleHAiOjE3MDAwNDMyMDB9.c2ln";
+//! let claims = tracker.login(token)?;
+//! println!("{} is opted out: {}", claims.sub, claims.opt_out);
+//!
+//! match tracker.track("report.opened", serde_json::json!({"report": "sales"})) {
+//!     Tracked::Queued(id) => println!("queued {id}"),
+//!     other => println!("not sent: {other:?}"),
+//! }
+//! tracker.track("app.started", ()); // no properties
+//!
+//! let delivered = tracker.shutdown(Duration::from_secs(2));
+//! for entry in tracker.debug_events() {
+//!     println!("{} {}", entry.name.as_str(), entry.fate);
+//! }
+//! # let _ = delivered;
+//! # Ok::<(), usage_sdk::Error>(())
+//! ```
+//!
+//! # Behaviour
+//!
+//! * `track()` never waits for the network or the disk. When the cached flag
+//!   says opted out it drops the event at once without allocating; before any
+//!   login it holds events (bounded) for the next login, which releases them or,
+//!   if that user is opted out, drops them.
+//! * Events get a UUIDv7 id at `track()`, so a batch sent twice is stored once.
+//! * Batches go when 50 events are ready or the oldest has waited 5 s, within
+//!   the collector's 500-event and 1 MiB limits. Failures are retried with
+//!   exponential backoff and full jitter (1 s base, 5 min cap); `Retry-After`
+//!   is honoured on 429 and 503; a 413 sends the batch again in halves; other
+//!   4xx answers drop the batch and say why in the debugger.
+//! * A 401 keeps the events until a login brings a new token, and calls
+//!   [`TrackerBuilder::on_token_expired`] or [`TrackerBuilder::on_auth_error`].
+//! * An answer with `"opted_out": true` drops that user's queue and every later
+//!   event until the next login.
+//! * Unsent events are appended to a journal in the data folder as they are
+//!   tracked, so they survive restarts and crashes (bounded: 10,000 events by
+//!   default, oldest dropped first).
+//! * `DO_NOT_TRACK=1` (also `true`, `yes`) in the environment turns the native
+//!   tracker off: nothing is recorded, written or sent.
+//!
+//! # Features
+//!
+//! None yet; native targets use reqwest with rustls. The core (`core`) is plain
+//! Rust without I/O and builds for `wasm32-unknown-unknown`.
+
+// The browser platform (`src/wasm/`) is a later step; until it lands, the
+// platform-neutral tracker has no constructor on wasm32.
+#![cfg_attr(target_arch = "wasm32", allow(dead_code, unused_imports))]
+
 pub use usage_protocol as protocol;
+
+mod builder;
 pub mod core;
+mod driver;
+mod error;
+mod platform;
+mod shared;
+mod tracker;
+
+#[cfg(not(target_arch = "wasm32"))]
+mod native;
+#[cfg(not(target_arch = "wasm32"))]
+use native as imp;
+
+pub use builder::TrackerBuilder;
+pub use core::debugger::{DebugEntry, DropReason, Fate, NameText};
+pub use core::engine::Counters;
+pub use error::Error;
+pub use shared::Status;
+pub use tracker::{Tracked, Tracker};

@@ -113,8 +113,14 @@ mod tests {
     fn pending(n: u128, user: &str, size: usize, ready_at: u64) -> Pending {
         Pending {
             user: Some(Arc::from(user)),
-            event: Event::new(Uuid::from_u128(n), "e", OffsetDateTime::UNIX_EPOCH, None, None)
-                .expect("valid"),
+            event: Event::new(
+                Uuid::from_u128(n),
+                "e",
+                OffsetDateTime::UNIX_EPOCH,
+                None,
+                None,
+            )
+            .expect("valid"),
             size,
             ready_at,
             in_flight: false,

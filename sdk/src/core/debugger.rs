@@ -220,7 +220,11 @@ mod tests {
         for name in ["a", "b", "c", "d"] {
             log.record(None, name, Fate::Queued);
         }
-        let names: Vec<_> = log.entries().iter().map(|e| e.name.as_str().to_owned()).collect();
+        let names: Vec<_> = log
+            .entries()
+            .iter()
+            .map(|e| e.name.as_str().to_owned())
+            .collect();
         assert_eq!(names, ["b", "c", "d"]);
         assert_eq!(log.entries()[0].seq, 1);
     }
@@ -237,7 +241,13 @@ mod tests {
     #[test]
     fn entries_serialize_flat_for_javascript() {
         let mut log = DebugLog::new(1);
-        log.record(None, "x", Fate::Dropped { reason: DropReason::OptedOut });
+        log.record(
+            None,
+            "x",
+            Fate::Dropped {
+                reason: DropReason::OptedOut,
+            },
+        );
         let json = serde_json::to_value(&log.entries()[0]).expect("serializes");
         assert_eq!(
             json,

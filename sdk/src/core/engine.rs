@@ -156,7 +156,10 @@ impl Engine {
         }
         for (user, event) in replayed.events {
             let user: Option<UserKey> = user.map(Arc::from);
-            if user.as_ref().is_some_and(|u| self.sessions.get(u).is_none()) {
+            if user
+                .as_ref()
+                .is_some_and(|u| self.sessions.get(u).is_none())
+            {
                 continue;
             }
             let size = encoded_len(&event);
@@ -195,7 +198,10 @@ impl Engine {
             );
         } else if self.queue.held() > 0 {
             for id in self.queue.release_held(&user, now) {
-                self.effects.push(Effect::Fate { id, fate: Fate::Queued });
+                self.effects.push(Effect::Fate {
+                    id,
+                    fate: Fate::Queued,
+                });
             }
             self.rewrite_journal();
         }
@@ -218,12 +224,18 @@ impl Engine {
         if let Some(user) = &user {
             if self.sessions.get(user).is_some_and(|r| r.opted_out) {
                 self.counters.dropped += 1;
-                let fate = Fate::Dropped { reason: DropReason::OptedOut };
+                let fate = Fate::Dropped {
+                    reason: DropReason::OptedOut,
+                };
                 self.effects.push(Effect::Fate { id, fate });
                 return;
             }
         }
-        let fate = if user.is_some() { Fate::Queued } else { Fate::Held };
+        let fate = if user.is_some() {
+            Fate::Queued
+        } else {
+            Fate::Held
+        };
         self.journal(Record::Add {
             user: user.as_ref().map(|u| u.to_string()),
             event: event.clone(),
@@ -295,7 +307,10 @@ impl Engine {
         self.queue.set_in_flight(&ids, true);
         let attempt = self.backoff.failures() + 1;
         for &id in &ids {
-            self.effects.push(Effect::Fate { id, fate: Fate::Sent { attempt } });
+            self.effects.push(Effect::Fate {
+                id,
+                fate: Fate::Sent { attempt },
+            });
         }
         self.counters.attempts += 1;
         let events = ids.len();
@@ -304,7 +319,11 @@ impl Engine {
             ids,
             used_split: cap != usize::MAX,
         });
-        Some(Outgoing { token, body, events })
+        Some(Outgoing {
+            token,
+            body,
+            events,
+        })
     }
 
     /// When [`Engine::poll`] may next have a batch, if nothing else happens first.
@@ -314,7 +333,16 @@ impl Engine {
         }
         let sendable = |u: &UserKey| self.sessions.sendable(u);
         let cap = self.splits.last().copied().unwrap_or(usize::MAX);
-        let due = if select(self.queue.iter(), sendable, &self.config.batch, cap, now, self.urgent).is_some() {
+        let due = if select(
+            self.queue.iter(),
+            sendable,
+            &self.config.batch,
+            cap,
+            now,
+            self.urgent,
+        )
+        .is_some()
+        {
             now
         } else {
             due_at(self.queue.iter(), sendable, &self.config.batch)?
@@ -324,7 +352,9 @@ impl Engine {
 
     /// The outcome of the batch on the wire. `random` feeds the jitter.
     pub fn on_reply(&mut self, result: Result<HttpReply, TransportError>, now: u64, random: u64) {
-        let Some(flight) = self.in_flight.take() else { return };
+        let Some(flight) = self.in_flight.take() else {
+            return;
+        };
         match judge(result) {
             Verdict::Delivered(response) => self.delivered(flight, &response),
             Verdict::Retry { after_ms } => {
@@ -393,7 +423,9 @@ impl Engine {
     }
 
     fn server_opted_out(&mut self, user: &UserKey) {
-        let Some(record) = self.sessions.get_mut(user) else { return };
+        let Some(record) = self.sessions.get_mut(user) else {
+            return;
+        };
         record.opted_out = true;
         let generation = record.generation;
         let cached = CachedSession {
@@ -415,13 +447,19 @@ impl Engine {
             self.splits.pop();
         }
         self.counters.refused += flight.ids.len() as u64;
-        self.finish(flight.ids, |_| Fate::Refused { status, code: code.clone() });
+        self.finish(flight.ids, |_| Fate::Refused {
+            status,
+            code: code.clone(),
+        });
     }
 
     fn requeue(&mut self, ids: &[Uuid], fate: Fate) {
         self.queue.set_in_flight(ids, false);
         for &id in ids {
-            self.effects.push(Effect::Fate { id, fate: fate.clone() });
+            self.effects.push(Effect::Fate {
+                id,
+                fate: fate.clone(),
+            });
         }
     }
 
@@ -431,7 +469,9 @@ impl Engine {
             return;
         }
         self.counters.dropped += removed.len() as u64;
-        self.finish(removed.into_iter().map(|p| p.event.id).collect(), |_| Fate::Dropped { reason });
+        self.finish(removed.into_iter().map(|p| p.event.id).collect(), |_| {
+            Fate::Dropped { reason }
+        });
     }
 
     /// Removes events from the queue for good, journals it and shows their fates.

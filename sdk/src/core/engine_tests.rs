@@ -28,8 +28,14 @@ fn login(user: &str, token: &str, opted_out: bool) -> Login {
 }
 
 fn event(n: u128) -> Event {
-    Event::new(Uuid::from_u128(n), "screen.opened", OffsetDateTime::UNIX_EPOCH, None, None)
-        .expect("valid")
+    Event::new(
+        Uuid::from_u128(n),
+        "screen.opened",
+        OffsetDateTime::UNIX_EPOCH,
+        None,
+        None,
+    )
+    .expect("valid")
 }
 
 fn ok(response: BatchResponse) -> Result<HttpReply, TransportError> {
@@ -87,14 +93,20 @@ fn a_full_batch_goes_at_once_and_a_short_one_after_the_interval() {
     assert!(engine.poll(T0 + 10, OffsetDateTime::UNIX_EPOCH).is_none());
     assert_eq!(engine.next_wakeup(T0 + 10), Some(T0 + 5_000));
     engine.track(event(3), T0 + 10);
-    let out = engine.poll(T0 + 10, OffsetDateTime::UNIX_EPOCH).expect("full batch");
+    let out = engine
+        .poll(T0 + 10, OffsetDateTime::UNIX_EPOCH)
+        .expect("full batch");
     assert_eq!(out.token, "tok");
     assert_eq!(sent_ids(&out), [1, 2, 3].map(Uuid::from_u128));
 
     engine.on_reply(accepted(3), T0 + 20, 0);
     engine.track(event(4), T0 + 30);
-    assert!(engine.poll(T0 + 4_000, OffsetDateTime::UNIX_EPOCH).is_none());
-    let out = engine.poll(T0 + 5_030, OffsetDateTime::UNIX_EPOCH).expect("interval passed");
+    assert!(engine
+        .poll(T0 + 4_000, OffsetDateTime::UNIX_EPOCH)
+        .is_none());
+    let out = engine
+        .poll(T0 + 5_030, OffsetDateTime::UNIX_EPOCH)
+        .expect("interval passed");
     assert_eq!(out.events, 1);
 }
 
@@ -106,8 +118,13 @@ fn accepted_events_leave_the_queue_and_the_journal() {
     engine.take_effects();
     engine.on_reply(accepted(1), T0, 0);
     let effects = engine.take_effects();
-    assert!(effects.contains(&Effect::Fate { id: Uuid::from_u128(1), fate: Fate::Accepted }));
-    assert!(effects.contains(&Effect::Journal(Record::Done { ids: vec![Uuid::from_u128(1)] })));
+    assert!(effects.contains(&Effect::Fate {
+        id: Uuid::from_u128(1),
+        fate: Fate::Accepted
+    }));
+    assert!(effects.contains(&Effect::Journal(Record::Done {
+        ids: vec![Uuid::from_u128(1)]
+    })));
     assert_eq!(engine.settled(), Some(true));
 }
 
@@ -118,18 +135,40 @@ fn failures_back_off_with_full_jitter_and_a_success_resets() {
     engine.poll(T0, OffsetDateTime::UNIX_EPOCH).expect("batch");
     let down = Err(TransportError("connection refused".into()));
     engine.on_reply(down.clone(), T0, 1_000);
-    assert_eq!(engine.next_wakeup(T0), Some(T0 + 1_000), "first ceiling is 1 s");
+    assert_eq!(
+        engine.next_wakeup(T0),
+        Some(T0 + 1_000),
+        "first ceiling is 1 s"
+    );
     assert!(engine.poll(T0 + 999, OffsetDateTime::UNIX_EPOCH).is_none());
-    engine.poll(T0 + 1_000, OffsetDateTime::UNIX_EPOCH).expect("retry");
+    engine
+        .poll(T0 + 1_000, OffsetDateTime::UNIX_EPOCH)
+        .expect("retry");
     engine.on_reply(down, T0 + 1_000, 2_000);
-    assert_eq!(engine.next_wakeup(T0 + 1_000), Some(T0 + 3_000), "second ceiling is 2 s");
-    let out = engine.poll(T0 + 3_000, OffsetDateTime::UNIX_EPOCH).expect("retry");
-    assert_eq!(sent_ids(&out), [Uuid::from_u128(1)], "the same id goes again");
+    assert_eq!(
+        engine.next_wakeup(T0 + 1_000),
+        Some(T0 + 3_000),
+        "second ceiling is 2 s"
+    );
+    let out = engine
+        .poll(T0 + 3_000, OffsetDateTime::UNIX_EPOCH)
+        .expect("retry");
+    assert_eq!(
+        sent_ids(&out),
+        [Uuid::from_u128(1)],
+        "the same id goes again"
+    );
     engine.on_reply(accepted(1), T0 + 3_000, 0);
     engine.track(event(2), T0 + 3_000);
-    engine.poll(T0 + 3_000, OffsetDateTime::UNIX_EPOCH).expect("next");
+    engine
+        .poll(T0 + 3_000, OffsetDateTime::UNIX_EPOCH)
+        .expect("next");
     engine.on_reply(Err(TransportError("down".into())), T0 + 3_000, 1_001);
-    assert_eq!(engine.next_wakeup(T0 + 3_000), Some(T0 + 3_000), "back to a 1 s ceiling");
+    assert_eq!(
+        engine.next_wakeup(T0 + 3_000),
+        Some(T0 + 3_000),
+        "back to a 1 s ceiling"
+    );
 }
 
 #[test]
@@ -137,10 +176,22 @@ fn retry_after_is_honoured_even_by_a_flush() {
     let mut engine = logged_in(1);
     engine.track(event(1), T0);
     engine.poll(T0, OffsetDateTime::UNIX_EPOCH).expect("batch");
-    engine.on_reply(status(429, Some("7"), r#"{"error":{"code":"rate_limited","message":"m"}}"#), T0, 0);
+    engine.on_reply(
+        status(
+            429,
+            Some("7"),
+            r#"{"error":{"code":"rate_limited","message":"m"}}"#,
+        ),
+        T0,
+        0,
+    );
     engine.expedite(T0 + 1);
-    assert!(engine.poll(T0 + 6_999, OffsetDateTime::UNIX_EPOCH).is_none());
-    assert!(engine.poll(T0 + 7_000, OffsetDateTime::UNIX_EPOCH).is_some());
+    assert!(engine
+        .poll(T0 + 6_999, OffsetDateTime::UNIX_EPOCH)
+        .is_none());
+    assert!(engine
+        .poll(T0 + 7_000, OffsetDateTime::UNIX_EPOCH)
+        .is_some());
 }
 
 #[test]
@@ -149,18 +200,28 @@ fn payload_too_large_sends_the_batch_in_halves() {
     for n in 1..=4 {
         engine.track(event(n), T0);
     }
-    engine.poll(T0, OffsetDateTime::UNIX_EPOCH).expect("4 events");
+    engine
+        .poll(T0, OffsetDateTime::UNIX_EPOCH)
+        .expect("4 events");
     engine.on_reply(status(413, None, ""), T0, 0);
-    let first = engine.poll(T0, OffsetDateTime::UNIX_EPOCH).expect("first half");
+    let first = engine
+        .poll(T0, OffsetDateTime::UNIX_EPOCH)
+        .expect("first half");
     assert_eq!(sent_ids(&first), [1, 2].map(Uuid::from_u128));
     engine.on_reply(status(413, None, ""), T0, 0);
-    let quarter = engine.poll(T0, OffsetDateTime::UNIX_EPOCH).expect("a quarter");
+    let quarter = engine
+        .poll(T0, OffsetDateTime::UNIX_EPOCH)
+        .expect("a quarter");
     assert_eq!(sent_ids(&quarter), [Uuid::from_u128(1)]);
     engine.on_reply(accepted(1), T0, 0);
-    let second_quarter = engine.poll(T0, OffsetDateTime::UNIX_EPOCH).expect("2nd quarter");
+    let second_quarter = engine
+        .poll(T0, OffsetDateTime::UNIX_EPOCH)
+        .expect("2nd quarter");
     assert_eq!(sent_ids(&second_quarter), [Uuid::from_u128(2)]);
     engine.on_reply(accepted(1), T0, 0);
-    let second_half = engine.poll(T0, OffsetDateTime::UNIX_EPOCH).expect("second half");
+    let second_half = engine
+        .poll(T0, OffsetDateTime::UNIX_EPOCH)
+        .expect("second half");
     assert_eq!(sent_ids(&second_half), [3, 4].map(Uuid::from_u128));
 }
 
@@ -171,7 +232,10 @@ fn a_single_event_too_large_is_dropped_with_the_reason() {
     engine.poll(T0, OffsetDateTime::UNIX_EPOCH).expect("batch");
     engine.take_effects();
     engine.on_reply(status(413, None, ""), T0, 0);
-    let refused = Fate::Refused { status: 413, code: Some("payload_too_large".into()) };
+    let refused = Fate::Refused {
+        status: 413,
+        code: Some("payload_too_large".into()),
+    };
     assert_eq!(fates(&mut engine), [(Uuid::from_u128(1), refused)]);
     assert_eq!(engine.settled(), Some(true));
 }
@@ -184,18 +248,37 @@ fn the_opted_out_hint_drops_that_users_queue_and_stops_sending() {
     }
     engine.poll(T0, OffsetDateTime::UNIX_EPOCH).expect("batch");
     engine.take_effects();
-    let hint = BatchResponse { discarded: 2, opted_out: true, ..BatchResponse::default() };
+    let hint = BatchResponse {
+        discarded: 2,
+        opted_out: true,
+        ..BatchResponse::default()
+    };
     engine.on_reply(ok(hint), T0, 0);
     let effects = engine.take_effects();
     assert!(effects.contains(&Effect::ServerOptedOut { generation: 1 }));
     let dropped = effects
         .iter()
-        .filter(|e| matches!(e, Effect::Fate { fate: Fate::Dropped { reason: DropReason::OptedOut }, .. }))
+        .filter(|e| {
+            matches!(
+                e,
+                Effect::Fate {
+                    fate: Fate::Dropped {
+                        reason: DropReason::OptedOut
+                    },
+                    ..
+                }
+            )
+        })
         .count();
     assert_eq!(dropped, 3);
-    assert!(effects.contains(&Effect::Fate { id: Uuid::from_u128(1), fate: Fate::Discarded }));
+    assert!(effects.contains(&Effect::Fate {
+        id: Uuid::from_u128(1),
+        fate: Fate::Discarded
+    }));
     engine.track(event(6), T0);
-    assert!(engine.poll(T0 + 60_000, OffsetDateTime::UNIX_EPOCH).is_none());
+    assert!(engine
+        .poll(T0 + 60_000, OffsetDateTime::UNIX_EPOCH)
+        .is_none());
     assert_eq!(engine.counters().discarded, 2);
 }
 
@@ -205,15 +288,32 @@ fn an_expired_token_keeps_events_until_the_next_login() {
     engine.track(event(1), T0);
     engine.poll(T0, OffsetDateTime::UNIX_EPOCH).expect("batch");
     engine.take_effects();
-    engine.on_reply(status(401, None, r#"{"error":{"code":"token_expired","message":"m"}}"#), T0, 0);
+    engine.on_reply(
+        status(
+            401,
+            None,
+            r#"{"error":{"code":"token_expired","message":"m"}}"#,
+        ),
+        T0,
+        0,
+    );
     let effects = engine.take_effects();
-    assert!(effects.contains(&Effect::Unauthorized { code: "token_expired".into() }));
-    assert!(engine.poll(T0 + 600_000, OffsetDateTime::UNIX_EPOCH).is_none());
+    assert!(effects.contains(&Effect::Unauthorized {
+        code: "token_expired".into()
+    }));
+    assert!(engine
+        .poll(T0 + 600_000, OffsetDateTime::UNIX_EPOCH)
+        .is_none());
     assert_eq!(engine.settled(), Some(false), "kept, but cannot go yet");
 
     engine.login(login("acme/bob", "fresh", false), T0 + 1);
-    let out = engine.poll(T0 + 1, OffsetDateTime::UNIX_EPOCH).expect("sent with the new token");
-    assert_eq!((out.token.as_str(), sent_ids(&out)), ("fresh", vec![Uuid::from_u128(1)]));
+    let out = engine
+        .poll(T0 + 1, OffsetDateTime::UNIX_EPOCH)
+        .expect("sent with the new token");
+    assert_eq!(
+        (out.token.as_str(), sent_ids(&out)),
+        ("fresh", vec![Uuid::from_u128(1)])
+    );
 }
 
 #[test]
@@ -222,8 +322,19 @@ fn other_client_errors_drop_the_batch_and_record_why() {
     engine.track(event(1), T0);
     engine.poll(T0, OffsetDateTime::UNIX_EPOCH).expect("batch");
     engine.take_effects();
-    engine.on_reply(status(400, None, r#"{"error":{"code":"malformed_batch","message":"m"}}"#), T0, 0);
-    let refused = Fate::Refused { status: 400, code: Some("malformed_batch".into()) };
+    engine.on_reply(
+        status(
+            400,
+            None,
+            r#"{"error":{"code":"malformed_batch","message":"m"}}"#,
+        ),
+        T0,
+        0,
+    );
+    let refused = Fate::Refused {
+        status: 400,
+        code: Some("malformed_batch".into()),
+    };
     assert_eq!(fates(&mut engine), [(Uuid::from_u128(1), refused)]);
 }
 
@@ -236,7 +347,10 @@ fn rejected_events_are_named_by_index() {
     engine.take_effects();
     let response = BatchResponse {
         accepted: 1,
-        rejected: vec![Rejection { index: 1, code: RejectCode::InvalidProps }],
+        rejected: vec![Rejection {
+            index: 1,
+            code: RejectCode::InvalidProps,
+        }],
         ..BatchResponse::default()
     };
     engine.on_reply(ok(response), T0, 0);
@@ -244,7 +358,12 @@ fn rejected_events_are_named_by_index() {
         fates(&mut engine),
         [
             (Uuid::from_u128(1), Fate::Accepted),
-            (Uuid::from_u128(2), Fate::Rejected { code: RejectCode::InvalidProps })
+            (
+                Uuid::from_u128(2),
+                Fate::Rejected {
+                    code: RejectCode::InvalidProps
+                }
+            )
         ]
     );
 }
@@ -254,18 +373,28 @@ fn events_before_login_are_held_then_released_or_dropped() {
     let mut engine = engine(10);
     engine.track(event(1), T0);
     assert_eq!(fates(&mut engine), [(Uuid::from_u128(1), Fate::Held)]);
-    assert!(engine.poll(T0 + 60_000, OffsetDateTime::UNIX_EPOCH).is_none());
-    assert_eq!(engine.settled(), Some(true), "held events wait for a login, not a flush");
+    assert!(engine
+        .poll(T0 + 60_000, OffsetDateTime::UNIX_EPOCH)
+        .is_none());
+    assert_eq!(
+        engine.settled(),
+        Some(true),
+        "held events wait for a login, not a flush"
+    );
 
     engine.login(login("acme/bob", "tok", false), T0 + 1);
-    let out = engine.poll(T0 + 1, OffsetDateTime::UNIX_EPOCH).expect("released at login");
+    let out = engine
+        .poll(T0 + 1, OffsetDateTime::UNIX_EPOCH)
+        .expect("released at login");
     assert_eq!(sent_ids(&out), [Uuid::from_u128(1)]);
 
     let mut engine = self::engine(10);
     engine.track(event(2), T0);
     engine.take_effects();
     engine.login(login("acme/carol", "tok", true), T0 + 1);
-    let dropped = Fate::Dropped { reason: DropReason::OptedOut };
+    let dropped = Fate::Dropped {
+        reason: DropReason::OptedOut,
+    };
     assert_eq!(fates(&mut engine), [(Uuid::from_u128(2), dropped)]);
 }
 
@@ -276,7 +405,9 @@ fn held_events_past_the_bound_are_dropped_oldest_first() {
         engine.track(event(n), T0);
     }
     let effects = fates(&mut engine);
-    let no_session = Fate::Dropped { reason: DropReason::NoSession };
+    let no_session = Fate::Dropped {
+        reason: DropReason::NoSession,
+    };
     assert!(effects.contains(&(Uuid::from_u128(0), no_session)));
     assert_eq!(engine.backlog(), (0, 10));
 }
@@ -291,7 +422,9 @@ fn a_full_queue_drops_the_oldest_and_counts_it() {
     for n in 1..=3 {
         engine.track(event(n), T0);
     }
-    let full = Fate::Dropped { reason: DropReason::QueueFull };
+    let full = Fate::Dropped {
+        reason: DropReason::QueueFull,
+    };
     assert!(fates(&mut engine).contains(&(Uuid::from_u128(1), full)));
     assert_eq!(engine.counters().dropped, 1);
 }
@@ -302,11 +435,16 @@ fn logout_sends_that_sessions_events_without_waiting() {
     engine.track(event(1), T0);
     engine.logout(T0 + 1);
     assert!(engine.take_effects().contains(&Effect::CacheSession(None)));
-    let out = engine.poll(T0 + 1, OffsetDateTime::UNIX_EPOCH).expect("flushed at logout");
+    let out = engine
+        .poll(T0 + 1, OffsetDateTime::UNIX_EPOCH)
+        .expect("flushed at logout");
     assert_eq!(out.token, "tok");
     engine.on_reply(accepted(1), T0 + 2, 0);
     engine.track(event(2), T0 + 3);
-    assert_eq!(fates(&mut engine).last(), Some(&(Uuid::from_u128(2), Fate::Held)));
+    assert_eq!(
+        fates(&mut engine).last(),
+        Some(&(Uuid::from_u128(2), Fate::Held))
+    );
 }
 
 #[test]
@@ -318,6 +456,11 @@ fn a_journal_snapshot_restores_the_queue_due_at_once() {
 
     let mut restarted = self::engine(50);
     restarted.restore(super::super::journal::replay(&snapshot));
-    let out = restarted.poll(5, OffsetDateTime::UNIX_EPOCH).expect("due after restart");
-    assert_eq!((out.token.as_str(), sent_ids(&out)), ("tok", vec![Uuid::from_u128(1), Uuid::from_u128(2)]));
+    let out = restarted
+        .poll(5, OffsetDateTime::UNIX_EPOCH)
+        .expect("due after restart");
+    assert_eq!(
+        (out.token.as_str(), sent_ids(&out)),
+        ("tok", vec![Uuid::from_u128(1), Uuid::from_u128(2)])
+    );
 }

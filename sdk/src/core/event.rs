@@ -37,16 +37,31 @@ mod tests {
     fn props_must_be_an_object_or_nothing() {
         let id = Uuid::from_u128(1);
         let with = build_event(id, "a", 0, &serde_json::json!({"k": 1}), None).expect("object");
-        assert_eq!(with.props.map(|p| p.get().to_owned()).as_deref(), Some(r#"{"k":1}"#));
-        assert!(build_event(id, "a", 0, &(), None).expect("unit").props.is_none());
-        assert_eq!(build_event(id, "a", 0, &[1, 2], None).map(|_| ()), Err(RejectCode::InvalidProps));
+        assert_eq!(
+            with.props.map(|p| p.get().to_owned()).as_deref(),
+            Some(r#"{"k":1}"#)
+        );
+        assert!(build_event(id, "a", 0, &(), None)
+            .expect("unit")
+            .props
+            .is_none());
+        assert_eq!(
+            build_event(id, "a", 0, &[1, 2], None).map(|_| ()),
+            Err(RejectCode::InvalidProps)
+        );
     }
 
     #[test]
     fn bad_names_and_oversized_props_are_refused_before_queueing() {
         let id = Uuid::from_u128(1);
-        assert_eq!(build_event(id, "no spaces", 0, &(), None).map(|_| ()), Err(RejectCode::InvalidName));
+        assert_eq!(
+            build_event(id, "no spaces", 0, &(), None).map(|_| ()),
+            Err(RejectCode::InvalidName)
+        );
         let big = serde_json::json!({"k": "x".repeat(MAX_PROPS_BYTES)});
-        assert_eq!(build_event(id, "a", 0, &big, None).map(|_| ()), Err(RejectCode::PropsTooLarge));
+        assert_eq!(
+            build_event(id, "a", 0, &big, None).map(|_| ()),
+            Err(RejectCode::PropsTooLarge)
+        );
     }
 }

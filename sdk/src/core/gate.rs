@@ -74,7 +74,10 @@ impl Gate {
         let mut current = self.word.load(Ordering::Acquire);
         loop {
             let generation = (current >> MODE_BITS) + 1;
-            let keep = matches!(Mode::from_bits(current & MODE_MASK), Mode::DoNotTrack | Mode::Closed);
+            let keep = matches!(
+                Mode::from_bits(current & MODE_MASK),
+                Mode::DoNotTrack | Mode::Closed
+            );
             let next = if keep {
                 current
             } else {
@@ -103,8 +106,10 @@ impl Gate {
     /// Closes the gate for good.
     pub fn close(&self) {
         let generation = self.generation();
-        self.word
-            .store((generation << MODE_BITS) | Mode::Closed.bits(), Ordering::Release);
+        self.word.store(
+            (generation << MODE_BITS) | Mode::Closed.bits(),
+            Ordering::Release,
+        );
     }
 }
 

@@ -83,21 +83,42 @@ mod tests {
     use time::OffsetDateTime;
 
     fn event(n: u128) -> Event {
-        Event::new(Uuid::from_u128(n), "e", OffsetDateTime::UNIX_EPOCH, None, None).expect("valid")
+        Event::new(
+            Uuid::from_u128(n),
+            "e",
+            OffsetDateTime::UNIX_EPOCH,
+            None,
+            None,
+        )
+        .expect("valid")
     }
 
     #[test]
     fn acknowledged_events_do_not_come_back() {
         let mut bytes = encode(&[
-            Record::Token { user: "a/b".into(), token: "t".into() },
-            Record::Add { user: Some("a/b".into()), event: event(1) },
-            Record::Add { user: None, event: event(2) },
-            Record::Done { ids: vec![Uuid::from_u128(1)] },
+            Record::Token {
+                user: "a/b".into(),
+                token: "t".into(),
+            },
+            Record::Add {
+                user: Some("a/b".into()),
+                event: event(1),
+            },
+            Record::Add {
+                user: None,
+                event: event(2),
+            },
+            Record::Done {
+                ids: vec![Uuid::from_u128(1)],
+            },
         ]);
         bytes.extend_from_slice(br#"{"add":{"user":null,"ev"#);
         let replayed = replay(&bytes);
         assert_eq!(replayed.tokens["a/b"], "t");
         assert_eq!(replayed.events, vec![(None, event(2))]);
-        assert_eq!(replayed.damaged, 1, "the line cut short by a crash is skipped");
+        assert_eq!(
+            replayed.damaged, 1,
+            "the line cut short by a crash is skipped"
+        );
     }
 }

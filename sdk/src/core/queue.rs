@@ -142,8 +142,14 @@ mod tests {
     fn pending(n: u128, user: Option<&str>) -> Pending {
         Pending {
             user: user.map(Arc::from),
-            event: Event::new(Uuid::from_u128(n), "e", OffsetDateTime::UNIX_EPOCH, None, None)
-                .expect("valid"),
+            event: Event::new(
+                Uuid::from_u128(n),
+                "e",
+                OffsetDateTime::UNIX_EPOCH,
+                None,
+                None,
+            )
+            .expect("valid"),
             size: 10,
             ready_at: 0,
             in_flight: false,

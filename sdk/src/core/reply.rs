@@ -58,7 +58,9 @@ struct ErrorDetail {
 }
 
 fn error_code(body: &[u8]) -> Option<String> {
-    serde_json::from_slice::<ErrorBody>(body).ok().map(|b| b.error.code)
+    serde_json::from_slice::<ErrorBody>(body)
+        .ok()
+        .map(|b| b.error.code)
 }
 
 /// Reads a transport result as a verdict.
@@ -92,7 +94,11 @@ pub fn judge(result: Result<HttpReply, TransportError>) -> Verdict {
 mod tests {
     use super::*;
 
-    fn reply(status: u16, body: &str, retry_after: Option<&str>) -> Result<HttpReply, TransportError> {
+    fn reply(
+        status: u16,
+        body: &str,
+        retry_after: Option<&str>,
+    ) -> Result<HttpReply, TransportError> {
         Ok(HttpReply {
             status,
             retry_after: retry_after.map(str::to_owned),
@@ -102,28 +108,61 @@ mod tests {
 
     #[test]
     fn an_expired_token_keeps_the_events() {
-        let verdict = judge(reply(401, r#"{"error":{"code":"token_expired","message":"m"}}"#, None));
-        assert_eq!(verdict, Verdict::Unauthorized { code: "token_expired".into() });
+        let verdict = judge(reply(
+            401,
+            r#"{"error":{"code":"token_expired","message":"m"}}"#,
+            None,
+        ));
+        assert_eq!(
+            verdict,
+            Verdict::Unauthorized {
+                code: "token_expired".into()
+            }
+        );
     }
 
     #[test]
     fn busy_servers_name_the_wait() {
         for status in [429, 503] {
-            assert_eq!(judge(reply(status, "", Some("3"))), Verdict::Retry { after_ms: Some(3_000) });
+            assert_eq!(
+                judge(reply(status, "", Some("3"))),
+                Verdict::Retry {
+                    after_ms: Some(3_000)
+                }
+            );
         }
-        assert_eq!(judge(reply(502, "", None)), Verdict::Retry { after_ms: None });
-        assert_eq!(judge(Err(TransportError("refused".into()))), Verdict::Retry { after_ms: None });
+        assert_eq!(
+            judge(reply(502, "", None)),
+            Verdict::Retry { after_ms: None }
+        );
+        assert_eq!(
+            judge(Err(TransportError("refused".into()))),
+            Verdict::Retry { after_ms: None }
+        );
     }
 
     #[test]
     fn other_client_errors_drop_the_batch_and_say_why() {
-        let verdict = judge(reply(400, r#"{"error":{"code":"malformed_batch","message":"m"}}"#, None));
-        assert_eq!(verdict, Verdict::Refused { status: 400, code: Some("malformed_batch".into()) });
+        let verdict = judge(reply(
+            400,
+            r#"{"error":{"code":"malformed_batch","message":"m"}}"#,
+            None,
+        ));
+        assert_eq!(
+            verdict,
+            Verdict::Refused {
+                status: 400,
+                code: Some("malformed_batch".into())
+            }
+        );
         assert_eq!(judge(reply(413, "", None)), Verdict::Split);
     }
 
     #[test]
     fn a_garbled_success_is_sent_again() {
-        assert_eq!(judge(reply(200, "<html>", None)), Verdict::Retry { after_ms: None });
+        assert_eq!(
+            judge(reply(200, "<html>", None)),
+            Verdict::Retry { after_ms: None }
+        );
     }
 }

@@ -1,0 +1,141 @@
+//! Tracker options, the same on every platform.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::core::batcher::BatchPolicy;
+use crate::core::debugger::DEFAULT_DEBUG_CAPACITY;
+use crate::core::engine::EngineConfig;
+use crate::shared::{AuthCallback, ExpiredCallback};
+
+/// Default most `track()` calls waiting for the worker before new ones are dropped.
+pub const DEFAULT_CHANNEL_CAPACITY: usize = 4_096;
+
+/// Builds a [`Tracker`](crate::Tracker); start with [`Tracker::builder`](crate::Tracker::builder).
+#[must_use]
+pub struct TrackerBuilder {
+    pub(crate) endpoint: String,
+    pub(crate) app_name: String,
+    pub(crate) engine: EngineConfig,
+    pub(crate) debug_capacity: usize,
+    pub(crate) channel_capacity: usize,
+    pub(crate) request_timeout: Duration,
+    pub(crate) do_not_track: Option<bool>,
+    #[cfg(not(target_arch = "wasm32"))]
+    pub(crate) data_dir: Option<std::path::PathBuf>,
+    pub(crate) on_token_expired: Option<ExpiredCallback>,
+    pub(crate) on_auth_error: Option<AuthCallback>,
+}
+
+impl fmt::Debug for TrackerBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TrackerBuilder")
+            .field("endpoint", &self.endpoint)
+            .field("app_name", &self.app_name)
+            .field("engine", &self.engine)
+            .finish_non_exhaustive()
+    }
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+impl TrackerBuilder {
+    pub(crate) fn new(endpoint: impl Into<String>) -> Self {
+        Self {
+            endpoint: endpoint.into().trim_end_matches('/').to_owned(),
+            app_name: "default".to_owned(),
+            engine: EngineConfig::default(),
+            debug_capacity: DEFAULT_DEBUG_CAPACITY,
+            channel_capacity: DEFAULT_CHANNEL_CAPACITY,
+            request_timeout: Duration::from_secs(30),
+            do_not_track: None,
+            #[cfg(not(target_arch = "wasm32"))]
+            data_dir: None,
+            on_token_expired: None,
+            on_auth_error: None,
+        }
+    }
+
+    /// Names the app; its data lives under its own folder. Default `default`.
+    pub fn app_name(mut self, name: impl Into<String>) -> Self {
+        self.app_name = name.into();
+        self
+    }
+
+    /// Events that trigger a send, and the most per batch (1 to 500). Default 50.
+    pub fn batch_size(mut self, events: usize) -> Self {
+        self.engine.batch.size = BatchPolicy {
+            size: events,
+            ..self.engine.batch
+        }
+        .max_events();
+        self
+    }
+
+    /// Longest wait of a tracked event before it is sent. Default 5 s.
+    pub fn batch_interval(mut self, interval: Duration) -> Self {
+        self.engine.batch.interval_ms = millis(interval);
+        self
+    }
+
+    /// Most unsent events kept; the oldest are dropped beyond it. Default 10,000.
+    pub fn max_queued_events(mut self, events: usize) -> Self {
+        self.engine.max_queued = events.max(1);
+        self
+    }
+
+    /// Most events held while no one is logged in. Default 1,000.
+    pub fn max_held_events(mut self, events: usize) -> Self {
+        self.engine.max_held = events.max(1);
+        self
+    }
+
+    /// First retry delay and longest delay of the backoff. Default 1 s and 5 min.
+    pub fn retry_backoff(mut self, base: Duration, cap: Duration) -> Self {
+        self.engine.retry_base_ms = millis(base).max(1);
+        self.engine.retry_cap_ms = millis(cap).max(self.engine.retry_base_ms);
+        self
+    }
+
+    /// Longest wait for the collector's answer to one batch. Default 30 s.
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
+        self
+    }
+
+    /// How many recent events the debugger remembers. Default 200.
+    pub fn debug_capacity(mut self, events: usize) -> Self {
+        self.debug_capacity = events;
+        self
+    }
+
+    /// Most `track()` calls waiting for the worker; beyond it events are
+    /// dropped rather than block the app. Default 4,096.
+    pub fn channel_capacity(mut self, tasks: usize) -> Self {
+        self.channel_capacity = tasks.max(1);
+        self
+    }
+
+    /// Overrides the `DO_NOT_TRACK` environment variable.
+    pub fn do_not_track(mut self, on: bool) -> Self {
+        self.do_not_track = Some(on);
+        self
+    }
+
+    /// Called (on the worker) when the collector says the token expired; log
+    /// in again with a fresh token and the kept events go out with it.
+    pub fn on_token_expired(mut self, callback: impl Fn() + Send + Sync + 'static) -> Self {
+        self.on_token_expired = Some(Arc::new(callback));
+        self
+    }
+
+    /// Called (on the worker) with the code when the collector refuses the
+    /// token otherwise (`invalid_token`, `unknown_key`); events are kept.
+    pub fn on_auth_error(mut self, callback: impl Fn(&str) + Send + Sync + 'static) -> Self {
+        self.on_auth_error = Some(Arc::new(callback));
+        self
+    }
+}

@@ -1,0 +1,26 @@
+//! The SDK's one error type.
+
+use usage_protocol::ClaimsError;
+
+/// What can go wrong when setting up a tracker or logging in.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The status token given to `login` cannot be read.
+    #[error("the status token cannot be read: {0}")]
+    InvalidToken(#[from] ClaimsError),
+    /// The app name is not 1 to 128 characters of `A-Z a-z 0-9 . _ @ + -`.
+    #[error("the app name must be 1 to 128 characters of A-Z a-z 0-9 . _ @ + -")]
+    InvalidAppName,
+    /// No data folder was configured and none could be derived from the environment.
+    #[error("no data folder: set one with TrackerBuilder::data_dir")]
+    NoDataDir,
+    /// The data folder or a file in it could not be used.
+    #[error("storage: {0}")]
+    Storage(String),
+    /// The HTTP client or the worker's runtime could not start.
+    #[error("transport: {0}")]
+    Transport(String),
+    /// The tracker was shut down, or its worker stopped.
+    #[error("the tracker is shut down")]
+    ShutDown,
+}

@@ -1,0 +1,145 @@
+//! `TrackerBuilder::build` for native targets.
+
+use std::sync::{Arc, Mutex, RwLock};
+
+use usage_protocol::{is_valid_id, read_claims};
+
+use super::clock::{seed, SystemClock, TokioTimer};
+use super::dirs::{default_data_dir, do_not_track};
+use super::storage::FileStorage;
+use super::transport::HttpTransport;
+use super::worker::Worker;
+use crate::builder::TrackerBuilder;
+use crate::core::debugger::DebugLog;
+use crate::core::engine::Engine;
+use crate::core::gate::{Gate, Mode};
+use crate::core::ids::IdGen;
+use crate::core::session::{user_key, Login};
+use crate::driver::{Backlog, Driver};
+use crate::error::Error;
+use crate::platform::{Clock, Storage};
+use crate::shared::{Shared, Status};
+use crate::tracker::{Inner, Tracker};
+
+impl TrackerBuilder {
+    /// Folder for the cached login and unsent events. Default
+    /// `$XDG_DATA_HOME/usage-sdk/<app>` (or `~/.local/share/usage-sdk/<app>`;
+    /// `~/Library/Application Support/...` on macOS, `%LOCALAPPDATA%\...` on Windows).
+    pub fn data_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+        self.data_dir = Some(dir.into());
+        self
+    }
+
+    /// Starts the tracker: reads the cached login, starts the delivery worker,
+    /// which sends what earlier runs left unsent.
+    ///
+    /// With `DO_NOT_TRACK=1` (or `do_not_track(true)`) no worker starts and no
+    /// file is read or written: every event is dropped and only the debugger
+    /// log shows it.
+    pub fn build(self) -> Result<Tracker, Error> {
+        if !is_valid_id(&self.app_name) {
+            return Err(Error::InvalidAppName);
+        }
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock::new());
+        let dnt = self
+            .do_not_track
+            .unwrap_or_else(|| do_not_track(std::env::var_os("DO_NOT_TRACK")));
+        let shared = Arc::new(Shared {
+            gate: Gate::new(if dnt {
+                Mode::DoNotTrack
+            } else {
+                Mode::NoSession
+            }),
+            debugger: Mutex::new(DebugLog::new(self.debug_capacity)),
+            ids: IdGen::new(seed()),
+            status: Mutex::new(Status::default()),
+            on_token_expired: self.on_token_expired.clone(),
+            on_auth_error: self.on_auth_error.clone(),
+        });
+        let backlog = Arc::new(Backlog::default());
+        if dnt {
+            return Ok(tracker(shared, clock, None, backlog, &self, None, None));
+        }
+
+        let dir = match &self.data_dir {
+            Some(dir) => dir.clone(),
+            None => default_data_dir(&self.app_name).ok_or(Error::NoDataDir)?,
+        };
+        let mut storage = FileStorage::open(dir).map_err(|e| Error::Storage(e.0))?;
+        let cached = storage.load_session().unwrap_or_else(|error| {
+            tracing::warn!(%error, "ignoring the cached login");
+            None
+        });
+        let login = cached.and_then(|cached| {
+            let claims = read_claims(&cached.token).ok()?;
+            let opted_out = claims.opt_out || cached.server_opted_out;
+            let mode = if opted_out {
+                Mode::OptedOut
+            } else {
+                Mode::Active
+            };
+            Some(Login {
+                user: user_key(&claims),
+                token: cached.token,
+                opted_out,
+                generation: shared.gate.advance(mode),
+                session_id: cached.session_id,
+            })
+        });
+        let session_id = login.as_ref().map(|l| l.session_id.clone());
+
+        let transport = HttpTransport::new(&self.endpoint, self.request_timeout)
+            .map_err(|e| Error::Transport(e.to_string()))?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| Error::Transport(e.to_string()))?;
+        let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
+        let mut driver = Driver {
+            engine: Engine::new(self.engine.clone()),
+            transport,
+            storage,
+            timer: TokioTimer,
+            clock: clock.clone(),
+            shared: shared.clone(),
+            backlog: backlog.clone(),
+            tasks: receiver,
+        };
+        let worker = Worker::spawn(move || {
+            driver.restore(login);
+            runtime.block_on(driver.run());
+        })
+        .map_err(|e| Error::Transport(format!("cannot start the worker thread: {e}")))?;
+        Ok(tracker(
+            shared,
+            clock,
+            Some(sender),
+            backlog,
+            &self,
+            session_id,
+            Some(worker),
+        ))
+    }
+}
+
+fn tracker(
+    shared: Arc<Shared>,
+    clock: Arc<dyn Clock>,
+    tasks: Option<tokio::sync::mpsc::UnboundedSender<crate::driver::Task>>,
+    backlog: Arc<Backlog>,
+    builder: &TrackerBuilder,
+    session_id: Option<String>,
+    worker: Option<Worker>,
+) -> Tracker {
+    Tracker {
+        inner: Arc::new(Inner {
+            shared,
+            clock,
+            tasks,
+            backlog,
+            channel_capacity: builder.channel_capacity,
+            session_id: RwLock::new(session_id),
+            worker: Mutex::new(worker),
+        }),
+    }
+}

@@ -1,0 +1,101 @@
+//! The worker thread, and the blocking calls that wait for it: `flush`,
+//! `shutdown`, and the implicit shutdown when the last tracker clone drops.
+
+use std::sync::mpsc::sync_channel;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crate::driver::Task;
+use crate::shared::lock;
+use crate::tracker::{Inner, Tracker};
+
+/// How long dropping the tracker waits for the worker to write down what is
+/// still in its channel.
+const DROP_PERSIST_WAIT: Duration = Duration::from_secs(2);
+/// Extra wait beyond the worker's own deadline, so its answer arrives first.
+const ANSWER_GRACE: Duration = Duration::from_millis(250);
+
+/// The delivery thread.
+#[derive(Debug)]
+pub(crate) struct Worker {
+    thread: JoinHandle<()>,
+}
+
+impl Worker {
+    pub(crate) fn spawn(body: impl FnOnce() + Send + 'static) -> std::io::Result<Self> {
+        let thread = std::thread::Builder::new()
+            .name("usage-sdk-worker".to_owned())
+            .spawn(body)?;
+        Ok(Self { thread })
+    }
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+impl Inner {
+    /// Sends a flush or shutdown task that delivers for up to `timeout`, and
+    /// waits up to `timeout + grace` for its answer.
+    fn wait_for(&self, timeout: Duration, shutdown: bool, grace: Duration) -> bool {
+        let Some(tasks) = &self.tasks else {
+            return true;
+        };
+        let (answer, answered) = sync_channel(1);
+        let reply = Box::new(move |delivered: bool| {
+            // The caller may have stopped waiting; then nobody needs the answer.
+            let _ = answer.send(delivered);
+        });
+        let deadline_ms = self.clock.mono_ms().saturating_add(millis(timeout));
+        let task = if shutdown {
+            Task::Shutdown { deadline_ms, reply }
+        } else {
+            Task::Flush { deadline_ms, reply }
+        };
+        if tasks.send(task).is_err() {
+            return false;
+        }
+        answered
+            .recv_timeout(timeout.saturating_add(grace))
+            .unwrap_or(false)
+    }
+}
+
+impl Tracker {
+    /// Sends what is queued now, without waiting for the batch interval, and
+    /// waits up to `timeout`. Returns whether nothing sendable is left unsent
+    /// (events held for a login do not count). Blocks the calling thread: in
+    /// async code, call it from `spawn_blocking`.
+    pub fn flush(&self, timeout: Duration) -> bool {
+        self.inner.wait_for(timeout, false, ANSWER_GRACE)
+    }
+
+    /// Flushes for up to `timeout`, then stops the worker; later events are
+    /// dropped. What was not delivered stays on disk for the next run.
+    /// Returns whether everything was delivered.
+    pub fn shutdown(&self, timeout: Duration) -> bool {
+        if self.inner.shared.gate.mode() == crate::core::gate::Mode::Closed {
+            return false;
+        }
+        let delivered = self.inner.wait_for(timeout, true, ANSWER_GRACE);
+        self.inner.shared.gate.close();
+        if let Some(worker) = lock(&self.inner.worker).take() {
+            if worker.thread.join().is_err() {
+                tracing::error!("the usage-sdk worker panicked");
+            }
+        }
+        delivered
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if self.shared.gate.mode() == crate::core::gate::Mode::Closed {
+            return;
+        }
+        // Delivery is not awaited here (the journal keeps what is unsent), only
+        // the writing-down of events still in the channel.
+        self.wait_for(Duration::ZERO, true, DROP_PERSIST_WAIT);
+        self.shared.gate.close();
+    }
+}
