@@ -48,6 +48,11 @@ impl Backlog {
             .is_ok()
     }
 
+    /// Track tasks waiting now.
+    pub(crate) fn len(&self) -> usize {
+        self.0.load(Ordering::Acquire)
+    }
+
     fn taken(&self) {
         self.0.fetch_sub(1, Ordering::AcqRel);
     }
@@ -220,6 +225,7 @@ impl<T: Transport, S: Storage, Ti: Timer> Driver<T, S, Ti> {
         *lock(&self.shared.status) = crate::shared::Status {
             queued,
             held,
+            unprocessed: 0,
             counters: self.engine.counters(),
         };
     }

@@ -22,6 +22,8 @@ pub struct Status {
     pub queued: usize,
     /// Events held until a login.
     pub held: usize,
+    /// Events tracked but not yet taken up by the delivery worker.
+    pub unprocessed: usize,
     /// Totals since the tracker started.
     pub counters: Counters,
 }

@@ -183,6 +183,9 @@ impl Tracker {
 
     /// How delivery stands: backlog and totals.
     pub fn status(&self) -> Status {
-        *lock(&self.inner.shared.status)
+        Status {
+            unprocessed: self.inner.backlog.len(),
+            ..*lock(&self.inner.shared.status)
+        }
     }
 }

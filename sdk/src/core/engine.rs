@@ -249,6 +249,9 @@ impl Engine {
             in_flight: false,
         });
         self.effects.push(Effect::Fate { id, fate });
+        if self.journal_lines > 2 * self.queue.len() + JOURNAL_SLACK {
+            self.rewrite_journal();
+        }
         if let Some(evicted) = evicted {
             let reason = if evicted.user.is_none() {
                 DropReason::NoSession
