@@ -5,6 +5,20 @@
 //! commit in order across all instances; each such commit also sends
 //! [`CHANGES_CHANNEL`] a notification carrying the newest revision, for
 //! instances that `LISTEN` instead of polling.
+//!
+//! ```no_run
+//! # async fn example() -> usage_validator::Result<()> {
+//! use std::sync::Arc;
+//!
+//! use usage_validator::store::postgres::PostgresStore;
+//! use usage_validator::Registry;
+//!
+//! let store = PostgresStore::connect("postgres://usage:secret@db.internal/usage").await?;
+//! let registry = Registry::open(Arc::new(store)).await?;
+//! println!("registry loaded at revision {}", registry.revision());
+//! # Ok(())
+//! # }
+//! ```
 
 mod audit;
 mod change_log;
@@ -44,6 +58,9 @@ impl PostgresStore {
     /// Connects with explicit options (for instance a `search_path` set
     /// through [`PgConnectOptions::options`]) and applies pending migrations.
     pub async fn connect_with(options: PgConnectOptions) -> Result<Self> {
+        // A transaction left open by an instance cut off from the database
+        // would hold the change log's lock; the server ends it instead.
+        let options = options.options([("idle_in_transaction_session_timeout", "30s")]);
         let pool = PgPoolOptions::new().connect_with(options).await?;
         Self::from_pool(pool).await
     }
