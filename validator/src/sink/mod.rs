@@ -2,9 +2,13 @@
 
 mod memory;
 mod ndjson;
+#[cfg(feature = "postgres")]
+mod postgres;
 
 pub use memory::MemorySink;
 pub use ndjson::NdjsonSink;
+#[cfg(feature = "postgres")]
+pub use postgres::PostgresSink;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use usage_protocol::Event;

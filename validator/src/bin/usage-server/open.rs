@@ -64,8 +64,7 @@ pub async fn sink(
             else {
                 return Err("--sink postgres needs --database-url postgres://...".into());
             };
-            let _ = url;
-            Err("--sink postgres is not available in this build yet".into())
+            Ok(Arc::new(usage_validator::sink::PostgresSink::connect(url).await?))
         }
     }
 }
