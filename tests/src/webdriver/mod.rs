@@ -277,8 +277,10 @@ impl Browser {
 
     /// Ends the session (closing Chromium) and stops chromedriver.
     pub async fn close(mut self) -> Result<()> {
-        self.ended = true;
-        self.session.delete("").await.map(drop)
+        let ended = self.session.delete("").await;
+        // On failure, `Drop` tries once more before killing chromedriver.
+        self.ended = ended.is_ok();
+        ended.map(drop)
     }
 
     async fn string(&self, path: &str) -> Result<String> {
