@@ -1,3 +1,71 @@
-//! Placeholder until the SDK benchmarks land.
+//! `track()` cost: dropped at once while opted out, and queued for the worker.
 
-fn main() {}
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use usage_sdk::protocol::Claims;
+use usage_sdk::Tracker;
+
+fn token(opt_out: bool) -> String {
+    let claims = Claims {
+        org: "acme".into(),
+        sub: "bench".into(),
+        opt_out,
+        rev: 1,
+        iat: 1_700_000_000,
+        exp: 4_000_000_000,
+    };
+    format!("v1.bench.{}.c2ln", claims.encode_payload())
+}
+
+fn tracker(dir: &tempfile::TempDir, opt_out: bool) -> Tracker {
+    // Port 9 on loopback: nothing listens, so delivery fails fast and the
+    // worker only journals.
+    let tracker = Tracker::builder("http://127.0.0.1:9")
+        .data_dir(dir.path())
+        .do_not_track(false)
+        .channel_capacity(1 << 20)
+        .build()
+        .expect("builds");
+    tracker.login(&token(opt_out)).expect("login");
+    tracker
+}
+
+fn track(c: &mut Criterion) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let opted_out = tracker(&dir, true);
+    c.bench_function("track/opted_out", |b| {
+        b.iter(|| opted_out.track(black_box("screen.opened"), ()))
+    });
+    drop(opted_out);
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let active = tracker(&dir, false);
+    let props = serde_json::json!({"screen": "reports", "tab": 3});
+    c.bench_function("track/enqueue", |b| {
+        // Only the calls are timed; between rounds the worker catches up, so
+        // the channel never fills and no event is dropped.
+        b.iter_custom(|iterations| {
+            let mut timed = Duration::ZERO;
+            let mut left = iterations;
+            while left > 0 {
+                let round = left.min(1_000);
+                let start = Instant::now();
+                for _ in 0..round {
+                    black_box(active.track(black_box("screen.opened"), &props));
+                }
+                timed += start.elapsed();
+                left -= round;
+                let deadline = Instant::now() + Duration::from_secs(10);
+                while active.status().unprocessed > 0 && Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_micros(200));
+                }
+            }
+            timed
+        })
+    });
+}
+
+criterion_group!(benches, track);
+criterion_main!(benches);

@@ -1,6 +1,5 @@
 //! The debugger log: the last events the tracker saw and what became of each.
 
-use std::collections::VecDeque;
 use std::fmt;
 
 use serde::{Serialize, Serializer};
@@ -21,16 +20,22 @@ pub struct NameText {
 impl NameText {
     /// Copies `name`, cut at a character boundary to at most 128 bytes.
     pub fn new(name: &str) -> Self {
+        let mut text = Self {
+            bytes: [0; MAX_NAME_LEN],
+            len: 0,
+        };
+        text.set(name);
+        text
+    }
+
+    /// Replaces the text in place, copying only the bytes of `name`.
+    fn set(&mut self, name: &str) {
         let mut end = name.len().min(MAX_NAME_LEN);
         while !name.is_char_boundary(end) {
             end -= 1;
         }
-        let mut bytes = [0; MAX_NAME_LEN];
-        bytes[..end].copy_from_slice(&name.as_bytes()[..end]);
-        Self {
-            bytes,
-            len: u8::try_from(end).expect("MAX_NAME_LEN fits in a byte"),
-        }
+        self.bytes[..end].copy_from_slice(&name.as_bytes()[..end]);
+        self.len = u8::try_from(end).expect("MAX_NAME_LEN fits in a byte");
     }
 
     /// The name as text.
@@ -164,7 +169,9 @@ pub struct DebugEntry {
 /// A bounded log of the most recent events, oldest first.
 #[derive(Debug)]
 pub struct DebugLog {
-    entries: VecDeque<DebugEntry>,
+    /// A ring: once full, `oldest` is the next slot to overwrite.
+    entries: Vec<DebugEntry>,
+    oldest: usize,
     capacity: usize,
     next_seq: u64,
 }
@@ -174,39 +181,44 @@ impl DebugLog {
     /// so recording never allocates.
     pub fn new(capacity: usize) -> Self {
         Self {
-            entries: VecDeque::with_capacity(capacity),
+            entries: Vec::with_capacity(capacity),
+            oldest: 0,
             capacity,
             next_seq: 0,
         }
     }
 
-    /// Adds an event, forgetting the oldest when full.
+    /// Adds an event, overwriting the oldest in place when full.
     pub fn record(&mut self, id: Option<Uuid>, name: &str, fate: Fate) {
-        if self.capacity == 0 {
-            return;
-        }
-        if self.entries.len() == self.capacity {
-            self.entries.pop_front();
-        }
-        self.entries.push_back(DebugEntry {
-            seq: self.next_seq,
-            id,
-            name: NameText::new(name),
-            fate,
-        });
+        let seq = self.next_seq;
         self.next_seq += 1;
+        if self.entries.len() < self.capacity {
+            self.entries.push(DebugEntry {
+                seq,
+                id,
+                name: NameText::new(name),
+                fate,
+            });
+        } else if let Some(slot) = self.entries.get_mut(self.oldest) {
+            slot.seq = seq;
+            slot.id = id;
+            slot.name.set(name);
+            slot.fate = fate;
+            self.oldest = (self.oldest + 1) % self.capacity;
+        }
     }
 
     /// Updates the fate of a remembered event; forgotten events are ignored.
     pub fn update(&mut self, id: Uuid, fate: Fate) {
-        if let Some(entry) = self.entries.iter_mut().rev().find(|e| e.id == Some(id)) {
+        if let Some(entry) = self.entries.iter_mut().find(|e| e.id == Some(id)) {
             entry.fate = fate;
         }
     }
 
     /// A copy of the log, oldest first.
     pub fn entries(&self) -> Vec<DebugEntry> {
-        self.entries.iter().cloned().collect()
+        let (newer, older) = self.entries.split_at(self.oldest);
+        older.iter().chain(newer).cloned().collect()
     }
 }
 
@@ -227,6 +239,21 @@ mod tests {
             .collect();
         assert_eq!(names, ["b", "c", "d"]);
         assert_eq!(log.entries()[0].seq, 1);
+    }
+
+    #[test]
+    fn the_ring_stays_in_order_after_wrapping() {
+        let mut log = DebugLog::new(2);
+        for name in ["a", "bb", "c", "d", "e"] {
+            log.record(None, name, Fate::Queued);
+        }
+        let names: Vec<_> = log
+            .entries()
+            .iter()
+            .map(|e| e.name.as_str().to_owned())
+            .collect();
+        assert_eq!(names, ["d", "e"]);
+        assert_eq!(log.entries()[1].seq, 4);
     }
 
     #[test]
