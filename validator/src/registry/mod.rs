@@ -7,6 +7,8 @@
 //! notifications where the store has them), and report themselves stale when
 //! they cannot reach the store.
 
+#[cfg(feature = "postgres")]
+pub mod feed;
 pub mod model;
 mod snapshot;
 
@@ -49,6 +51,7 @@ pub struct Registry {
     // log, or 0 when the registry must not be trusted until it syncs again.
     confirmed_at_ms: AtomicU64,
     staleness_bound: Duration,
+    check_head_per_read: bool,
 }
 
 impl Registry {
@@ -69,6 +72,7 @@ impl Registry {
             epoch: Instant::now(),
             confirmed_at_ms: AtomicU64::new(0),
             staleness_bound: DEFAULT_STALENESS_BOUND,
+            check_head_per_read: false,
         };
         registry.mark_confirmed();
         registry
@@ -78,6 +82,42 @@ impl Registry {
     pub fn with_staleness_bound(mut self, bound: Duration) -> Self {
         self.staleness_bound = bound;
         self
+    }
+
+    /// With `true`, [`Registry::ensure_fresh`] reads the store's head revision
+    /// on every call and catches up before answering: for stores shared by
+    /// many instances, where another instance may have committed a change a
+    /// moment ago. Off by default (one process owns an embedded store).
+    pub fn with_head_check(mut self, check: bool) -> Self {
+        self.check_head_per_read = check;
+        self
+    }
+
+    /// Makes sure the snapshot includes every change committed before this
+    /// call, or, if the store cannot be asked, that the last confirmation is
+    /// within the staleness bound. Ingestion calls this before deciding.
+    pub async fn ensure_fresh(&self) -> Result<()> {
+        if !self.check_head_per_read {
+            return self.ensure_current();
+        }
+        match self.store.head_revision().await {
+            Ok(head) => {
+                if head > self.revision() {
+                    match self.catch_up().await {
+                        Ok(rev) if rev >= head => {}
+                        // The newest change could not be applied: deciding
+                        // without it is exactly what must not happen.
+                        Ok(_) | Err(_) => return Err(Error::RegistryUnavailable),
+                    }
+                }
+                self.mark_confirmed();
+                Ok(())
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot read the registry head; relying on the last sync");
+                self.ensure_current()
+            }
+        }
     }
 
     /// The store behind the registry.
@@ -145,13 +185,9 @@ impl Registry {
         let _gate = self.sync_gate.lock().await;
         loop {
             let from = self.revision();
-            let changes = match self.store.changes_since(from, PAGE).await {
-                Ok(changes) => changes,
-                Err(err) => {
-                    self.mark_stale();
-                    return Err(err);
-                }
-            };
+            // A failed read leaves the last confirmation standing: the
+            // staleness bound, not one failed query, decides when to refuse.
+            let changes = self.store.changes_since(from, PAGE).await?;
             let mut snapshot = self.snapshot.write().unwrap_or_else(|e| e.into_inner());
             for change in &changes {
                 if !snapshot.apply(change) {
@@ -174,13 +210,7 @@ impl Registry {
     /// Reloads the whole snapshot from the store, replacing the one in memory.
     pub async fn reload(&self) -> Result<u64> {
         let _gate = self.sync_gate.lock().await;
-        let state = match self.store.opt_out_state().await {
-            Ok(state) => state,
-            Err(err) => {
-                self.mark_stale();
-                return Err(err);
-            }
-        };
+        let state = self.store.opt_out_state().await?;
         let fresh = Snapshot::from_state(state);
         let rev = fresh.rev();
         *self.snapshot.write().unwrap_or_else(|e| e.into_inner()) = fresh;

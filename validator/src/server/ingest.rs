@@ -87,7 +87,7 @@ async fn ingest(
     sdk: Option<&str>,
     events: Vec<Result<Event, RejectCode>>,
 ) -> Result<BatchResponse, ApiError> {
-    state.registry.ensure_current()?;
+    state.registry.ensure_fresh().await?;
     let verdict = check_batch(&state.registry, &state.dedupe, subject, events);
     if !verdict.accepted.is_empty() {
         let accepted = Accepted {

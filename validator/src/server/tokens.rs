@@ -71,7 +71,7 @@ pub(super) async fn issue(
             request.email.as_deref(),
         )
         .await?;
-    state.registry.ensure_current()?;
+    state.registry.ensure_fresh().await?;
     let now = OffsetDateTime::now_utc().unix_timestamp();
     let claims = Claims {
         opt_out: state.registry.is_opted_out(&request.org, &request.user),

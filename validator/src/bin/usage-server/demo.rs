@@ -41,8 +41,7 @@ struct DemoUser {
 /// Seeds the demo org (only what is missing, so a restart keeps changes),
 /// then serves.
 pub async fn run(args: ServeArgs) -> CliResult {
-    let registry = open::registry(&args.store, std::time::Duration::from_secs(5)).await?;
-    let store = registry.store();
+    let store = open::store(&args.store).await?;
     store.ensure_org(ORG).await?;
     let mut missing = Vec::new();
     for (id, name, role) in USERS {
@@ -58,7 +57,7 @@ pub async fn run(args: ServeArgs) -> CliResult {
     store.upsert_users(ORG, &missing, &Actor::System).await?;
     let key = credentials::new_service_key(ORG, "demo");
     store.add_service_key(&key.info, &key.hash).await?;
-    drop(registry);
+    drop(store);
 
     let data = args.store.data.clone();
     let secret = key.secret;

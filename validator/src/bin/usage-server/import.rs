@@ -1,7 +1,6 @@
 //! `usage-server users import`: a directory from CSV, with a progress bar.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -82,8 +81,7 @@ fn read_users(path: &PathBuf) -> Result<Vec<User>, Box<dyn std::error::Error + S
 pub async fn run(args: ImportArgs) -> CliResult {
     check_id(&args.org)?;
     let users = read_users(&args.file)?;
-    let registry = open::registry(&args.store, Duration::from_secs(5)).await?;
-    let store = registry.store();
+    let store = open::store(&args.store).await?;
     store.ensure_org(&args.org).await?;
     let bar = ProgressBar::new(users.len() as u64);
     bar.set_style(

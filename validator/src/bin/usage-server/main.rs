@@ -184,8 +184,8 @@ fn main() -> ExitCode {
 type CliResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
 
 async fn admin_link(args: AdminLinkArgs) -> CliResult {
-    let registry = open::registry(&args.store, Duration::from_secs(5)).await?;
-    let user = registry.store().user(&args.org, &args.user).await?;
+    let store = open::store(&args.store).await?;
+    let user = store.user(&args.org, &args.user).await?;
     match user {
         Some(user) if user.role == usage_validator::registry::model::Role::Admin => {}
         Some(_) => {
@@ -193,7 +193,7 @@ async fn admin_link(args: AdminLinkArgs) -> CliResult {
         }
         None => return Err(format!("no user `{}` in org `{}`", args.user, args.org).into()),
     }
-    let ring = usage_validator::server::load_keyring(registry.store().as_ref(), true).await?;
+    let ring = usage_validator::server::load_keyring(store.as_ref(), true).await?;
     let link = usage_validator::server::signin_link(
         &ring,
         &args.public_url,
