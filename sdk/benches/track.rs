@@ -1,5 +1,8 @@
 //! `track()` cost: dropped at once while opted out, and queued for the worker.
 
+// `criterion_group!` generates a public function without a doc comment.
+#![allow(missing_docs)]
+
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
