@@ -1,7 +1,8 @@
 //! State-machine tests of the core with a fake clock: time is a number passed in.
 
 use super::*;
-use usage_protocol::{RejectCode, Rejection};
+use crate::core::reply::{HttpReply, TransportError};
+use usage_protocol::{BatchResponse, RejectCode, Rejection};
 
 const T0: u64 = 1_000_000;
 
@@ -455,7 +456,7 @@ fn a_journal_snapshot_restores_the_queue_due_at_once() {
     let snapshot = engine.snapshot();
 
     let mut restarted = self::engine(50);
-    restarted.restore(super::super::journal::replay(&snapshot));
+    restarted.restore(crate::core::journal::replay(&snapshot));
     let out = restarted
         .poll(5, OffsetDateTime::UNIX_EPOCH)
         .expect("due after restart");
