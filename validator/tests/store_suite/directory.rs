@@ -94,12 +94,21 @@ pub async fn case_orgs_and_upsert_summary(store: Arc<dyn Store>) {
 }
 
 pub async fn case_concurrent_upserts_count_each_user_once(store: Arc<dyn Store>) {
+    const USERS: u64 = 1000;
+    const TASKS: u64 = 6;
     store.ensure_org("acme").await.expect("org");
-    let users: Vec<User> = (0..30).map(|i| user(&format!("u{i:02}"), "Same")).collect();
-    let users = Arc::new(users);
-    let tasks: Vec<_> = (0..4)
-        .map(|_| {
-            let (store, users) = (store.clone(), users.clone());
+    let users: Vec<User> = (0..USERS)
+        .map(|i| user(&format!("u{i:04}"), "Same"))
+        .collect();
+    let tasks: Vec<_> = (0..TASKS)
+        .map(|t| {
+            let store = store.clone();
+            // Imports of the same people in opposite orders must not
+            // deadlock each other.
+            let mut users = users.clone();
+            if t % 2 == 1 {
+                users.reverse();
+            }
             tokio::spawn(async move {
                 store
                     .upsert_users("acme", &users, &Actor::System)
@@ -116,8 +125,8 @@ pub async fn case_concurrent_upserts_count_each_user_once(store: Arc<dyn Store>)
         unchanged += summary.unchanged;
         assert_eq!(summary.updated, 0);
     }
-    assert_eq!(created, 30, "every user created exactly once");
-    assert_eq!(unchanged, 90);
+    assert_eq!(created, USERS, "every user created exactly once");
+    assert_eq!(unchanged, USERS * (TASKS - 1));
 }
 
 pub async fn case_list_search_filter_and_paging(store: Arc<dyn Store>) {

@@ -110,14 +110,16 @@ async fn upsert_run(
     let emails: Vec<&str> = users.iter().map(|u| u.email.as_str()).collect();
     let roles: Vec<&str> = users.iter().map(|u| u.role.as_str()).collect();
     let sort_keys: Vec<String> = users.iter().map(|u| sort_key(&u.name)).collect();
-    // `xmax = 0` holds exactly for freshly inserted row versions.
+    // Rows are written in id order, so concurrent upserts of overlapping
+    // users lock them in the same order and cannot deadlock; the result comes
+    // back in input order. `xmax = 0` holds exactly for freshly inserted rows.
     let rows = sqlx::query(
         "WITH input AS (
              SELECT * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
                  WITH ORDINALITY AS t (id, name, email, role, sort_key, n)
          ), written AS (
              INSERT INTO users (org, id, name, email, role, sort_key, created_at, updated_at)
-             SELECT $1, id, name, email, role, sort_key, $7, $7 FROM input ORDER BY n
+             SELECT $1, id, name, email, role, sort_key, $7, $7 FROM input ORDER BY id
              ON CONFLICT (org, id) DO UPDATE SET name = excluded.name, email = excluded.email,
                  role = excluded.role, sort_key = excluded.sort_key, updated_at = excluded.updated_at
              WHERE (users.name, users.email, users.role)
