@@ -65,8 +65,9 @@ impl PostgresStore {
         Self::from_pool(pool).await
     }
 
-    /// Uses a pool built by the caller and applies pending migrations.
-    /// Instances starting together are safe: migrations run under a lock.
+    /// Uses a pool built by the caller, its options as given, and applies
+    /// pending migrations. Instances starting together are safe: migrations
+    /// run under a lock.
     pub async fn from_pool(pool: PgPool) -> Result<Self> {
         MIGRATOR.run(&pool).await?;
         Ok(Self { pool })
