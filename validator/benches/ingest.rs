@@ -78,6 +78,8 @@ async fn real(dir: &std::path::Path) -> (SocketAddr, String) {
     let now = OffsetDateTime::now_utc().unix_timestamp();
     let claims = Claims { org: "acme".into(), sub: "bob".into(), opt_out: false, rev: 0, iat: now, exp: now + 3600 };
     let token = state.with_keys(|ring| usage_validator::token::issue(ring, &claims));
+    // As `serve` does: keeps the registry confirmed current and the sink flushed.
+    usage_validator::server::spawn_background(state.clone());
     (listen(app(state)).await, token)
 }
 
