@@ -35,8 +35,10 @@
       let text;
       if (users.length === 0) {
         text = query ? data.noteNone : data.noteNobody;
+      } else if (more) {
+        text = data.noteSome.replace("{n}", count);
       } else {
-        text = (more ? data.noteSome : data.noteAll).replace("{n}", count);
+        text = users.length === 1 ? data.noteOne : data.noteAll.replace("{n}", count);
       }
       note.textContent = text;
     }

@@ -144,6 +144,8 @@ pub struct Strings {
     pub opt_out_button: &'static str,
     /// Hint on the opt-out button.
     pub opt_out_hint: &'static str,
+    /// Under the drop-down when exactly one user is listed.
+    pub candidates_one: &'static str,
     /// Under the drop-down when every match is listed; `{n}` is the count.
     pub candidates_all: &'static str,
     /// Under the drop-down when only the first `{n}` matches are listed.
@@ -271,6 +273,7 @@ pub static EN: Strings = Strings {
     choose_user: "Choose a user",
     opt_out_button: "Opt-out",
     opt_out_hint: "Their usage events are discarded from the moment you press it.",
+    candidates_one: "One tracked user to choose from.",
     candidates_all: "{n} tracked users to choose from.",
     candidates_some: "Showing the first {n} tracked users. Search to narrow the list.",
     candidates_none: "No tracked user matches your search.",
@@ -364,6 +367,7 @@ pub static SV: Strings = Strings {
     choose_user: "Välj en användare",
     opt_out_button: "Undanta",
     opt_out_hint: "Personens händelser kastas från det ögonblick du trycker.",
+    candidates_one: "En spårad användare att välja bland.",
     candidates_all: "{n} spårade användare att välja bland.",
     candidates_some: "Visar de första {n} spårade användarna. Sök för att begränsa listan.",
     candidates_none: "Ingen spårad användare matchar sökningen.",

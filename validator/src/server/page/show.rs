@@ -68,11 +68,12 @@ pub async fn page(
     let more = tracked.next_cursor.is_some();
     let candidates: Vec<Candidate> = tracked.users.into_iter().map(Candidate::from).collect();
     let count = candidates.len().to_string();
-    let candidates_note = match (candidates.is_empty(), more, search.is_empty()) {
-        (true, _, false) => t.candidates_none.to_owned(),
-        (true, _, true) => t.candidates_nobody.to_owned(),
-        (false, true, _) => t.candidates_some.replace("{n}", &count),
-        (false, false, _) => t.candidates_all.replace("{n}", &count),
+    let candidates_note = match (candidates.len(), more, search.is_empty()) {
+        (0, _, false) => t.candidates_none.to_owned(),
+        (0, _, true) => t.candidates_nobody.to_owned(),
+        (_, true, _) => t.candidates_some.replace("{n}", &count),
+        (1, false, _) => t.candidates_one.to_owned(),
+        (_, false, _) => t.candidates_all.replace("{n}", &count),
     };
 
     let total = opted_out.len();
