@@ -126,11 +126,19 @@ impl Sink for NdjsonSink {
 
     fn flush(&self) -> BoxFuture<'_, Result<()>> {
         Box::pin(async move {
-            let open = self.open.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some((_, file)) = &*open {
-                file.sync_data().map_err(Error::Sink)?;
-            }
-            Ok(())
+            // fsync a second handle outside the lock, on a blocking thread:
+            // writers must not wait for the disk.
+            let handle = {
+                let open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+                match &*open {
+                    Some((_, file)) => file.try_clone().map_err(Error::Sink)?,
+                    None => return Ok(()),
+                }
+            };
+            tokio::task::spawn_blocking(move || handle.sync_data())
+                .await
+                .map_err(|e| Error::Sink(std::io::Error::other(e)))?
+                .map_err(Error::Sink)
         })
     }
 
