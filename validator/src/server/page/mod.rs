@@ -4,7 +4,7 @@
 //! redirect back (post-redirect-get), so it works without JavaScript; a small
 //! script adds live search of the drop-down and a select-all. Every response
 //! carries a strict Content-Security-Policy, so the stylesheet and script are
-//! files served by [`assets`], never inline.
+//! files served by the `assets` module, never inline.
 //!
 //! | route | what |
 //! | --- | --- |
