@@ -168,6 +168,17 @@ impl Event {
 
     /// Parses and checks one event of a batch, naming the first thing wrong.
     pub fn parse(raw: &str) -> Result<Self, RejectCode> {
+        // Well-formed events, the common case, take one typed pass; only a
+        // malformed one is read again field by field to name the fault.
+        if let Ok(event) = serde_json::from_str::<Event>(raw) {
+            EventName::parse(&event.name)?;
+            event.check_optional_fields()?;
+            return Ok(event);
+        }
+        Self::parse_loosely(raw)
+    }
+
+    fn parse_loosely(raw: &str) -> Result<Self, RejectCode> {
         let loose: LooseEvent<'_> =
             serde_json::from_str(raw).map_err(|_| RejectCode::InvalidEvent)?;
         let id: Uuid = field(loose.id, RejectCode::InvalidId)?;

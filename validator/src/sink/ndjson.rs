@@ -106,20 +106,8 @@ struct IdOnly {
 impl Sink for NdjsonSink {
     fn write<'a>(&'a self, batch: Accepted<'a>) -> BoxFuture<'a, Result<()>> {
         Box::pin(async move {
-            let mut bytes = Vec::with_capacity(batch.events.len() * 256);
-            for event in batch.events {
-                let line = StoredEventRef {
-                    org: batch.org,
-                    user: batch.user,
-                    source: batch.source,
-                    received_at: batch.received_at,
-                    sdk: batch.sdk,
-                    event,
-                };
-                serde_json::to_writer(&mut bytes, &line)
-                    .map_err(|e| Error::Sink(std::io::Error::other(e)))?;
-                bytes.push(b'\n');
-            }
+            let mut bytes = Vec::with_capacity(batch.events.len() * 320);
+            encode(&batch, &mut bytes).map_err(|e| Error::Sink(std::io::Error::other(e)))?;
             self.append(batch.received_at, &bytes).map_err(Error::Sink)
         })
     }
@@ -165,18 +153,53 @@ impl Sink for NdjsonSink {
     }
 }
 
-/// The serialized form of [`StoredEvent`], borrowing instead of copying.
-#[derive(serde::Serialize)]
-struct StoredEventRef<'a> {
-    org: &'a str,
-    user: &'a str,
-    source: super::Source,
-    #[serde(with = "time::serde::rfc3339")]
-    received_at: OffsetDateTime,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    sdk: Option<&'a str>,
-    #[serde(flatten)]
-    event: &'a usage_protocol::Event,
+/// Writes each event as one line of the [`StoredEvent`] form. The part every
+/// line of a batch shares (org, user, source, receipt time, SDK) is encoded
+/// once, which makes this several times cheaper than serializing each
+/// `StoredEvent` on its own.
+fn encode(batch: &Accepted<'_>, out: &mut Vec<u8>) -> std::result::Result<(), serde_json::Error> {
+    let rfc3339 = &time::format_description::well_known::Rfc3339;
+    let mut prefix = Vec::with_capacity(160);
+    prefix.extend_from_slice(b"{\"org\":");
+    serde_json::to_writer(&mut prefix, batch.org)?;
+    prefix.extend_from_slice(b",\"user\":");
+    serde_json::to_writer(&mut prefix, batch.user)?;
+    prefix.extend_from_slice(b",\"source\":");
+    serde_json::to_writer(&mut prefix, &batch.source)?;
+    prefix.extend_from_slice(b",\"received_at\":\"");
+    batch
+        .received_at
+        .format_into(&mut prefix, rfc3339)
+        .map_err(|e| serde::ser::Error::custom(e))?;
+    prefix.push(b'"');
+    if let Some(sdk) = batch.sdk {
+        prefix.extend_from_slice(b",\"sdk\":");
+        serde_json::to_writer(&mut prefix, sdk)?;
+    }
+    let mut id = uuid::Uuid::encode_buffer();
+    for event in batch.events {
+        out.extend_from_slice(&prefix);
+        out.extend_from_slice(b",\"id\":\"");
+        out.extend_from_slice(event.id.hyphenated().encode_lower(&mut id).as_bytes());
+        out.extend_from_slice(b"\",\"name\":");
+        serde_json::to_writer(&mut *out, &event.name)?;
+        out.extend_from_slice(b",\"ts\":\"");
+        event
+            .ts
+            .format_into(&mut *out, rfc3339)
+            .map_err(|e| serde::ser::Error::custom(e))?;
+        out.push(b'"');
+        if let Some(props) = &event.props {
+            out.extend_from_slice(b",\"props\":");
+            out.extend_from_slice(props.get().as_bytes());
+        }
+        if let Some(session) = &event.session {
+            out.extend_from_slice(b",\"session\":");
+            serde_json::to_writer(&mut *out, session)?;
+        }
+        out.extend_from_slice(b"}\n");
+    }
+    Ok(())
 }
 
 #[cfg(test)]
