@@ -170,7 +170,7 @@ fn encode(batch: &Accepted<'_>, out: &mut Vec<u8>) -> std::result::Result<(), se
     batch
         .received_at
         .format_into(&mut prefix, rfc3339)
-        .map_err(|e| serde::ser::Error::custom(e))?;
+        .map_err(serde::ser::Error::custom)?;
     prefix.push(b'"');
     if let Some(sdk) = batch.sdk {
         prefix.extend_from_slice(b",\"sdk\":");
@@ -187,7 +187,7 @@ fn encode(batch: &Accepted<'_>, out: &mut Vec<u8>) -> std::result::Result<(), se
         event
             .ts
             .format_into(&mut *out, rfc3339)
-            .map_err(|e| serde::ser::Error::custom(e))?;
+            .map_err(serde::ser::Error::custom)?;
         out.push(b'"');
         if let Some(props) = &event.props {
             out.extend_from_slice(b",\"props\":");
@@ -216,8 +216,11 @@ mod tests {
                     uuid::Uuid::now_v7(),
                     &format!("e{i}"),
                     OffsetDateTime::now_utc(),
-                    None,
-                    None,
+                    serde_json::value::to_raw_value(
+                        &serde_json::json!({"q": "a \"quoted\" \u{e5}"}),
+                    )
+                    .ok(),
+                    Some(format!("s\"{i}")),
                 )
                 .expect("valid")
             })
