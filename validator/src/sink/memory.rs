@@ -30,14 +30,12 @@ impl Sink for MemorySink {
     fn write<'a>(&'a self, batch: Accepted<'a>) -> BoxFuture<'a, Result<()>> {
         Box::pin(async move {
             let mut events = self.events.lock().unwrap_or_else(|e| e.into_inner());
-            events.extend(batch.events.iter().map(|event| StoredEvent {
-                org: batch.org.to_owned(),
-                user: batch.user.to_owned(),
-                source: batch.source,
-                received_at: batch.received_at,
-                sdk: batch.sdk.map(str::to_owned),
-                event: event.clone(),
-            }));
+            events.extend(
+                batch
+                    .events
+                    .iter()
+                    .map(|event| StoredEvent::new(&batch, event)),
+            );
             Ok(())
         })
     }
@@ -53,7 +51,7 @@ impl Sink for MemorySink {
                 .iter()
                 .rev()
                 .take(limit)
-                .map(|e| (e.org.clone(), e.event.id))
+                .map(|e| (e.org.clone(), e.id))
                 .collect())
         })
     }

@@ -43,8 +43,10 @@ pub struct Accepted<'a> {
     pub events: &'a [Event],
 }
 
-/// One stored event, as sinks write it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// One stored event, as sinks write it: the event's fields beside whose it
+/// is. (Spelled out rather than `#[serde(flatten)]`, which cannot carry the
+/// raw `props`.)
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StoredEvent {
     /// The org.
     pub org: String,
@@ -58,9 +60,48 @@ pub struct StoredEvent {
     /// The SDK that sent it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sdk: Option<String>,
-    /// The event itself.
-    #[serde(flatten)]
-    pub event: Event,
+    /// The event's id.
+    pub id: uuid::Uuid,
+    /// The event's name.
+    pub name: String,
+    /// When it happened, by the client's clock.
+    #[serde(with = "time::serde::rfc3339")]
+    pub ts: OffsetDateTime,
+    /// Its properties.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub props: Option<Box<serde_json::value::RawValue>>,
+    /// Its session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<String>,
+}
+
+impl StoredEvent {
+    /// The stored event for `event` of `batch`.
+    pub fn new(batch: &Accepted<'_>, event: &Event) -> Self {
+        Self {
+            org: batch.org.to_owned(),
+            user: batch.user.to_owned(),
+            source: batch.source,
+            received_at: batch.received_at,
+            sdk: batch.sdk.map(str::to_owned),
+            id: event.id,
+            name: event.name.clone(),
+            ts: event.ts,
+            props: event.props.clone(),
+            session: event.session.clone(),
+        }
+    }
+
+    /// The event as the client sent it.
+    pub fn event(&self) -> Event {
+        Event {
+            id: self.id,
+            name: self.name.clone(),
+            ts: self.ts,
+            props: self.props.clone(),
+            session: self.session.clone(),
+        }
+    }
 }
 
 /// Durable storage of accepted events.

@@ -241,7 +241,7 @@ mod tests {
         let sink = NdjsonSink::new(dir.path()).expect("reopen");
         let stored = sink.read_all().expect("read");
         assert_eq!(stored.len(), 3);
-        assert_eq!(stored[2].event, events[2]);
+        assert_eq!(stored[2].event(), events[2]);
         assert_eq!(stored[0].user, "bob");
         let ids = sink.recent_ids(2).await.expect("ids");
         assert_eq!(

@@ -104,10 +104,12 @@ impl Sink for PostgresSink {
 
     fn recent_ids(&self, limit: usize) -> BoxFuture<'_, Result<Vec<(String, uuid::Uuid)>>> {
         Box::pin(async move {
-            let rows = sqlx::query("SELECT org, id::text AS id FROM usage_events ORDER BY seq DESC LIMIT $1")
-                .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-                .fetch_all(&self.pool)
-                .await?;
+            let rows = sqlx::query(
+                "SELECT org, id::text AS id FROM usage_events ORDER BY seq DESC LIMIT $1",
+            )
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .fetch_all(&self.pool)
+            .await?;
             let mut ids = Vec::with_capacity(rows.len());
             for row in rows {
                 let id: String = row.try_get("id")?;
