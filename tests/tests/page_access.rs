@@ -9,8 +9,8 @@ use axum::response::Html;
 use axum::routing::get;
 use axum::Router;
 use page_common::{
-    admin_link, api_opted_out, bounded, cli, open_link, page_path, put_user, session_cookie,
-    signed_in, WAIT,
+    admin_link, api_opted_out, bounded, cli, current_page, navigated, open_link, page_path,
+    put_user, session_cookie, signed_in, WAIT,
 };
 use reqwest::header::{self, HeaderMap};
 use reqwest::StatusCode;
@@ -290,6 +290,7 @@ async fn a_forged_cross_site_post_changes_nothing() {
             .goto(&serve_attacker(target.clone()).await)
             .await
             .expect("attacker page");
+        let before = current_page(&browser).await;
         browser
             .find("#claim")
             .await
@@ -297,7 +298,8 @@ async fn a_forged_cross_site_post_changes_nothing() {
             .click()
             .await
             .expect("click");
-        let heading = browser.wait_for("h1", WAIT).await.expect("h1");
+        navigated(&browser, &before).await;
+        let heading = browser.find("h1").await.expect("h1");
         assert_eq!(
             heading.text().await.expect("text"),
             "The form could not be accepted"

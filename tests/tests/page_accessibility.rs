@@ -4,7 +4,9 @@
 
 mod page_common;
 
-use page_common::{bounded, listed, offered, outcome, page_path, signed_in, tab_to, WAIT};
+use page_common::{
+    bounded, current_page, listed, offered, outcome, page_path, signed_in, tab_to, WAIT,
+};
 use serde_json::json;
 use support::axe::assert_accessible;
 use support::server::TestServer;
@@ -58,11 +60,16 @@ async fn every_control_works_from_the_keyboard() {
             json!("dave")
         );
         tab_to(&browser, "opt-out-button").await;
+        let before = current_page(&browser).await;
         browser.press_keys(keys::ENTER).await.expect("Enter");
-        assert!(outcome(&browser)
+        assert!(outcome(&browser, &before)
             .await
             .contains("Dave Dahl is now opted out"));
-        assert_eq!(focused_id(&browser).await.as_deref(), Some("flash"));
+        support::wait::until("the message to take focus", WAIT, || async {
+            (focused_id(&browser).await.as_deref() == Some("flash")).then_some(())
+        })
+        .await
+        .expect("the script focuses the message");
 
         // A second user by typing the first letters of the name at the closed drop-down.
         tab_to(&browser, "opt-out-user").await;
@@ -78,8 +85,11 @@ async fn every_control_works_from_the_keyboard() {
             json!("erin")
         );
         tab_to(&browser, "opt-out-button").await;
+        let before = current_page(&browser).await;
         browser.press_keys(keys::SPACE).await.expect("Space");
-        assert!(outcome(&browser).await.contains("Erin Ek is now opted out"));
+        assert!(outcome(&browser, &before)
+            .await
+            .contains("Erin Ek is now opted out"));
         assert_eq!(listed(&browser).await, ["erin", "dave"]);
         assert_accessible(&browser, "the settings page with two users opted out").await;
 
@@ -98,8 +108,9 @@ async fn every_control_works_from_the_keyboard() {
             json!(true)
         );
         tab_to(&browser, "opt-in-button").await;
+        let before = current_page(&browser).await;
         browser.press_keys(keys::ENTER).await.expect("Enter");
-        assert!(outcome(&browser)
+        assert!(outcome(&browser, &before)
             .await
             .contains("Dave Dahl is opted in again"));
         assert_eq!(listed(&browser).await, ["erin"]);
@@ -121,6 +132,7 @@ async fn axe_finds_no_serious_violation_in_any_state_or_language() {
         browser.goto(&format!("{page}?lang=sv")).await.expect("open");
         browser.wait_for("h1", WAIT).await.expect("page");
         page_common::pick(&browser, "bob").await;
+        let before = current_page(&browser).await;
         browser
             .find("#opt-out-button")
             .await
@@ -128,7 +140,7 @@ async fn axe_finds_no_serious_violation_in_any_state_or_language() {
             .click()
             .await
             .expect("click");
-        outcome(&browser).await;
+        outcome(&browser, &before).await;
         for toggle in ["opt-out-help", "list-help"] {
             browser
                 .find(&format!("#{toggle}"))
@@ -150,6 +162,7 @@ async fn axe_finds_no_serious_violation_in_any_state_or_language() {
             )
             .await
             .expect("untick");
+        let before = current_page(&browser).await;
         browser
             .find("#opt-in-button")
             .await
@@ -157,7 +170,7 @@ async fn axe_finds_no_serious_violation_in_any_state_or_language() {
             .click()
             .await
             .expect("click");
-        let message = outcome(&browser).await;
+        let message = outcome(&browser, &before).await;
         assert!(message.contains("Tick at least one user"), "message: {message}");
         assert_eq!(
             browser

@@ -3,7 +3,9 @@
 
 mod page_common;
 
-use page_common::{bounded, listed, outcome, page_path, pick, put_user, signed_in, WAIT};
+use page_common::{
+    bounded, current_page, listed, outcome, page_path, pick, put_user, signed_in, WAIT,
+};
 use serde_json::Value;
 use support::server::TestServer;
 use support::webdriver::{Browser, BrowserOptions};
@@ -56,6 +58,7 @@ async fn a_user_named_like_markup_shows_as_text() {
         assert_eq!(injected_elements(&browser).await, 0);
 
         pick(&browser, "mallory").await;
+        let before = current_page(&browser).await;
         browser
             .find("#opt-out-button")
             .await
@@ -63,7 +66,7 @@ async fn a_user_named_like_markup_shows_as_text() {
             .click()
             .await
             .expect("click");
-        let message = outcome(&browser).await;
+        let message = outcome(&browser, &before).await;
         assert!(message.contains(EVIL_NAME), "message: {message}");
         assert_eq!(listed(&browser).await, ["mallory"]);
         let cell = browser

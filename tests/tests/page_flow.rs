@@ -4,8 +4,8 @@
 mod page_common;
 
 use page_common::{
-    api_opted_out, bounded, listed, offered, outcome, pick, send_event, signed_in, tick, token,
-    wait_for_offered, WAIT,
+    api_opted_out, bounded, current_page, listed, navigated, offered, outcome, pick, send_event,
+    signed_in, tick, token, wait_for_offered,
 };
 use support::server::{workspace_root, TestServer};
 use support::webdriver::{Browser, BrowserOptions};
@@ -28,6 +28,7 @@ async fn search(browser: &Browser, text: &str) {
     input.clear().await.expect("clear search");
     input.send_keys(text).await.expect("type search");
     if !browser.has_javascript() {
+        let before = current_page(browser).await;
         browser
             .find("form.search button[type=submit]")
             .await
@@ -35,7 +36,7 @@ async fn search(browser: &Browser, text: &str) {
             .click()
             .await
             .expect("search");
-        browser.wait_for("#opt-out-user", WAIT).await.expect("page");
+        navigated(browser, &before).await;
     }
 }
 
@@ -60,8 +61,9 @@ async fn opt_out_then_in(server: &TestServer, browser: &Browser, screenshot: boo
     search(browser, "berg").await;
     wait_for_offered(browser, &["bob"]).await;
     pick(browser, "bob").await;
+    let before = current_page(browser).await;
     click(browser, "#opt-out-button").await;
-    let message = outcome(browser).await;
+    let message = outcome(browser, &before).await;
     assert!(
         message.contains("Bob Berg is now opted out"),
         "message: {message}"
@@ -75,8 +77,9 @@ async fn opt_out_then_in(server: &TestServer, browser: &Browser, screenshot: boo
     assert_eq!(verdict["accepted"], 0, "{verdict}");
 
     pick(browser, "carol").await;
+    let before = current_page(browser).await;
     click(browser, "#opt-out-button").await;
-    assert!(outcome(browser)
+    assert!(outcome(browser, &before)
         .await
         .contains("Carol Carlsson is now opted out"));
     assert_eq!(listed(browser).await, ["carol", "bob"], "newest first");
@@ -105,8 +108,9 @@ async fn opt_out_then_in(server: &TestServer, browser: &Browser, screenshot: boo
 
     tick(browser, "bob").await;
     tick(browser, "carol").await;
+    let before = current_page(browser).await;
     click(browser, "#opt-in-button").await;
-    let message = outcome(browser).await;
+    let message = outcome(browser, &before).await;
     assert!(
         message.contains("Carol Carlsson and Bob Berg are opted in again"),
         "message: {message}"
@@ -126,8 +130,9 @@ async fn opt_out_then_in(server: &TestServer, browser: &Browser, screenshot: boo
         "the old token counts again: {verdict}"
     );
 
+    let before = current_page(browser).await;
     browser.refresh().await.expect("reload");
-    browser.wait_for("h1", WAIT).await.expect("page");
+    navigated(browser, &before).await;
     assert!(
         browser.find("#flash").await.is_err(),
         "the message is shown once, not on reload"

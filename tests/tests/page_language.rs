@@ -3,7 +3,7 @@
 
 mod page_common;
 
-use page_common::{bounded, outcome, page_path, pick, signed_in, WAIT};
+use page_common::{bounded, current_page, navigated, outcome, page_path, pick, signed_in, WAIT};
 use support::server::TestServer;
 use support::webdriver::{Browser, BrowserOptions};
 
@@ -82,6 +82,7 @@ async fn lang_sv_shows_swedish_labels_and_help_and_survives_a_change() {
         assert_swedish(&browser).await;
 
         pick(&browser, "dave").await;
+        let before = current_page(&browser).await;
         browser
             .find("#opt-out-button")
             .await
@@ -89,7 +90,7 @@ async fn lang_sv_shows_swedish_labels_and_help_and_survives_a_change() {
             .click()
             .await
             .expect("click");
-        let message = outcome(&browser).await;
+        let message = outcome(&browser, &before).await;
         assert!(
             message.contains("Dave Dahl är nu undantagen"),
             "message: {message}"
@@ -108,6 +109,7 @@ async fn lang_sv_shows_swedish_labels_and_help_and_survives_a_change() {
             texts(&browser, "#opt-out-list thead th").await,
             ["Välj", "Namn", "E-post", "Undantagen", "Av"]
         );
+        let before = current_page(&browser).await;
         browser
             .find("a.lang-switch")
             .await
@@ -115,7 +117,7 @@ async fn lang_sv_shows_swedish_labels_and_help_and_survives_a_change() {
             .click()
             .await
             .expect("to English");
-        browser.wait_for("h1", WAIT).await.expect("page");
+        navigated(&browser, &before).await;
         assert_eq!(text(&browser, "h1").await, "Opt-out settings");
         browser.close().await.expect("close");
     })

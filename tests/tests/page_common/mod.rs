@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use support::server::{server_binary, TestServer};
-use support::webdriver::{keys, Browser, BrowserOptions};
+use support::webdriver::{keys, Browser, BrowserOptions, Element};
 
 /// How long one element or page may take to appear.
 pub const WAIT: Duration = Duration::from_secs(10);
@@ -92,8 +92,27 @@ pub async fn wait_for_offered(browser: &Browser, ids: &[&str]) {
     });
 }
 
-/// Waits for the outcome message after a form post and returns its text.
-pub async fn outcome(browser: &Browser) -> String {
+/// The current document, to tell later when the browser has left it.
+pub async fn current_page(browser: &Browser) -> Element {
+    browser.find("html").await.expect("a document")
+}
+
+/// Waits until the browser has left the document `before` and shows a new page.
+pub async fn navigated(browser: &Browser, before: &Element) {
+    // A click or key press may return before the next page replaces this one:
+    // only once the old document is gone can the new one be read.
+    support::wait::until("the next page", WAIT, || async {
+        before.attribute("lang").await.is_err().then_some(())
+    })
+    .await
+    .expect("the browser leaves the page");
+    browser.wait_for("h1", WAIT).await.expect("the next page");
+}
+
+/// Waits for the page after a form post, left from `before`, and returns its
+/// outcome message.
+pub async fn outcome(browser: &Browser, before: &Element) -> String {
+    navigated(browser, before).await;
     browser
         .wait_for("#flash", WAIT)
         .await
