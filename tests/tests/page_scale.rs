@@ -129,6 +129,10 @@ async fn ten_thousand_users_render_quickly_and_stay_searchable() {
         let (times, body) = time_gets(&server, &cookie, &page_path("acme")).await;
         report("10,008 users, 1,000 opted out", &times, body.len());
         assert_eq!(body.matches("name=\"user\" value=").count(), OPTED_OUT);
+        assert!(
+            body.contains("<td>service key sk_"),
+            "a service key is named as the actor"
+        );
 
         let search = format!("{}?q=Johan%20Wall%2009999", page_path("acme"));
         let (times, body) = time_gets(&server, &cookie, &search).await;
