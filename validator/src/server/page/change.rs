@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 
 use super::flash::{Flash, Outcome};
-use super::{admin, page_path, Language};
+use super::{admin, page_path, Intent, Language};
 use crate::registry::model::{Actor, User};
 use crate::server::AppState;
 use crate::Error;
@@ -52,7 +52,10 @@ async fn change(
 ) -> Response {
     let fields = form.map(|f| f.0).unwrap_or_default();
     let language = Language::of(field(&fields, "lang"), headers);
-    let (admin, _session) = match admin(state, headers, org, Some(field(&fields, "csrf"))).await {
+    let intent = Intent::Change {
+        csrf: field(&fields, "csrf"),
+    };
+    let (admin, _session) = match admin(state, headers, org, intent).await {
         Ok(found) => found,
         Err(refusal) => return refusal.page(language, org),
     };

@@ -89,20 +89,31 @@ fn page_path(org: &str) -> String {
     super::settings_path(org)
 }
 
+/// What a request to the page does, which decides the checks it needs.
+#[derive(Debug, Clone, Copy)]
+enum Intent<'a> {
+    /// Reads the page.
+    View,
+    /// Changes state: the form must echo the session's CSRF token.
+    Change {
+        /// The token the form sent, if any.
+        csrf: Option<&'a str>,
+    },
+}
+
 /// The signed-in product admin of `org`, or the refusal to answer with.
-/// With `csrf`, the request must also echo the session's CSRF token (checked
-/// before the directory is read).
+/// A change is checked for the CSRF token before the directory is read.
 async fn admin(
     state: &AppState,
     headers: &HeaderMap,
     org: &str,
-    csrf: Option<Option<&str>>,
+    intent: Intent<'_>,
 ) -> Result<(User, Session), Refusal> {
     let Some(session) = auth::session(state, headers) else {
         return Err(Refusal::SignedOut);
     };
-    if let Some(sent) = csrf {
-        auth::check_csrf(headers, &session, sent).map_err(|_| Refusal::StaleForm)?;
+    if let Intent::Change { csrf } = intent {
+        auth::check_csrf(headers, &session, csrf).map_err(|_| Refusal::StaleForm)?;
     }
     match auth::require_admin_session(state, session, org).await {
         Ok(Caller::Admin { user, session }) => Ok((user, session)),

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use super::flash::{self, Flash};
 use super::refusal::Refusal;
 use super::view::{actor_label, Account, Candidate, Chrome, FlashView, Row, SettingsPage};
-use super::{admin, page_path, Language};
+use super::{admin, page_path, Intent, Language};
 use crate::registry::model::{OptOutEntry, UserQuery};
 use crate::registry::MAX_TEXT_LEN;
 use crate::server::AppState;
@@ -43,7 +43,7 @@ pub async fn page(
 ) -> Response {
     let query = query.map(|q| q.0).unwrap_or_default();
     let language = Language::of(query.lang.as_deref(), &headers);
-    let (admin, session) = match admin(&state, &headers, &org, None).await {
+    let (admin, session) = match admin(&state, &headers, &org, Intent::View).await {
         Ok(found) => found,
         Err(refusal) => return refusal.page(language, &org),
     };
