@@ -24,3 +24,18 @@ pub enum Error {
     #[error("the tracker is shut down")]
     ShutDown,
 }
+
+impl Error {
+    /// A stable snake_case name of the error, for code that branches on it
+    /// (the `code` property of the JavaScript `Error`).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::InvalidToken(_) => "invalid_token",
+            Self::InvalidAppName => "invalid_app_name",
+            Self::NoDataDir => "no_data_dir",
+            Self::Storage(_) => "storage",
+            Self::Transport(_) => "transport",
+            Self::ShutDown => "shut_down",
+        }
+    }
+}

@@ -59,10 +59,6 @@
 //! None yet; native targets use reqwest with rustls. The core (`core`) is plain
 //! Rust without I/O and builds for `wasm32-unknown-unknown`.
 
-// The browser platform (`src/wasm/`) is a later step; until it lands, the
-// platform-neutral tracker has no constructor on wasm32.
-#![cfg_attr(target_arch = "wasm32", allow(dead_code, unused_imports))]
-
 pub use usage_protocol as protocol;
 
 mod builder;
@@ -77,6 +73,10 @@ mod tracker;
 mod native;
 #[cfg(not(target_arch = "wasm32"))]
 use native as imp;
+#[cfg(target_arch = "wasm32")]
+mod wasm;
+#[cfg(target_arch = "wasm32")]
+use wasm as imp;
 
 pub use builder::TrackerBuilder;
 pub use core::debugger::{DebugEntry, DropReason, Fate, NameText};

@@ -5,9 +5,10 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use serde::Serialize;
 
+use crate::builder::TrackerBuilder;
 use crate::core::debugger::DebugLog;
 use crate::core::engine::Counters;
-use crate::core::gate::Gate;
+use crate::core::gate::{Gate, Mode};
 use crate::core::ids::IdGen;
 
 /// Called when the collector answers `401 token_expired`.
@@ -35,6 +36,25 @@ pub(crate) struct Shared {
     pub(crate) status: Mutex<Status>,
     pub(crate) on_token_expired: Option<ExpiredCallback>,
     pub(crate) on_auth_error: Option<AuthCallback>,
+}
+
+impl Shared {
+    /// The state of a new tracker configured by `builder`; with `do_not_track`
+    /// its gate drops every event.
+    pub(crate) fn new(builder: &TrackerBuilder, do_not_track: bool, seed: u64) -> Self {
+        Self {
+            gate: Gate::new(if do_not_track {
+                Mode::DoNotTrack
+            } else {
+                Mode::NoSession
+            }),
+            debugger: Mutex::new(DebugLog::new(builder.debug_capacity)),
+            ids: IdGen::new(seed),
+            status: Mutex::new(Status::default()),
+            on_token_expired: builder.on_token_expired.clone(),
+            on_auth_error: builder.on_auth_error.clone(),
+        }
+    }
 }
 
 impl fmt::Debug for Shared {

@@ -49,6 +49,11 @@ pub(crate) struct Inner {
     pub(crate) session_id: RwLock<Option<String>>,
     #[cfg(not(target_arch = "wasm32"))]
     pub(crate) worker: std::sync::Mutex<Option<crate::imp::Worker>>,
+    /// The page listeners that send the last batch when the page is hidden;
+    /// held for its `Drop`, which removes them.
+    #[cfg(target_arch = "wasm32")]
+    #[allow(dead_code)]
+    pub(crate) page: Option<crate::imp::PageHooks>,
 }
 
 impl Tracker {

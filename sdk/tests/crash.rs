@@ -2,6 +2,9 @@
 //! the tracker off. The child process is this test binary run again with
 //! `USAGE_SDK_CHILD` set, so no other binary has to be built first.
 
+// The browser has its own tests (`tests/wasm*.rs`); these need sockets and threads.
+#![cfg(not(target_arch = "wasm32"))]
+
 mod support;
 
 use std::io::{BufRead, BufReader};

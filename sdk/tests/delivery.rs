@@ -1,6 +1,9 @@
 //! Delivery to a stand-in collector on 127.0.0.1: batching, retries, limits,
 //! and what the collector's answers do to the queue.
 
+// The browser has its own tests (`tests/wasm*.rs`); these need sockets and threads.
+#![cfg(not(target_arch = "wasm32"))]
+
 mod support;
 
 use std::sync::atomic::{AtomicUsize, Ordering};

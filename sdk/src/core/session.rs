@@ -3,8 +3,9 @@
 use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
-use usage_protocol::Claims;
+use usage_protocol::{read_claims, Claims};
 
+use super::gate::{Gate, Mode};
 use super::queue::UserKey;
 
 /// A login as the tracker core records it.
@@ -37,6 +38,27 @@ pub struct CachedSession {
     /// The server said this user is opted out, after the token was issued.
     #[serde(default)]
     pub server_opted_out: bool,
+}
+
+impl CachedSession {
+    /// The login a new tracker resumes from this cache, opening a new
+    /// generation of `gate`; `None` when the cached token cannot be read.
+    pub fn resume(self, gate: &Gate) -> Option<Login> {
+        let claims = read_claims(&self.token).ok()?;
+        let opted_out = claims.opt_out || self.server_opted_out;
+        let mode = if opted_out {
+            Mode::OptedOut
+        } else {
+            Mode::Active
+        };
+        Some(Login {
+            user: user_key(&claims),
+            token: self.token,
+            opted_out,
+            generation: gate.advance(mode),
+            session_id: self.session_id,
+        })
+    }
 }
 
 /// What the core knows of one user's login.

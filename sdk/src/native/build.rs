@@ -2,7 +2,7 @@
 
 use std::sync::{Arc, Mutex, RwLock};
 
-use usage_protocol::{is_valid_id, read_claims};
+use usage_protocol::is_valid_id;
 
 use super::clock::{seed, SystemClock, TokioTimer};
 use super::dirs::{default_data_dir, do_not_track};
@@ -10,15 +10,11 @@ use super::storage::FileStorage;
 use super::transport::HttpTransport;
 use super::worker::Worker;
 use crate::builder::TrackerBuilder;
-use crate::core::debugger::DebugLog;
 use crate::core::engine::Engine;
-use crate::core::gate::{Gate, Mode};
-use crate::core::ids::IdGen;
-use crate::core::session::{user_key, Login};
 use crate::driver::{Backlog, Driver};
 use crate::error::Error;
 use crate::platform::{Clock, Storage};
-use crate::shared::{Shared, Status};
+use crate::shared::Shared;
 use crate::tracker::{Inner, Tracker};
 
 impl TrackerBuilder {
@@ -44,18 +40,7 @@ impl TrackerBuilder {
         let dnt = self
             .do_not_track
             .unwrap_or_else(|| do_not_track(std::env::var_os("DO_NOT_TRACK")));
-        let shared = Arc::new(Shared {
-            gate: Gate::new(if dnt {
-                Mode::DoNotTrack
-            } else {
-                Mode::NoSession
-            }),
-            debugger: Mutex::new(DebugLog::new(self.debug_capacity)),
-            ids: IdGen::new(seed()),
-            status: Mutex::new(Status::default()),
-            on_token_expired: self.on_token_expired.clone(),
-            on_auth_error: self.on_auth_error.clone(),
-        });
+        let shared = Arc::new(Shared::new(&self, dnt, seed()));
         let backlog = Arc::new(Backlog::default());
         if dnt {
             return Ok(tracker(shared, clock, None, backlog, &self, None, None));
@@ -70,22 +55,7 @@ impl TrackerBuilder {
             tracing::warn!(%error, "ignoring the cached login");
             None
         });
-        let login = cached.and_then(|cached| {
-            let claims = read_claims(&cached.token).ok()?;
-            let opted_out = claims.opt_out || cached.server_opted_out;
-            let mode = if opted_out {
-                Mode::OptedOut
-            } else {
-                Mode::Active
-            };
-            Some(Login {
-                user: user_key(&claims),
-                token: cached.token,
-                opted_out,
-                generation: shared.gate.advance(mode),
-                session_id: cached.session_id,
-            })
-        });
+        let login = cached.and_then(|cached| cached.resume(&shared.gate));
         let session_id = login.as_ref().map(|l| l.session_id.clone());
 
         let transport = HttpTransport::new(&self.endpoint, self.request_timeout)

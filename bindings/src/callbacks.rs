@@ -1,0 +1,87 @@
+//! The page's callbacks (`onTokenExpired`, `onAuthError`). The SDK calls its
+//! callbacks from the delivery loop and wants them `Send + Sync`; JavaScript
+//! functions are neither, so they wait in a per-thread table (the page has one
+//! thread) and the SDK's callbacks carry only the tracker's key into it.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+
+use js_sys::Function;
+use wasm_bindgen::JsValue;
+
+/// One tracker's callbacks.
+#[derive(Debug, Default)]
+struct Registered {
+    token_expired: Option<Function>,
+    auth_error: Option<Function>,
+}
+
+thread_local! {
+    static TABLE: RefCell<HashMap<u64, Registered>> = RefCell::new(HashMap::new());
+    static NEXT_KEY: Cell<u64> = const { Cell::new(0) };
+}
+
+/// A tracker's place in the table; dropping it forgets its callbacks.
+#[derive(Debug)]
+pub(crate) struct Slot(u64);
+
+impl Slot {
+    /// A new, empty place.
+    pub(crate) fn new() -> Self {
+        let key = NEXT_KEY.with(|next| {
+            let key = next.get();
+            next.set(key + 1);
+            key
+        });
+        Self(key)
+    }
+
+    /// The key the SDK's callbacks carry.
+    pub(crate) fn key(&self) -> u64 {
+        self.0
+    }
+
+    /// Sets (or with `None` clears) the function called when the token expired.
+    pub(crate) fn set_token_expired(&self, function: Option<Function>) {
+        TABLE.with(|table| table.borrow_mut().entry(self.0).or_default().token_expired = function);
+    }
+
+    /// Sets (or with `None` clears) the function called with other token refusals.
+    pub(crate) fn set_auth_error(&self, function: Option<Function>) {
+        TABLE.with(|table| table.borrow_mut().entry(self.0).or_default().auth_error = function);
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        // The table is gone only while the thread ends.
+        let _ = TABLE.try_with(|table| table.borrow_mut().remove(&self.0));
+    }
+}
+
+/// Calls `function` with `argument`; a callback that throws is reported on
+/// the console, so it cannot stop delivery.
+fn call(function: Option<Function>, argument: &JsValue) {
+    if let Some(function) = function {
+        if let Err(error) = function.call1(&JsValue::NULL, argument) {
+            web_sys::console::error_2(&"usage-sdk: a callback threw".into(), &error);
+        }
+    }
+}
+
+/// The collector said the token of tracker `key` expired.
+pub(crate) fn token_expired(key: u64) {
+    let function = TABLE.with(|table| {
+        table
+            .borrow()
+            .get(&key)
+            .and_then(|r| r.token_expired.clone())
+    });
+    call(function, &JsValue::UNDEFINED);
+}
+
+/// The collector refused the token of tracker `key` with `code`.
+pub(crate) fn auth_error(key: u64, code: &str) {
+    let function = TABLE.with(|table| table.borrow().get(&key).and_then(|r| r.auth_error.clone()));
+    call(function, &code.into());
+}

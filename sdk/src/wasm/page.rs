@@ -1,0 +1,138 @@
+//! The page's lifecycle: when it is hidden (`visibilitychange`) or unloaded
+//! (`pagehide`), what is queued goes out at once, as `keepalive` requests
+//! that outlive the page.
+//!
+//! The listeners live in a per-thread table, not in the tracker, so the
+//! tracker stays `Send + Sync` like the native one; dropping the tracker
+//! removes them.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use tokio::sync::mpsc::WeakUnboundedSender;
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::JsCast;
+use web_sys::{Document, EventTarget, VisibilityState, Window};
+
+use crate::driver::Task;
+use crate::platform::Clock;
+
+thread_local! {
+    static LISTENERS: RefCell<HashMap<u64, Listeners>> = RefCell::new(HashMap::new());
+    static NEXT_ID: Cell<u64> = const { Cell::new(0) };
+}
+
+/// The tracker's hold on its page listeners: dropping it removes them.
+#[derive(Debug)]
+pub(crate) struct PageHooks {
+    id: u64,
+}
+
+impl Drop for PageHooks {
+    fn drop(&mut self) {
+        // The table is gone only while the thread ends; nothing is left to remove then.
+        let removed = LISTENERS
+            .try_with(|table| table.borrow_mut().remove(&self.id))
+            .ok()
+            .flatten();
+        drop(removed);
+    }
+}
+
+struct Listeners {
+    window: Window,
+    document: Document,
+    on_visibility: Closure<dyn FnMut()>,
+    on_pagehide: Closure<dyn FnMut()>,
+}
+
+impl Drop for Listeners {
+    fn drop(&mut self) {
+        let document: &EventTarget = &self.document;
+        let window: &EventTarget = &self.window;
+        // Removing a listener that is not there is not an error in the DOM.
+        let _ = document.remove_event_listener_with_callback(
+            "visibilitychange",
+            self.on_visibility.as_ref().unchecked_ref(),
+        );
+        let _ = window.remove_event_listener_with_callback(
+            "pagehide",
+            self.on_pagehide.as_ref().unchecked_ref(),
+        );
+    }
+}
+
+/// Asks the delivery loop to send what is queued now, as requests that outlive the page.
+fn send_now(tasks: &WeakUnboundedSender<Task>, clock: &dyn Clock, leaving: &AtomicBool) {
+    let Some(tasks) = tasks.upgrade() else {
+        return;
+    };
+    leaving.store(true, Ordering::Release);
+    // A flush that waits for nothing: it only makes the loop send without
+    // waiting for the batch interval.
+    let task = Task::Flush {
+        deadline_ms: clock.mono_ms(),
+        reply: Box::new(|_| {}),
+    };
+    if tasks.send(task).is_err() {
+        tracing::debug!("the page was hidden after the tracker stopped");
+    }
+}
+
+/// Listens for the page being hidden or unloaded; `None` outside a window
+/// (in a worker), where there is no page to leave.
+pub(crate) fn install(
+    tasks: WeakUnboundedSender<Task>,
+    clock: Arc<dyn Clock>,
+    leaving: Arc<AtomicBool>,
+) -> Option<PageHooks> {
+    let window = web_sys::window()?;
+    let document = window.document()?;
+    let on_visibility = {
+        let (tasks, clock, leaving, document) = (
+            tasks.clone(),
+            clock.clone(),
+            leaving.clone(),
+            document.clone(),
+        );
+        Closure::<dyn FnMut()>::new(move || {
+            if document.visibility_state() == VisibilityState::Hidden {
+                send_now(&tasks, clock.as_ref(), &leaving);
+            } else {
+                leaving.store(false, Ordering::Release);
+            }
+        })
+    };
+    let on_pagehide =
+        Closure::<dyn FnMut()>::new(move || send_now(&tasks, clock.as_ref(), &leaving));
+    let listeners = Listeners {
+        window,
+        document,
+        on_visibility,
+        on_pagehide,
+    };
+    // On failure `listeners` is dropped, which removes whatever was added.
+    listeners
+        .document
+        .add_event_listener_with_callback(
+            "visibilitychange",
+            listeners.on_visibility.as_ref().unchecked_ref(),
+        )
+        .ok()?;
+    listeners
+        .window
+        .add_event_listener_with_callback(
+            "pagehide",
+            listeners.on_pagehide.as_ref().unchecked_ref(),
+        )
+        .ok()?;
+    let id = NEXT_ID.with(|next| {
+        let id = next.get();
+        next.set(id + 1);
+        id
+    });
+    LISTENERS.with(|table| table.borrow_mut().insert(id, listeners));
+    Some(PageHooks { id })
+}

@@ -1,0 +1,253 @@
+//! The browser platform in headless Chromium: what survives a reload, what an
+//! opted-out user sends (nothing), where events held before a login go, and
+//! how batches leave a page that is being hidden.
+//!
+//! `fetch` is replaced by a stub that counts and records every request, so
+//! "no request" is checked at the browser's own API. Each test uses its own
+//! app name, so their `localStorage` keys do not meet.
+//!
+//! ```text
+//! CHROMEDRIVER=/usr/bin/chromedriver CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
+//!   cargo test -p usage-sdk --target wasm32-unknown-unknown
+//! ```
+
+#![cfg(target_arch = "wasm32")]
+
+use std::time::Duration;
+
+use gloo_timers::future::TimeoutFuture;
+use serde::Deserialize;
+use usage_sdk::protocol::Claims;
+use usage_sdk::{DropReason, Fate, Tracked, Tracker, TrackerBuilder};
+use wasm_bindgen::prelude::wasm_bindgen;
+use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+#[wasm_bindgen(inline_js = r#"
+const state = { calls: 0, requests: [] };
+export function stub_fetch(answer) {
+  state.calls = 0;
+  state.requests = [];
+  globalThis.fetch = async (request) => {
+    state.calls += 1;
+    const body = await request.clone().text();
+    state.requests.push({
+      keepalive: request.keepalive,
+      content_type: request.headers.get("content-type"),
+      authorization: request.headers.get("authorization"),
+      body,
+    });
+    if (!answer) {
+      throw new TypeError("Failed to fetch (stub: no collector here)");
+    }
+    const events = JSON.parse(body).events.length;
+    const reply = { accepted: events, discarded: 0, duplicates: 0, opted_out: false, rejected: [] };
+    return new Response(JSON.stringify(reply), { status: 200, headers: { "content-type": "application/json" } });
+  };
+}
+export function fetch_calls() { return state.calls; }
+export function requests() { return JSON.stringify(state.requests); }
+export function journal_lines(app) {
+  const text = localStorage.getItem(`usage-sdk/${app}/journal`) || "";
+  return text.split("\n").filter((line) => line.length > 0).length;
+}
+export function leave_page() { window.dispatchEvent(new Event("pagehide")); }
+"#)]
+extern "C" {
+    /// Replaces `fetch`: it records each request, then answers like the
+    /// collector (`answer`) or fails like an unreachable one.
+    fn stub_fetch(answer: bool);
+    /// Requests made since the stub was installed.
+    fn fetch_calls() -> u32;
+    /// The recorded requests, as JSON.
+    fn requests() -> String;
+    /// Lines in the journal of `app` in localStorage.
+    fn journal_lines(app: &str) -> u32;
+    /// Fires `pagehide`, as the browser does when the page is left.
+    fn leave_page();
+}
+
+#[derive(Debug, Deserialize)]
+struct Recorded {
+    keepalive: bool,
+    content_type: Option<String>,
+    authorization: Option<String>,
+    body: String,
+}
+
+/// No collector listens here; the fetch stub stands in front of it anyway.
+const UNREACHABLE: &str = "http://127.0.0.1:9";
+
+fn token(sub: &str, opt_out: bool) -> String {
+    let claims = Claims {
+        org: "acme".into(),
+        sub: sub.into(),
+        opt_out,
+        rev: 1,
+        iat: 1_700_000_000,
+        exp: 4_000_000_000,
+    };
+    format!("v1.test.{}.c2ln", claims.encode_payload())
+}
+
+/// A tracker that sends only when asked (`flush`, logout, a restored backlog).
+fn quiet(app: &str) -> TrackerBuilder {
+    Tracker::builder(UNREACHABLE)
+        .app_name(app)
+        .batch_interval(Duration::from_secs(600))
+        .retry_backoff(Duration::from_secs(600), Duration::from_secs(600))
+}
+
+/// Lets the delivery loop, which runs on the page's event loop, catch up.
+async fn settle() {
+    TimeoutFuture::new(50).await;
+}
+
+/// A unique app name per run, so nothing is left from an earlier one.
+fn app(name: &str) -> String {
+    format!("{name}-{}", js_sys::Date::now() as u64)
+}
+
+fn fates(tracker: &Tracker) -> Vec<Fate> {
+    tracker.debug_events().into_iter().map(|e| e.fate).collect()
+}
+
+#[wasm_bindgen_test]
+async fn a_reload_keeps_the_cached_login_and_the_unsent_queue() {
+    stub_fetch(false);
+    let app = app("reload");
+    let first = quiet(&app).build().expect("builds");
+    first.login(&token("bob", false)).expect("reads the token");
+    for name in ["a", "b", "c"] {
+        assert!(matches!(first.track(name, ()), Tracked::Queued(_)));
+    }
+    settle().await;
+    assert_eq!(first.status().queued, 3);
+    assert!(
+        journal_lines(&app) >= 4,
+        "a token line and three events are in localStorage"
+    );
+    drop(first);
+    settle().await;
+    assert_eq!(fetch_calls(), 0, "nothing was due, so nothing was sent");
+
+    // The page is loaded again: a new tracker on the same storage.
+    let second = quiet(&app).build().expect("builds again");
+    assert!(
+        matches!(second.track("d", ()), Tracked::Queued(_)),
+        "the cached login is back, so events are queued, not held"
+    );
+    settle().await;
+    assert_eq!(
+        second.status().queued,
+        4,
+        "the three unsent events came back"
+    );
+    assert_eq!(
+        fetch_calls(),
+        1,
+        "the backlog of the last visit is sent at once (and fails here)"
+    );
+    assert_eq!(second.status().queued, 4, "a failed send keeps every event");
+}
+
+#[wasm_bindgen_test]
+async fn an_opted_out_user_sends_nothing_even_after_a_reload() {
+    stub_fetch(true);
+    let app = app("opted-out");
+    let tracker = quiet(&app).build().expect("builds");
+    assert!(matches!(
+        tracker.track("before.login", ()),
+        Tracked::Held(_)
+    ));
+    let claims = tracker
+        .login(&token("carol", true))
+        .expect("reads the token");
+    assert!(claims.opt_out);
+    for name in ["a", "b", "c"] {
+        assert_eq!(
+            tracker.track(name, ()),
+            Tracked::Dropped(DropReason::OptedOut)
+        );
+    }
+    assert!(tracker.flush(Duration::from_millis(500)).await);
+    let dropped = Fate::Dropped {
+        reason: DropReason::OptedOut,
+    };
+    assert_eq!(
+        fates(&tracker),
+        vec![dropped.clone(); 4],
+        "the held event and the three new ones"
+    );
+    assert_eq!(tracker.status().counters.attempts, 0);
+    drop(tracker);
+
+    let reloaded = quiet(&app).build().expect("builds again");
+    assert!(
+        reloaded.is_dropping(),
+        "the cached flag survives the reload"
+    );
+    assert_eq!(
+        reloaded.track("after.reload", ()),
+        Tracked::Dropped(DropReason::OptedOut)
+    );
+    assert!(reloaded.flush(Duration::from_millis(500)).await);
+    assert_eq!(fetch_calls(), 0, "not one request left the page");
+}
+
+#[wasm_bindgen_test]
+async fn events_held_before_a_login_go_to_that_user() {
+    stub_fetch(true);
+    let tracker = quiet(&app("held")).build().expect("builds");
+    for name in ["a", "b"] {
+        assert!(matches!(tracker.track(name, ()), Tracked::Held(_)));
+    }
+    settle().await;
+    assert_eq!(tracker.status().held, 2);
+    assert_eq!(fetch_calls(), 0, "held events wait for a login");
+
+    tracker
+        .login(&token("dave", false))
+        .expect("reads the token");
+    assert!(tracker.flush(Duration::from_secs(5)).await);
+    assert_eq!(fates(&tracker), vec![Fate::Accepted; 2]);
+    let sent: Vec<Recorded> = serde_json::from_str(&requests()).expect("recorded requests");
+    assert_eq!(sent.len(), 1, "one batch");
+    assert_eq!(
+        sent[0].authorization.as_deref(),
+        Some(format!("Bearer {}", token("dave", false)).as_str())
+    );
+    assert_eq!(sent[0].content_type.as_deref(), Some("application/json"));
+    assert!(!sent[0].keepalive);
+}
+
+#[wasm_bindgen_test]
+async fn a_page_being_left_sends_with_keepalive_and_the_token_in_the_body() {
+    stub_fetch(true);
+    let tracker = quiet(&app("leave")).build().expect("builds");
+    tracker
+        .login(&token("erin", false))
+        .expect("reads the token");
+    tracker.track("report.opened", serde_json::json!({"report": "sales"}));
+    settle().await;
+    assert_eq!(fetch_calls(), 0, "the batch interval has not passed");
+
+    leave_page();
+    settle().await;
+    let sent: Vec<Recorded> = serde_json::from_str(&requests()).expect("recorded requests");
+    assert_eq!(sent.len(), 1, "the queue went out as the page was left");
+    assert!(sent[0].keepalive, "the request outlives the page");
+    assert_eq!(
+        sent[0].authorization, None,
+        "no header, so no CORS preflight"
+    );
+    assert_eq!(
+        sent[0].content_type.as_deref(),
+        Some("text/plain;charset=UTF-8")
+    );
+    let body: serde_json::Value = serde_json::from_str(&sent[0].body).expect("JSON body");
+    assert_eq!(body["token"].as_str(), Some(token("erin", false).as_str()));
+    assert_eq!(body["events"][0]["name"], "report.opened");
+    assert_eq!(fates(&tracker), vec![Fate::Accepted]);
+}
