@@ -171,11 +171,16 @@ impl Event {
         // Well-formed events, the common case, take one typed pass; only a
         // malformed one is read again field by field to name the fault.
         if let Ok(event) = serde_json::from_str::<Event>(raw) {
-            EventName::parse(&event.name)?;
-            event.check_optional_fields()?;
+            event.check()?;
             return Ok(event);
         }
         Self::parse_loosely(raw)
+    }
+
+    /// Checks a deserialized event against the rules [`Event::parse`] applies.
+    pub fn check(&self) -> Result<(), RejectCode> {
+        EventName::parse(&self.name)?;
+        self.check_optional_fields()
     }
 
     fn parse_loosely(raw: &str) -> Result<Self, RejectCode> {

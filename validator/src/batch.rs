@@ -2,7 +2,7 @@
 
 use time::OffsetDateTime;
 use usage_protocol::limits::{MAX_BODY_BYTES, MAX_EVENTS_PER_BATCH};
-use usage_protocol::{BatchEnvelope, Event, RejectCode, SdkInfo};
+use usage_protocol::{Batch, BatchEnvelope, Event, RejectCode, SdkInfo};
 
 /// Longest SDK name or version, in bytes.
 pub const MAX_SDK_FIELD_LEN: usize = 64;
@@ -46,28 +46,31 @@ impl BatchError {
 }
 
 /// Parses a batch body.
+///
+/// A batch whose events are all well-formed, the common case, is read in one
+/// typed pass. Otherwise the envelope is read with each event kept raw, and
+/// every event is parsed on its own, so one bad event is refused alone.
 pub fn parse(body: &[u8]) -> Result<ParsedBatch, BatchError> {
     if body.len() > MAX_BODY_BYTES {
         return Err(BatchError::TooLarge);
     }
+    if let Ok(batch) = serde_json::from_slice::<Batch>(body) {
+        check_envelope(batch.events.len(), &batch.sdk)?;
+        let events = batch
+            .events
+            .into_iter()
+            .map(|event| event.check().map(|()| event))
+            .collect();
+        return Ok(ParsedBatch {
+            token: batch.token,
+            sent_at: batch.sent_at,
+            sdk: batch.sdk,
+            events,
+        });
+    }
     let envelope =
         BatchEnvelope::from_slice(body).map_err(|e| BatchError::Malformed(e.to_string()))?;
-    if envelope.events.len() > MAX_EVENTS_PER_BATCH {
-        return Err(BatchError::TooManyEvents(envelope.events.len()));
-    }
-    for (field, value) in [
-        ("sdk.name", &envelope.sdk.name),
-        ("sdk.version", &envelope.sdk.version),
-    ] {
-        if value.is_empty()
-            || value.len() > MAX_SDK_FIELD_LEN
-            || value.chars().any(char::is_control)
-        {
-            return Err(BatchError::Malformed(format!(
-                "{field} must be 1 to {MAX_SDK_FIELD_LEN} bytes of printable text"
-            )));
-        }
-    }
+    check_envelope(envelope.events.len(), &envelope.sdk)?;
     let events = envelope
         .events
         .iter()
@@ -79,6 +82,23 @@ pub fn parse(body: &[u8]) -> Result<ParsedBatch, BatchError> {
         sdk: envelope.sdk,
         events,
     })
+}
+
+fn check_envelope(events: usize, sdk: &SdkInfo) -> Result<(), BatchError> {
+    if events > MAX_EVENTS_PER_BATCH {
+        return Err(BatchError::TooManyEvents(events));
+    }
+    for (field, value) in [("sdk.name", &sdk.name), ("sdk.version", &sdk.version)] {
+        if value.is_empty()
+            || value.len() > MAX_SDK_FIELD_LEN
+            || value.chars().any(char::is_control)
+        {
+            return Err(BatchError::Malformed(format!(
+                "{field} must be 1 to {MAX_SDK_FIELD_LEN} bytes of printable text"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Parses the events of a server-side tracking call: same rules, no envelope.
@@ -111,6 +131,29 @@ mod tests {
         assert_eq!(
             parsed.events[1].as_ref().map(|_| ()),
             Err(&RejectCode::InvalidId)
+        );
+    }
+
+    #[test]
+    fn both_reading_paths_apply_the_same_rules() {
+        let renamed = EVENT.replace("\"name\":\"a\"", "\"name\":\"a b\"");
+        // All events well-formed (the typed pass) but one breaks a rule.
+        let typed = parse(body(&format!("{EVENT},{renamed}")).as_bytes()).expect("parses");
+        assert!(typed.events[0].is_ok());
+        assert_eq!(
+            typed.events[1].as_ref().map(|_| ()),
+            Err(&RejectCode::InvalidName)
+        );
+        // One event malformed (event by event): the same verdicts.
+        let loose = parse(body(&format!("{EVENT},{renamed},7")).as_bytes()).expect("parses");
+        assert!(loose.events[0].is_ok());
+        assert_eq!(
+            loose.events[1].as_ref().map(|_| ()),
+            Err(&RejectCode::InvalidName)
+        );
+        assert_eq!(
+            loose.events[2].as_ref().map(|_| ()),
+            Err(&RejectCode::InvalidEvent)
         );
     }
 
