@@ -58,20 +58,20 @@ input="$target_dir/$TARGET/$PROFILE/usage_wasm.wasm"
 
 staging="$(mktemp -d -t usage-sdk-pkg.XXXXXX)"
 trap 'rm -rf "$staging"' EXIT
-say "wasm-bindgen $have --target web"
-wasm-bindgen --target web --out-dir "$staging" --out-name "$NAME" "$input"
-
-wasm="$staging/${NAME}_bg.wasm"
 if command -v wasm-opt >/dev/null; then
   say "$(wasm-opt --version) -Oz"
-  # The features rustc enables by default for wasm32 (and every current browser has).
-  wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
-    --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
-    -o "$wasm.opt" "$wasm"
-  mv "$wasm.opt" "$wasm"
+  # Before wasm-bindgen, not after as its docs suggest: older binaryen (Debian
+  # 12 has 108) mixes up the tables of wasm-bindgen's externref output, and the
+  # page then fails with "WebAssembly.Table.set(): Argument 1 is invalid".
+  wasm-opt -Oz -o "$staging/optimised.wasm" "$input"
+  input="$staging/optimised.wasm"
 else
   say "wasm-opt not found: the .wasm is not optimised further (Debian: apt-get install binaryen)"
 fi
+say "wasm-bindgen $have --target web"
+wasm-bindgen --target web --remove-name-section --remove-producers-section \
+  --out-dir "$staging" --out-name "$NAME" "$input"
+rm -f "$staging/optimised.wasm"
 
 version="$(cargo metadata --format-version 1 --no-deps | python3 -c '
 import json, sys

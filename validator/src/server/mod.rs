@@ -18,6 +18,7 @@ mod ratelimit;
 mod signin;
 pub use signin::{settings_path, signin_link};
 mod tokens;
+mod webapp;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
@@ -56,6 +57,9 @@ pub struct ServerConfig {
     pub poll_interval: Duration,
     /// How many event ids the dedupe window remembers.
     pub dedupe_capacity: usize,
+    /// Folder of the web example served at `/demo/web-app/`; `None`: the
+    /// source tree's `examples/web-app`, when the binary runs where it was built.
+    pub web_app: Option<std::path::PathBuf>,
 }
 
 impl Default for ServerConfig {
@@ -68,6 +72,7 @@ impl Default for ServerConfig {
             rate_burst: 100,
             poll_interval: Duration::from_millis(500),
             dedupe_capacity: crate::dedupe::DEFAULT_CAPACITY,
+            web_app: None,
         }
     }
 }
@@ -203,6 +208,7 @@ pub fn app(state: AppState) -> Router {
         .merge(signin::routes())
         .merge(page::routes())
         .merge(ops::routes())
+        .merge(webapp::routes())
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }

@@ -91,6 +91,10 @@ struct ServeArgs {
     /// How often, in milliseconds, the registry re-reads the change log.
     #[arg(long, env = "USAGE_POLL_INTERVAL_MS", default_value_t = 500)]
     poll_interval_ms: u64,
+    /// Folder of the web example served at /demo/web-app/ (default: the
+    /// source tree's examples/web-app, when it exists).
+    #[arg(long, env = "USAGE_WEB_APP")]
+    web_app: Option<PathBuf>,
 }
 
 impl ServeArgs {
@@ -110,6 +114,7 @@ impl ServeArgs {
             rate_limit: self.rate_limit,
             rate_burst: self.rate_burst,
             poll_interval: Duration::from_millis(self.poll_interval_ms.max(10)),
+            web_app: self.web_app.clone(),
             ..ServerConfig::default()
         }
     }
