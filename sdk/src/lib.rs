@@ -54,10 +54,19 @@
 //! * `DO_NOT_TRACK=1` (also `true`, `yes`) in the environment turns the native
 //!   tracker off: nothing is recorded, written or sent.
 //!
+//! # Platforms
+//!
+//! Native targets run delivery on a worker thread with reqwest (rustls) and
+//! keep files in the data folder. On `wasm32-unknown-unknown` (the browser)
+//! delivery runs on the page's event loop with `fetch`, state lives in
+//! `localStorage` (gloo-storage), `flush` and `shutdown` are `async`, and when
+//! the page is hidden or left, queued events go as `keepalive` requests with
+//! the token in a `text/plain` body. The JavaScript package is `bindings/`.
+//!
 //! # Features
 //!
-//! None yet; native targets use reqwest with rustls. The core (`core`) is plain
-//! Rust without I/O and builds for `wasm32-unknown-unknown`.
+//! None yet. The core (`core`) is plain Rust without I/O, shared by both
+//! platforms.
 
 pub use usage_protocol as protocol;
 

@@ -7,9 +7,9 @@
 //! Batch requests are counted by the server (`usage_batches_total` in
 //! `/metrics`) and stored events by the NDJSON lines under `events/`.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use serde_json::json;
 use support::server::{workspace_root, TestServer};
@@ -21,19 +21,46 @@ const TEST_BUDGET: Duration = Duration::from_secs(180);
 /// Longest wait for the page to show something.
 const PATIENCE: Duration = Duration::from_secs(15);
 
-/// Builds the npm package when it is missing; false (after a loud skip
-/// notice, or a panic under CI) when it cannot be built here.
+/// The newest modification time of the files under `dirs` (recursively).
+fn newest(dirs: &[PathBuf]) -> Option<SystemTime> {
+    let mut newest = None;
+    let mut stack: Vec<PathBuf> = dirs.to_vec();
+    while let Some(path) = stack.pop() {
+        let Ok(meta) = std::fs::metadata(&path) else {
+            continue;
+        };
+        if meta.is_dir() {
+            let entries = std::fs::read_dir(&path).into_iter().flatten().flatten();
+            stack.extend(entries.map(|entry| entry.path()));
+        } else if let Ok(modified) = meta.modified() {
+            newest = newest.max(Some(modified));
+        }
+    }
+    newest
+}
+
+/// Builds the npm package when it is missing or older than its sources;
+/// false (after a loud skip notice, or a panic under CI) when it cannot be
+/// built here.
 fn package_ready() -> bool {
     let root = workspace_root();
-    if root.join("bindings/pkg/usage_sdk.js").is_file() {
+    let wasm = root.join("bindings/pkg/usage_sdk_bg.wasm");
+    let sources: Vec<PathBuf> = ["sdk/src", "bindings/src", "protocol/src", "Cargo.lock"]
+        .iter()
+        .map(|path| root.join(path))
+        .collect();
+    let built_at = std::fs::metadata(&wasm).and_then(|m| m.modified()).ok();
+    if built_at.is_some() && built_at >= newest(&sources) {
         return true;
     }
-    eprintln!("web_app: bindings/pkg is missing; running bindings/build.sh (a few minutes)");
+    eprintln!(
+        "web_app: bindings/pkg is missing or older than its sources; running bindings/build.sh"
+    );
     let built = Command::new(root.join("bindings/build.sh"))
         .current_dir(root)
         .status()
         .is_ok_and(|status| status.success());
-    if built && root.join("bindings/pkg/usage_sdk.js").is_file() {
+    if built && wasm.is_file() {
         return true;
     }
     let reason = "bindings/build.sh could not build the npm package (see its output above)";
