@@ -84,7 +84,8 @@ impl Tracker {
 
     /// Records that `name` happened, with `props` (an object; optional). Never
     /// waits for the network: returns at once what became of the event.
-    pub fn track(&self, name: &str, props: JsValue) -> Result<JsTrackResult, BindingError> {
+    pub fn track(&self, name: &str, props: Option<JsValue>) -> Result<JsTrackResult, BindingError> {
+        let props = props.unwrap_or(JsValue::UNDEFINED);
         let tracked = if props.is_undefined() || props.is_null() {
             self.inner.track(name, ())
         } else {
@@ -104,7 +105,10 @@ impl Tracker {
 
     /// Sends what is queued now and waits up to `timeoutMs` (default 5000).
     /// Resolves to whether nothing sendable is left unsent.
-    pub fn flush(&self, timeout_ms: Option<u32>) -> JsPromiseBool {
+    pub fn flush(
+        &self,
+        #[wasm_bindgen(js_name = "timeoutMs")] timeout_ms: Option<u32>,
+    ) -> JsPromiseBool {
         let inner = self.inner.clone();
         let promise = wasm_bindgen_futures::future_to_promise(async move {
             Ok(JsValue::from_bool(inner.flush(wait(timeout_ms)).await))
@@ -114,7 +118,10 @@ impl Tracker {
 
     /// Flushes for up to `timeoutMs` (default 5000), then stops; later events
     /// are dropped. Unsent events stay in `localStorage` for the next visit.
-    pub fn shutdown(&self, timeout_ms: Option<u32>) -> JsPromiseBool {
+    pub fn shutdown(
+        &self,
+        #[wasm_bindgen(js_name = "timeoutMs")] timeout_ms: Option<u32>,
+    ) -> JsPromiseBool {
         let inner = self.inner.clone();
         let promise = wasm_bindgen_futures::future_to_promise(async move {
             Ok(JsValue::from_bool(inner.shutdown(wait(timeout_ms)).await))
@@ -138,14 +145,24 @@ impl Tracker {
     /// Calls `callback` when the collector says the token expired (events are
     /// kept): log in again with a fresh token and they go out. `null` clears it.
     #[wasm_bindgen(js_name = onTokenExpired)]
-    pub fn on_token_expired(&self, callback: Option<js_sys::Function>) {
+    pub fn on_token_expired(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "(() => void) | null")] callback: Option<
+            js_sys::Function,
+        >,
+    ) {
         self.callbacks.set_token_expired(callback);
     }
 
     /// Calls `callback` with the code when the collector refuses the token
     /// otherwise (`invalid_token`, `unknown_key`); events are kept.
     #[wasm_bindgen(js_name = onAuthError)]
-    pub fn on_auth_error(&self, callback: Option<js_sys::Function>) {
+    pub fn on_auth_error(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "((code: string) => void) | null")] callback: Option<
+            js_sys::Function,
+        >,
+    ) {
         self.callbacks.set_auth_error(callback);
     }
 
