@@ -40,11 +40,20 @@ fn body() -> Vec<u8> {
     let batch = Batch {
         token: None,
         sent_at: OffsetDateTime::now_utc(),
-        sdk: SdkInfo { name: "bench".into(), version: "1".into() },
+        sdk: SdkInfo {
+            name: "bench".into(),
+            version: "1".into(),
+        },
         events: (0..EVENTS_PER_BATCH)
             .map(|_| {
-                Event::new(Uuid::now_v7(), "report.opened", OffsetDateTime::now_utc(), Some(props.clone()), Some("s-1".into()))
-                    .expect("valid")
+                Event::new(
+                    Uuid::now_v7(),
+                    "report.opened",
+                    OffsetDateTime::now_utc(),
+                    Some(props.clone()),
+                    Some("s-1".into()),
+                )
+                .expect("valid")
             })
             .collect(),
     };
@@ -52,7 +61,9 @@ fn body() -> Vec<u8> {
 }
 
 async fn listen(router: Router) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(async move { axum::serve(listener, router).await });
     addr
@@ -61,22 +72,44 @@ async fn listen(router: Router) -> SocketAddr {
 async fn baseline() -> SocketAddr {
     async fn parse_only(body: Bytes) -> axum::Json<serde_json::Value> {
         let batch: Batch = serde_json::from_slice(&body).expect("the bench sends valid JSON");
-        axum::Json(serde_json::json!({"accepted": batch.events.len(), "discarded": 0, "duplicates": 0, "opted_out": false, "rejected": []}))
+        axum::Json(
+            serde_json::json!({"accepted": batch.events.len(), "discarded": 0, "duplicates": 0, "opted_out": false, "rejected": []}),
+        )
     }
     listen(Router::new().route("/v1/batch", post(parse_only))).await
 }
 
 async fn real(dir: &std::path::Path) -> (SocketAddr, String) {
-    let store = SqliteStore::open(&dir.join("registry.db")).await.expect("store");
+    let store = SqliteStore::open(&dir.join("registry.db"))
+        .await
+        .expect("store");
     store.ensure_org("acme").await.expect("org");
-    let user = User { id: "bob".into(), name: "Bob".into(), email: String::new(), role: Role::User };
-    store.upsert_users("acme", &[user], &Actor::System).await.expect("user");
+    let user = User {
+        id: "bob".into(),
+        name: "Bob".into(),
+        email: String::new(),
+        role: Role::User,
+    };
+    store
+        .upsert_users("acme", &[user], &Actor::System)
+        .await
+        .expect("user");
     let registry = Arc::new(Registry::open(Arc::new(store)).await.expect("registry"));
     let sink = Arc::new(NdjsonSink::new(dir.join("events")).expect("sink"));
-    let config = ServerConfig { rate_limit: 0, ..ServerConfig::default() };
+    let config = ServerConfig {
+        rate_limit: 0,
+        ..ServerConfig::default()
+    };
     let state = AppState::new(registry, sink, config).await.expect("state");
     let now = OffsetDateTime::now_utc().unix_timestamp();
-    let claims = Claims { org: "acme".into(), sub: "bob".into(), opt_out: false, rev: 0, iat: now, exp: now + 3600 };
+    let claims = Claims {
+        org: "acme".into(),
+        sub: "bob".into(),
+        opt_out: false,
+        rev: 0,
+        iat: now,
+        exp: now + 3600,
+    };
     let token = state.with_keys(|ring| usage_validator::token::issue(ring, &claims));
     // As `serve` does: keeps the registry confirmed current and the sink flushed.
     usage_validator::server::spawn_background(state.clone());
@@ -104,7 +137,11 @@ async fn round(client: &reqwest::Client, url: &str, token: &str, bodies: Vec<Vec
                         .send()
                         .await
                         .expect("loopback request");
-                    assert!(response.status().is_success(), "status {}", response.status());
+                    assert!(
+                        response.status().is_success(),
+                        "status {}",
+                        response.status()
+                    );
                     response.bytes().await.expect("body");
                 }
             })
@@ -121,10 +158,16 @@ fn ingest(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("tempdir");
     let base = runtime.block_on(baseline());
     let (real_addr, token) = runtime.block_on(real(dir.path()));
-    let client = reqwest::Client::builder().no_proxy().pool_max_idle_per_host(CONCURRENCY).build().expect("client");
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .pool_max_idle_per_host(CONCURRENCY)
+        .build()
+        .expect("client");
 
     let mut group = c.benchmark_group("ingest_loopback");
-    group.throughput(Throughput::Elements((EVENTS_PER_BATCH * BATCHES_PER_ROUND) as u64));
+    group.throughput(Throughput::Elements(
+        (EVENTS_PER_BATCH * BATCHES_PER_ROUND) as u64,
+    ));
     group.sample_size(20);
     group.measurement_time(Duration::from_secs(10));
     for (name, addr) in [("baseline_parse_only", base), ("usage_server", real_addr)] {

@@ -38,14 +38,22 @@ pub async fn open_store(args: &StoreArgs) -> Result<Opened, BoxError> {
         Some(url) if is_postgres(url) => {
             let store = usage_validator::store::postgres::PostgresStore::connect(url).await?;
             let pool = store.pool().clone();
-            Ok(Opened { store: Arc::new(store), shared: Some(pool) })
+            Ok(Opened {
+                store: Arc::new(store),
+                shared: Some(pool),
+            })
         }
-        Some(other) => Err(format!("--database-url must be a postgres:// URL, not `{other}`").into()),
+        Some(other) => {
+            Err(format!("--database-url must be a postgres:// URL, not `{other}`").into())
+        }
         None => {
             std::fs::create_dir_all(&args.data)
                 .map_err(|e| format!("cannot create data folder {}: {e}", args.data.display()))?;
             let store = SqliteStore::open(&args.data.join("registry.db")).await?;
-            Ok(Opened { store: Arc::new(store), shared: None })
+            Ok(Opened {
+                store: Arc::new(store),
+                shared: None,
+            })
         }
     }
 }
@@ -61,15 +69,16 @@ pub async fn registry(args: &StoreArgs, staleness: Duration) -> Result<Arc<Regis
         .with_head_check(opened.shared.is_some());
     let registry = Arc::new(registry);
     if let Some(pool) = opened.shared {
-        tokio::spawn(usage_validator::registry::feed::follow(registry.clone(), pool));
+        tokio::spawn(usage_validator::registry::feed::follow(
+            registry.clone(),
+            pool,
+        ));
     }
     Ok(registry)
 }
 
 /// The sink the flags name.
-pub async fn sink(
-    args: &ServeArgs,
-) -> Result<Arc<dyn Sink>, BoxError> {
+pub async fn sink(args: &ServeArgs) -> Result<Arc<dyn Sink>, BoxError> {
     match args.sink {
         SinkKind::Ndjson => Ok(Arc::new(NdjsonSink::new(args.store.data.join("events"))?)),
         SinkKind::Postgres => {
@@ -81,7 +90,9 @@ pub async fn sink(
             else {
                 return Err("--sink postgres needs --database-url postgres://...".into());
             };
-            Ok(Arc::new(usage_validator::sink::PostgresSink::connect(url).await?))
+            Ok(Arc::new(
+                usage_validator::sink::PostgresSink::connect(url).await?,
+            ))
         }
     }
 }
