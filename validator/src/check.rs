@@ -39,30 +39,26 @@ pub fn check_batch(
     events: Vec<Result<Event, RejectCode>>,
 ) -> Verdict {
     let mut verdict = Verdict::default();
-    let mut valid = Vec::with_capacity(events.len());
-    for (index, event) in events.into_iter().enumerate() {
-        match event {
-            Ok(event) => valid.push(event),
-            Err(code) => verdict.response.rejected.push(Rejection {
+    for (index, event) in events.iter().enumerate() {
+        if let Err(code) = event {
+            verdict.response.rejected.push(Rejection {
                 index: index as u32,
-                code,
-            }),
+                code: *code,
+            });
         }
     }
+    let valid = events.len() - verdict.response.rejected.len();
     if registry.is_opted_out(subject.org, subject.user) {
         verdict.response.opted_out = true;
-        verdict.response.discarded = valid.len() as u32;
+        verdict.response.discarded = valid as u32;
         return verdict;
     }
-    let keys: Vec<u128> = valid
-        .iter()
-        .map(|e| dedupe.key(subject.org, e.id))
-        .collect();
+    let keys = dedupe.keys(subject.org, events.iter().flatten().map(|e| e.id));
     let mut fresh = Vec::with_capacity(keys.len());
     dedupe.insert_all(&keys, &mut fresh);
-    verdict.accepted.reserve(valid.len());
-    verdict.keys.reserve(valid.len());
-    for ((event, key), new) in valid.into_iter().zip(keys).zip(fresh) {
+    verdict.accepted.reserve(valid);
+    verdict.keys.reserve(valid);
+    for ((event, key), new) in events.into_iter().flatten().zip(keys).zip(fresh) {
         if new {
             verdict.accepted.push(event);
             verdict.keys.push(key);

@@ -1,55 +1,60 @@
 //! Remembers accepted event ids so a retried event is not stored twice.
 //!
 //! The window is bounded: the newest `capacity` ids are kept (default one
-//! million, about 40 MB), oldest forgotten first. Clients retry within minutes,
-//! so a window of that size covers every retry in practice. At startup the
-//! window is refilled from the sink, which makes dedupe survive restarts.
+//! million, about 32 MB: 16 bytes per id in arrival order plus two 8-byte
+//! table slots), oldest forgotten first. Clients retry within minutes, so a
+//! window of that size covers every retry in practice. At startup the window
+//! is refilled from the sink, which makes dedupe survive restarts.
+//!
+//! Answers are exact: a table slot holds part of a key's hash and the key's
+//! place in arrival order, and an id is a duplicate only if the key at that
+//! place is equal to it.
 
-use std::collections::hash_map::RandomState;
-use std::collections::{HashSet, VecDeque};
-use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
+use std::collections::VecDeque;
+use std::fmt;
+use std::hash::BuildHasher;
 use std::sync::Mutex;
 
+use hashbrown::DefaultHashBuilder;
 use uuid::Uuid;
 
 /// Default number of ids remembered.
 pub const DEFAULT_CAPACITY: usize = 1_000_000;
 
+/// Largest window; a larger capacity is lowered to this. Table slots address
+/// the arrival order with 32 bits.
+pub const MAX_CAPACITY: usize = 1 << 30;
+
 /// A set of recently accepted `(org, event id)` pairs.
 #[derive(Debug)]
 pub struct Dedupe {
-    org_hasher: RandomState,
+    // Both hashes are keyed with random seeds: event ids come from clients,
+    // who could otherwise pick ids that all land in one place of the table.
+    org_hasher: DefaultHashBuilder,
     inner: Mutex<Window>,
 }
 
-#[derive(Debug)]
+/// The remembered keys, oldest first, and an open-addressing table (linear
+/// probing) that finds a key's place in that order.
 struct Window {
-    ids: HashSet<u128, BuildHasherDefault<IdHasher>>,
+    hasher: DefaultHashBuilder,
+    /// `order[i]` was given sequence number `first_seq + i` (wrapping). A
+    /// forgotten key stays here as a gap, absent from `slots`, until it is
+    /// dropped from either end or the window is compacted.
     order: VecDeque<u128>,
+    first_seq: u32,
+    /// [`FREE`], or a key's hash in the high 31 bits, [`USED`], and the key's
+    /// sequence number in the low 32 bits. At most half full.
+    slots: Vec<u64>,
+    /// A key's first slot is its hash shifted right by this much.
+    shift: u32,
+    len: usize,
     capacity: usize,
 }
 
-/// Event ids are already random in their low bits (UUIDv7 and v4), so hashing
-/// them again is wasted work: fold the halves and spread them with one multiply.
-#[derive(Debug, Default)]
-struct IdHasher(u64);
-
-impl Hasher for IdHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-        }
-    }
-
-    fn write_u128(&mut self, key: u128) {
-        let folded = (key as u64) ^ ((key >> 64) as u64);
-        self.0 = folded.wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    }
-}
+const FREE: u64 = 0;
+const USED: u64 = 1 << 32;
+const SEQ_BITS: u64 = 0xffff_ffff;
 
 impl Default for Dedupe {
     fn default() -> Self {
@@ -58,23 +63,27 @@ impl Default for Dedupe {
 }
 
 impl Dedupe {
-    /// A window remembering at most `capacity` ids.
+    /// A window remembering at most `capacity` ids (1 to [`MAX_CAPACITY`]).
     pub fn with_capacity(capacity: usize) -> Self {
-        let capacity = capacity.max(1);
         Self {
-            org_hasher: RandomState::new(),
-            inner: Mutex::new(Window {
-                ids: HashSet::with_capacity_and_hasher(capacity.min(1 << 16), Default::default()),
-                order: VecDeque::with_capacity(capacity.min(1 << 16)),
-                capacity,
-            }),
+            org_hasher: DefaultHashBuilder::default(),
+            inner: Mutex::new(Window::new(capacity.clamp(1, MAX_CAPACITY))),
         }
     }
 
     /// The key of an id within an org: ids of different orgs never collide.
     pub fn key(&self, org: &str, id: Uuid) -> u128 {
-        let org_bits = self.org_hasher.hash_one(org);
-        id.as_u128() ^ (u128::from(org_bits) << 64)
+        self.org_bits(org) ^ id.as_u128()
+    }
+
+    /// The keys of `ids` within one org, as [`Dedupe::key`] gives them.
+    pub fn keys(&self, org: &str, ids: impl IntoIterator<Item = Uuid>) -> Vec<u128> {
+        let org_bits = self.org_bits(org);
+        ids.into_iter().map(|id| org_bits ^ id.as_u128()).collect()
+    }
+
+    fn org_bits(&self, org: &str) -> u128 {
+        u128::from(self.org_hasher.hash_one(org)) << 64
     }
 
     /// Records each key; returns, per key, whether it was new. A key repeated
@@ -83,17 +92,10 @@ impl Dedupe {
         let mut window = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         fresh.clear();
         fresh.reserve(keys.len());
-        for &key in keys {
-            let new = window.ids.insert(key);
-            if new {
-                window.order.push_back(key);
-                if window.order.len() > window.capacity {
-                    if let Some(oldest) = window.order.pop_front() {
-                        window.ids.remove(&oldest);
-                    }
-                }
-            }
-            fresh.push(new);
+        let hashes: Vec<u64> = keys.iter().map(|&key| window.hash(key)).collect();
+        window.warm(&hashes);
+        for (&key, &hash) in keys.iter().zip(&hashes) {
+            fresh.push(window.insert(key, hash));
         }
     }
 
@@ -101,20 +103,15 @@ impl Dedupe {
     /// stored, so their retry is accepted.
     pub fn forget(&self, keys: &[u128]) {
         let mut window = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        for key in keys {
-            window.ids.remove(key);
+        for &key in keys {
+            window.remove(key);
         }
-        let Window { ids, order, .. } = &mut *window;
-        order.retain(|k| ids.contains(k));
+        window.drop_gaps();
     }
 
     /// How many ids are remembered.
     pub fn len(&self) -> usize {
-        self.inner
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .ids
-            .len()
+        self.inner.lock().unwrap_or_else(|e| e.into_inner()).len
     }
 
     /// Whether no id is remembered.
@@ -123,9 +120,191 @@ impl Dedupe {
     }
 }
 
+impl Window {
+    fn new(capacity: usize) -> Self {
+        let size = (2 * capacity).next_power_of_two().max(8);
+        Self {
+            hasher: DefaultHashBuilder::default(),
+            order: VecDeque::with_capacity(capacity),
+            first_seq: 0,
+            slots: vec![FREE; size],
+            shift: 64 - size.trailing_zeros(),
+            len: 0,
+            capacity,
+        }
+    }
+
+    fn hash(&self, key: u128) -> u64 {
+        self.hasher.hash_one(key)
+    }
+
+    fn home(&self, hash: u64) -> usize {
+        (hash >> self.shift) as usize
+    }
+
+    fn next(&self, pos: usize) -> usize {
+        (pos + 1) & (self.slots.len() - 1)
+    }
+
+    fn seq_of(&self, index: usize) -> u32 {
+        self.first_seq.wrapping_add(index as u32)
+    }
+
+    fn key_at(&self, slot: u64) -> u128 {
+        self.order[(slot as u32).wrapping_sub(self.first_seq) as usize]
+    }
+
+    /// The slot holding `key` if it is remembered, else the free slot where
+    /// it belongs.
+    fn probe(&self, key: u128, hash: u64) -> Result<usize, usize> {
+        let mut pos = self.home(hash);
+        loop {
+            let slot = self.slots[pos];
+            if slot == FREE {
+                return Err(pos);
+            }
+            if (slot ^ hash) >> 33 == 0 && self.key_at(slot) == key {
+                return Ok(pos);
+            }
+            pos = self.next(pos);
+        }
+    }
+
+    /// The slot of the key with sequence number `seq`, if it is remembered.
+    fn slot_of_seq(&self, hash: u64, seq: u32) -> Option<usize> {
+        let mut pos = self.home(hash);
+        loop {
+            let slot = self.slots[pos];
+            if slot == FREE {
+                return None;
+            }
+            if slot & SEQ_BITS == u64::from(seq) {
+                return Some(pos);
+            }
+            pos = self.next(pos);
+        }
+    }
+
+    /// Loads the first slot of every key about to be inserted, and of the
+    /// oldest keys those inserts will evict, before any is used. A window of
+    /// a million ids is far larger than the core's caches: one slot after
+    /// another, each load would wait for memory in turn; issued together they
+    /// overlap, and the inserts then find their slots in cache.
+    fn warm(&self, hashes: &[u64]) {
+        let evictions = (self.len + hashes.len()).saturating_sub(self.capacity);
+        let evicted = self.order.iter().take(evictions).map(|&key| self.hash(key));
+        let loaded = hashes
+            .iter()
+            .copied()
+            .chain(evicted)
+            .fold(0, |acc, hash| acc ^ self.slots[self.home(hash)]);
+        // The value is of no use; this keeps the loads from being optimised away.
+        std::hint::black_box(loaded);
+    }
+
+    /// Remembers `key`, whose hash is `hash`, unless it is; returns whether
+    /// it was new.
+    fn insert(&mut self, key: u128, hash: u64) -> bool {
+        let Err(pos) = self.probe(key, hash) else {
+            return false;
+        };
+        let seq = self.seq_of(self.order.len());
+        self.slots[pos] = (hash & !SEQ_BITS) | USED | u64::from(seq);
+        self.order.push_back(key);
+        self.len += 1;
+        if self.len > self.capacity {
+            self.evict_oldest();
+        }
+        true
+    }
+
+    /// Forgets the oldest remembered key, dropping the gaps before it.
+    fn evict_oldest(&mut self) {
+        while let Some(key) = self.order.pop_front() {
+            let seq = self.first_seq;
+            self.first_seq = seq.wrapping_add(1);
+            if let Some(pos) = self.slot_of_seq(self.hash(key), seq) {
+                self.free(pos);
+                return;
+            }
+        }
+    }
+
+    /// Forgets `key` if it is remembered, leaving a gap in the order.
+    fn remove(&mut self, key: u128) {
+        if let Ok(pos) = self.probe(key, self.hash(key)) {
+            self.free(pos);
+        }
+    }
+
+    /// Empties slot `hole`, moving later slots of its run back so that every
+    /// key stays reachable from its first slot without crossing a free one.
+    fn free(&mut self, mut hole: usize) {
+        let mask = self.slots.len() - 1;
+        let mut pos = hole;
+        loop {
+            pos = self.next(pos);
+            let slot = self.slots[pos];
+            if slot == FREE {
+                break;
+            }
+            let home = (slot >> self.shift) as usize;
+            if pos.wrapping_sub(home) & mask >= pos.wrapping_sub(hole) & mask {
+                self.slots[hole] = slot;
+                hole = pos;
+            }
+        }
+        self.slots[hole] = FREE;
+        self.len -= 1;
+    }
+
+    /// Drops the gaps at the newest end (a batch forgotten right after it was
+    /// recorded leaves no others); compacts when the gaps left behind newer
+    /// keys outnumber the capacity, so memory stays bounded.
+    fn drop_gaps(&mut self) {
+        while let Some(&key) = self.order.back() {
+            let seq = self.seq_of(self.order.len() - 1);
+            if self.slot_of_seq(self.hash(key), seq).is_some() {
+                break;
+            }
+            self.order.pop_back();
+        }
+        if self.order.len() - self.len > self.capacity {
+            let mut compact = Window::new(self.capacity);
+            for (index, &key) in self.order.iter().enumerate() {
+                if self
+                    .slot_of_seq(self.hash(key), self.seq_of(index))
+                    .is_some()
+                {
+                    compact.insert(key, compact.hash(key));
+                }
+            }
+            *self = compact;
+        }
+    }
+}
+
+impl fmt::Debug for Window {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Window")
+            .field("len", &self.len)
+            .field("capacity", &self.capacity)
+            .finish_non_exhaustive()
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use std::collections::HashSet;
+
+    use proptest::prelude::*;
+
     use super::*;
+
+    fn remembered(dedupe: &Dedupe, key: u128) -> bool {
+        let window = dedupe.inner.lock().expect("not poisoned");
+        window.probe(key, window.hash(key)).is_ok()
+    }
 
     #[test]
     fn a_repeated_id_is_new_once_per_org() {
@@ -136,6 +315,7 @@ mod tests {
             dedupe.key("acme", id),
             dedupe.key("other", id),
         ];
+        assert_eq!(dedupe.keys("acme", [id, id]), keys[..2]);
         let mut fresh = Vec::new();
         dedupe.insert_all(&keys, &mut fresh);
         assert_eq!(fresh, [true, false, true]);
@@ -150,6 +330,8 @@ mod tests {
         let mut fresh = Vec::new();
         dedupe.insert_all(&keys, &mut fresh);
         assert_eq!(dedupe.len(), 3);
+        let kept: Vec<bool> = keys.iter().map(|&k| remembered(&dedupe, k)).collect();
+        assert_eq!(kept, [false, false, true, true, true], "oldest first");
         dedupe.insert_all(&keys[..1], &mut fresh);
         assert_eq!(fresh, [true], "forgotten after eviction");
     }
@@ -161,7 +343,118 @@ mod tests {
         let mut fresh = Vec::new();
         dedupe.insert_all(&[key], &mut fresh);
         dedupe.forget(&[key]);
+        assert!(dedupe.is_empty());
         dedupe.insert_all(&[key], &mut fresh);
         assert_eq!(fresh, [true]);
+    }
+
+    #[test]
+    fn a_forgotten_id_frees_its_place_and_is_skipped_by_eviction() {
+        let dedupe = Dedupe::with_capacity(3);
+        let mut fresh = Vec::new();
+        dedupe.insert_all(&[1, 2, 3], &mut fresh);
+        dedupe.forget(&[2]);
+        dedupe.insert_all(&[4], &mut fresh);
+        assert_eq!(dedupe.len(), 3, "nothing evicted: 2 made room");
+        dedupe.insert_all(&[5, 6], &mut fresh);
+        let kept: Vec<u128> = (1..=6).filter(|&k| remembered(&dedupe, k)).collect();
+        assert_eq!(kept, [4, 5, 6]);
+    }
+
+    #[test]
+    fn gaps_left_by_failed_batches_stay_bounded() {
+        let dedupe = Dedupe::with_capacity(4);
+        let mut fresh = Vec::new();
+        for batch in 0..1000u128 {
+            // A failed batch, then a stored one that lands after it.
+            dedupe.insert_all(&[2 * batch], &mut fresh);
+            dedupe.insert_all(&[2 * batch + 1], &mut fresh);
+            dedupe.forget(&[2 * batch]);
+            let window = dedupe.inner.lock().expect("not poisoned");
+            assert!(window.order.len() <= 2 * window.capacity + 1);
+        }
+        // 1998 evicted 1991 and 1999 evicted 1993 before 1998 was forgotten.
+        let kept: Vec<u128> = (1990..2000).filter(|&k| remembered(&dedupe, k)).collect();
+        assert_eq!(kept, [1995, 1997, 1999]);
+    }
+
+    #[test]
+    fn a_large_window_fills_to_its_bound() {
+        let dedupe = Dedupe::with_capacity(50_000);
+        let mut fresh = Vec::new();
+        let keys: Vec<u128> = (0..120_000).map(|_| Uuid::now_v7().as_u128()).collect();
+        for batch in keys.chunks(500) {
+            dedupe.insert_all(batch, &mut fresh);
+            assert!(fresh.iter().all(|&new| new));
+        }
+        assert_eq!(dedupe.len(), 50_000);
+        assert!(!remembered(&dedupe, keys[69_999]));
+        assert!(remembered(&dedupe, keys[70_000]));
+        dedupe.insert_all(&keys[70_000..], &mut fresh);
+        assert!(
+            fresh.iter().all(|&new| !new),
+            "the newest are all duplicates"
+        );
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Insert(Vec<u128>),
+        Forget(Vec<u128>),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        let keys = || prop::collection::vec(0..24u128, 0..8);
+        prop_oneof![keys().prop_map(Op::Insert), keys().prop_map(Op::Forget)]
+    }
+
+    /// The window as it was first written: a set and a queue of its keys.
+    #[derive(Default)]
+    struct Model {
+        ids: HashSet<u128>,
+        order: VecDeque<u128>,
+    }
+
+    proptest! {
+        #[test]
+        fn the_window_matches_a_plain_set_and_queue(
+            capacity in 1..8usize,
+            ops in prop::collection::vec(op(), 1..60),
+        ) {
+            let dedupe = Dedupe::with_capacity(capacity);
+            let mut model = Model::default();
+            let mut fresh = Vec::new();
+            for op in ops {
+                match op {
+                    Op::Insert(keys) => {
+                        dedupe.insert_all(&keys, &mut fresh);
+                        let mut expected = Vec::new();
+                        for key in keys {
+                            let new = model.ids.insert(key);
+                            if new {
+                                model.order.push_back(key);
+                                if model.order.len() > capacity {
+                                    let oldest = model.order.pop_front().expect("over capacity");
+                                    model.ids.remove(&oldest);
+                                }
+                            }
+                            expected.push(new);
+                        }
+                        prop_assert_eq!(&fresh, &expected);
+                    }
+                    Op::Forget(keys) => {
+                        dedupe.forget(&keys);
+                        for key in keys {
+                            model.ids.remove(&key);
+                        }
+                        model.order.retain(|k| model.ids.contains(k));
+                    }
+                }
+                prop_assert_eq!(dedupe.len(), model.ids.len());
+                for key in 0..24 {
+                    prop_assert_eq!(remembered(&dedupe, key), model.ids.contains(&key));
+                }
+            }
+        }
     }
 }
