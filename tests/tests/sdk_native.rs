@@ -13,19 +13,7 @@ use usage_sdk::{DropReason, Fate, Tracked, Tracker};
 
 /// Batch requests the server has answered, whatever the status.
 async fn batches_seen(server: &TestServer) -> u64 {
-    let text = server
-        .client()
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
-    text.lines()
-        .filter(|l| l.starts_with("usage_batches_total{"))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
-        .sum()
+    metric(server, "usage_batches_total{").await
 }
 
 async fn set_opt_out(server: &TestServer, key: &str, user: &str, out: bool) {
@@ -218,20 +206,7 @@ async fn a_rate_limited_sdk_waits_as_told() {
     );
     // With its own 10-50 ms backoff the SDK would have been refused dozens of
     // times; honouring Retry-After (1 s) keeps the refusals to a handful.
-    let metrics = server
-        .client()
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
-    let limited: u64 = metrics
-        .lines()
-        .find(|l| l.starts_with("usage_batches_total{status=\"429\"}"))
-        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
-        .expect("429 counter");
+    let limited = metric(&server, "usage_batches_total{status=\"429\"}").await;
     assert!(limited <= 6, "{limited} refusals");
     tracker.shutdown(Duration::from_secs(5));
 }

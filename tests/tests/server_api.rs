@@ -82,16 +82,7 @@ async fn an_opted_out_users_events_are_discarded_whatever_their_token_says() {
     assert_eq!(token(&server, key, "acme", "bob").await["opt_out"], false);
 
     // The audit trail names the key as the actor.
-    let audit: Value = server
-        .client()
-        .get(server.url("/api/orgs/acme/audit"))
-        .bearer_auth(key)
-        .send()
-        .await
-        .expect("audit")
-        .json()
-        .await
-        .expect("json");
+    let audit: Value = get_json(&server, key, "/api/orgs/acme/audit").await;
     let first_entry = &audit["entries"][0];
     assert_eq!(first_entry["action"], "opt_in");
     assert!(first_entry["actor"]
@@ -630,16 +621,7 @@ async fn users_import_reads_ten_thousand_rows_and_refuses_a_bad_file_whole() {
     );
     assert!(out.contains("10000 added"), "{out}");
     let key = server.demo().service_key;
-    let page: Value = server
-        .client()
-        .get(server.url("/api/orgs/acme/users?query=Number%209999"))
-        .bearer_auth(&key)
-        .send()
-        .await
-        .expect("get")
-        .json()
-        .await
-        .expect("json");
+    let page: Value = get_json(&server, &key, "/api/orgs/acme/users?query=Number%209999").await;
     assert_eq!(page["users"][0]["name"], "User, Number 9999");
 
     let bad = data.join("bad.csv");
@@ -661,16 +643,7 @@ async fn users_import_reads_ten_thousand_rows_and_refuses_a_bad_file_whole() {
         stderr.contains("line 3") && stderr.contains("line 4"),
         "{stderr}"
     );
-    let page: Value = server
-        .client()
-        .get(server.url("/api/orgs/acme/users?query=ok1"))
-        .bearer_auth(&key)
-        .send()
-        .await
-        .expect("get")
-        .json()
-        .await
-        .expect("json");
+    let page: Value = get_json(&server, &key, "/api/orgs/acme/users?query=ok1").await;
     assert_eq!(
         page["users"].as_array().map(Vec::len),
         Some(0),

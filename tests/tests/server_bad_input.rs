@@ -477,31 +477,13 @@ async fn hostile_input_gets_clear_errors_and_changes_nothing() {
 
     // Only that one event was stored; nothing from the refused requests.
     assert_eq!(stored_ids(&server.data_dir()).len(), 1);
-    let opt_outs: Value = server
-        .client()
-        .get(server.url("/api/orgs/acme/opt-outs"))
-        .bearer_auth(&key)
-        .send()
-        .await
-        .expect("get")
-        .json()
-        .await
-        .expect("json");
+    let opt_outs: Value = get_json(&server, &key, "/api/orgs/acme/opt-outs").await;
     assert_eq!(
         opt_outs["opt_outs"],
         json!([]),
         "the unknown-user opt-out changed nothing"
     );
-    let users: Value = server
-        .client()
-        .get(server.url("/api/orgs/acme/users?query=zoe"))
-        .bearer_auth(&key)
-        .send()
-        .await
-        .expect("get")
-        .json()
-        .await
-        .expect("json");
+    let users: Value = get_json(&server, &key, "/api/orgs/acme/users?query=zoe").await;
     assert_eq!(users["users"], json!([]));
     assert_eq!(
         server

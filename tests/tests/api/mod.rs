@@ -200,3 +200,37 @@ pub fn bearer(value: &str) -> HeaderMap {
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     headers
 }
+
+/// `GET path` with a bearer value; the JSON answer (panics if not 2xx JSON).
+pub async fn get_json(server: &TestServer, bearer: &str, path: &str) -> Value {
+    let response = server
+        .client()
+        .get(server.url(path))
+        .bearer_auth(bearer)
+        .send()
+        .await
+        .expect("GET");
+    assert!(
+        response.status().is_success(),
+        "GET {path}: {}",
+        response.status()
+    );
+    response.json().await.expect("JSON answer")
+}
+
+/// The sum of a Prometheus counter's samples whose line starts with `prefix`.
+pub async fn metric(server: &TestServer, prefix: &str) -> u64 {
+    let text = server
+        .client()
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    text.lines()
+        .filter(|l| l.starts_with(prefix))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum()
+}
