@@ -15,7 +15,7 @@ use std::fmt;
 use std::hash::BuildHasher;
 use std::sync::Mutex;
 
-use hashbrown::DefaultHashBuilder;
+use hashbrown::{DefaultHashBuilder, HashSet};
 use uuid::Uuid;
 
 /// Default number of ids remembered.
@@ -36,18 +36,27 @@ pub struct Dedupe {
 
 /// The remembered keys, oldest first, and an open-addressing table (linear
 /// probing) that finds a key's place in that order.
+///
+/// Evicting the oldest key only drops it from the front of `order`: its slot
+/// expires with it (its sequence number falls out of the window) and a sweep
+/// frees expired slots a few at a time, in slot order. An eviction thus costs
+/// no random access into a table far larger than the core's caches.
 struct Window {
     hasher: DefaultHashBuilder,
-    /// `order[i]` was given sequence number `first_seq + i` (wrapping). A
-    /// forgotten key stays here as a gap, absent from `slots`, until it is
-    /// dropped from either end or the window is compacted.
+    /// `order[i]` was given sequence number `first_seq + i` (wrapping).
     order: VecDeque<u128>,
     first_seq: u32,
+    /// Sequence numbers of forgotten keys that are still in `order`: their
+    /// slots are freed at once, their places in `order` when they reach
+    /// either end or the window is compacted.
+    gaps: HashSet<u32, DefaultHashBuilder>,
     /// [`FREE`], or a key's hash in the high 31 bits, [`USED`], and the key's
-    /// sequence number in the low 32 bits. At most half full.
+    /// sequence number in the low 32 bits. Remembered keys fill at most half.
     slots: Vec<u64>,
     /// A key's first slot is its hash shifted right by this much.
     shift: u32,
+    /// The next slot the sweep looks at.
+    sweep: usize,
     len: usize,
     capacity: usize,
 }
@@ -55,6 +64,11 @@ struct Window {
 const FREE: u64 = 0;
 const USED: u64 = 1 << 32;
 const SEQ_BITS: u64 = 0xffff_ffff;
+
+/// Slots the sweep looks at per insert. Each insert expires at most one slot
+/// and a pass over the table takes `slots / SWEEP` inserts, so expired slots
+/// fill about an eighth of it at most.
+const SWEEP: usize = 8;
 
 impl Default for Dedupe {
     fn default() -> Self {
@@ -127,8 +141,10 @@ impl Window {
             hasher: DefaultHashBuilder::default(),
             order: VecDeque::with_capacity(capacity),
             first_seq: 0,
+            gaps: HashSet::default(),
             slots: vec![FREE; size],
             shift: 64 - size.trailing_zeros(),
+            sweep: 0,
             len: 0,
             capacity,
         }
@@ -150,54 +166,46 @@ impl Window {
         self.first_seq.wrapping_add(index as u32)
     }
 
-    fn key_at(&self, slot: u64) -> u128 {
-        self.order[(slot as u32).wrapping_sub(self.first_seq) as usize]
+    /// Where in `order` the key of a used slot is; `None` once it has left
+    /// the window. (Expired slots are freed long before sequence numbers
+    /// wrap around to theirs.)
+    fn index_of(&self, slot: u64) -> Option<usize> {
+        let index = (slot as u32).wrapping_sub(self.first_seq) as usize;
+        (index < self.order.len()).then_some(index)
     }
 
-    /// The slot holding `key` if it is remembered, else the free slot where
-    /// it belongs.
+    /// `Ok` with the slot holding `key` if it is remembered, else `Err` with
+    /// the slot it should take: the first expired one on its way, or the
+    /// free one that ends it.
     fn probe(&self, key: u128, hash: u64) -> Result<usize, usize> {
         let mut pos = self.home(hash);
+        let mut expired = None;
         loop {
             let slot = self.slots[pos];
             if slot == FREE {
-                return Err(pos);
+                return Err(expired.unwrap_or(pos));
             }
-            if (slot ^ hash) >> 33 == 0 && self.key_at(slot) == key {
-                return Ok(pos);
+            match self.index_of(slot) {
+                Some(index) if (slot ^ hash) >> 33 == 0 && self.order[index] == key => {
+                    return Ok(pos)
+                }
+                Some(_) => {}
+                None => {
+                    expired.get_or_insert(pos);
+                }
             }
             pos = self.next(pos);
         }
     }
 
-    /// The slot of the key with sequence number `seq`, if it is remembered.
-    fn slot_of_seq(&self, hash: u64, seq: u32) -> Option<usize> {
-        let mut pos = self.home(hash);
-        loop {
-            let slot = self.slots[pos];
-            if slot == FREE {
-                return None;
-            }
-            if slot & SEQ_BITS == u64::from(seq) {
-                return Some(pos);
-            }
-            pos = self.next(pos);
-        }
-    }
-
-    /// Loads the first slot of every key about to be inserted, and of the
-    /// oldest keys those inserts will evict, before any is used. A window of
-    /// a million ids is far larger than the core's caches: one slot after
-    /// another, each load would wait for memory in turn; issued together they
-    /// overlap, and the inserts then find their slots in cache.
+    /// Loads the first slot of every key about to be inserted before any is
+    /// used. A window of a million ids is far larger than the core's caches:
+    /// one after another, each load would wait for memory in turn; issued
+    /// together they overlap, and the inserts then find their slots in cache.
     fn warm(&self, hashes: &[u64]) {
-        let evictions = (self.len + hashes.len()).saturating_sub(self.capacity);
-        let evicted = self.order.iter().take(evictions).map(|&key| self.hash(key));
         let loaded = hashes
             .iter()
-            .copied()
-            .chain(evicted)
-            .fold(0, |acc, hash| acc ^ self.slots[self.home(hash)]);
+            .fold(0, |acc, &hash| acc ^ self.slots[self.home(hash)]);
         // The value is of no use; this keeps the loads from being optimised away.
         std::hint::black_box(loaded);
     }
@@ -215,25 +223,54 @@ impl Window {
         if self.len > self.capacity {
             self.evict_oldest();
         }
+        self.sweep();
         true
     }
 
     /// Forgets the oldest remembered key, dropping the gaps before it.
     fn evict_oldest(&mut self) {
-        while let Some(key) = self.order.pop_front() {
+        while self.order.pop_front().is_some() {
             let seq = self.first_seq;
             self.first_seq = seq.wrapping_add(1);
-            if let Some(pos) = self.slot_of_seq(self.hash(key), seq) {
-                self.free(pos);
+            // Gaps are rare: skip hashing when there are none.
+            let gap = !self.gaps.is_empty() && self.gaps.remove(&seq);
+            if !gap {
+                self.len -= 1;
                 return;
             }
         }
     }
 
+    /// Whether a slot holds a key that has left the window.
+    fn is_expired(&self, slot: u64) -> bool {
+        // `&`, not `&&`: no branch to mispredict on half-full slots.
+        (slot != FREE) & ((slot as u32).wrapping_sub(self.first_seq) as usize >= self.order.len())
+    }
+
+    /// Frees the expired slots among the next [`SWEEP`] slots.
+    fn sweep(&mut self) {
+        let start = self.sweep;
+        let expired = (0..SWEEP).fold(0u32, |mask, i| {
+            mask | u32::from(self.is_expired(self.slots[start + i])) << i
+        });
+        let mut rest = expired;
+        while rest != 0 {
+            let pos = start + rest.trailing_zeros() as usize;
+            rest &= rest - 1;
+            // Freeing moves later slots back: a slot moved here may be expired too.
+            while self.is_expired(self.slots[pos]) {
+                self.free(pos);
+            }
+        }
+        self.sweep = (start + SWEEP) & (self.slots.len() - 1);
+    }
+
     /// Forgets `key` if it is remembered, leaving a gap in the order.
     fn remove(&mut self, key: u128) {
         if let Ok(pos) = self.probe(key, self.hash(key)) {
+            self.gaps.insert(self.slots[pos] as u32);
             self.free(pos);
+            self.len -= 1;
         }
     }
 
@@ -255,27 +292,22 @@ impl Window {
             }
         }
         self.slots[hole] = FREE;
-        self.len -= 1;
     }
 
     /// Drops the gaps at the newest end (a batch forgotten right after it was
     /// recorded leaves no others); compacts when the gaps left behind newer
     /// keys outnumber the capacity, so memory stays bounded.
     fn drop_gaps(&mut self) {
-        while let Some(&key) = self.order.back() {
-            let seq = self.seq_of(self.order.len() - 1);
-            if self.slot_of_seq(self.hash(key), seq).is_some() {
+        while let Some(index) = self.order.len().checked_sub(1) {
+            if !self.gaps.remove(&self.seq_of(index)) {
                 break;
             }
             self.order.pop_back();
         }
-        if self.order.len() - self.len > self.capacity {
+        if self.gaps.len() > self.capacity {
             let mut compact = Window::new(self.capacity);
             for (index, &key) in self.order.iter().enumerate() {
-                if self
-                    .slot_of_seq(self.hash(key), self.seq_of(index))
-                    .is_some()
-                {
+                if !self.gaps.contains(&self.seq_of(index)) {
                     compact.insert(key, compact.hash(key));
                 }
             }
@@ -395,6 +427,21 @@ mod tests {
             fresh.iter().all(|&new| !new),
             "the newest are all duplicates"
         );
+    }
+
+    #[test]
+    fn the_sweep_keeps_expired_slots_few() {
+        let dedupe = Dedupe::with_capacity(1000);
+        let mut fresh = Vec::new();
+        for batch in 0..100u128 {
+            let keys: Vec<u128> = (0..100).map(|i| batch * 100 + i).collect();
+            dedupe.insert_all(&keys, &mut fresh);
+        }
+        let window = dedupe.inner.lock().expect("not poisoned");
+        assert_eq!(window.len, 1000);
+        let used = window.slots.iter().filter(|&&slot| slot != FREE).count();
+        let expired_bound = window.slots.len() / (SWEEP - 1);
+        assert!(used <= window.len + expired_bound, "{used} slots used");
     }
 
     #[derive(Debug, Clone)]
