@@ -402,3 +402,48 @@ async fn an_instance_that_cannot_reach_the_registry_refuses_and_the_sdk_loses_no
     assert_eq!(ids.len(), 20);
     tracker.shutdown(Duration::from_secs(5));
 }
+
+#[tokio::test]
+async fn the_postgres_sink_stores_a_retried_event_once_across_instances() {
+    let Some(db) = TestDatabase::create().await else {
+        return;
+    };
+    let (a, b) = pair(&db, &["--sink", "postgres"]).await;
+    let key = a.demo().service_key;
+    let token = token_str(&a, &key, "acme", "frank").await;
+    let e = event("stored.once");
+    // The first delivery goes to A; the client's retry lands on B, whose
+    // dedupe window never saw it.
+    assert_eq!(
+        send_batch(&a, &token, vec![e.clone()]).await.1["accepted"],
+        1
+    );
+    assert_eq!(
+        send_batch(&b, &token, vec![e.clone(), event("other")])
+            .await
+            .0,
+        StatusCode::OK
+    );
+
+    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(db.url())
+        .await
+        .expect("connect");
+    let rows: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT id::text, user_id, name FROM usage_events WHERE org = 'acme' ORDER BY seq",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .expect("rows");
+    let id = e["id"].as_str().expect("id");
+    assert_eq!(
+        rows.iter().filter(|(stored, _, _)| stored == id).count(),
+        1,
+        "{rows:?}"
+    );
+    assert_eq!(rows.len(), 2);
+    assert!(rows.iter().all(|(_, user, _)| user == "frank"));
+    assert!(
+        stored_ids(&a.data_dir()).is_empty() && stored_ids(&b.data_dir()).is_empty(),
+        "nothing in NDJSON files"
+    );
+}
