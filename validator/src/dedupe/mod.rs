@@ -1,0 +1,104 @@
+//! Remembers accepted event ids so a retried event is not stored twice.
+//!
+//! The window is bounded: the newest `capacity` ids are kept (default one
+//! million, about 32 MB: 16 bytes per id in arrival order plus two 8-byte
+//! table slots), oldest forgotten first. Clients retry within minutes, so a
+//! window of that size covers every retry in practice. At startup the window
+//! is refilled from the sink, which makes dedupe survive restarts.
+//!
+//! Answers are exact: a table slot holds part of a key's hash and the key's
+//! place in arrival order, and an id is a duplicate only if the key at that
+//! place is equal to it.
+
+use std::hash::BuildHasher;
+use std::sync::Mutex;
+
+use hashbrown::DefaultHashBuilder;
+use uuid::Uuid;
+
+/// Default number of ids remembered.
+pub const DEFAULT_CAPACITY: usize = 1_000_000;
+
+/// Largest window; a larger capacity is lowered to this. Table slots address
+/// the arrival order with 32 bits.
+pub const MAX_CAPACITY: usize = 1 << 30;
+
+/// A set of recently accepted `(org, event id)` pairs.
+#[derive(Debug)]
+pub struct Dedupe {
+    // Both hashes are keyed with random seeds: event ids come from clients,
+    // who could otherwise pick ids that all land in one place of the table.
+    org_hasher: DefaultHashBuilder,
+    inner: Mutex<Window>,
+}
+
+mod window;
+
+use window::Window;
+
+impl Default for Dedupe {
+    fn default() -> Self {
+        Self::with_capacity(DEFAULT_CAPACITY)
+    }
+}
+
+impl Dedupe {
+    /// A window remembering at most `capacity` ids (1 to [`MAX_CAPACITY`]).
+    pub fn with_capacity(capacity: usize) -> Self {
+        Self {
+            org_hasher: DefaultHashBuilder::default(),
+            inner: Mutex::new(Window::new(capacity.clamp(1, MAX_CAPACITY))),
+        }
+    }
+
+    /// The key of an id within an org: ids of different orgs never collide.
+    pub fn key(&self, org: &str, id: Uuid) -> u128 {
+        self.org_bits(org) ^ id.as_u128()
+    }
+
+    /// The keys of `ids` within one org, as [`Dedupe::key`] gives them.
+    pub fn keys(&self, org: &str, ids: impl IntoIterator<Item = Uuid>) -> Vec<u128> {
+        let org_bits = self.org_bits(org);
+        ids.into_iter().map(|id| org_bits ^ id.as_u128()).collect()
+    }
+
+    fn org_bits(&self, org: &str) -> u128 {
+        u128::from(self.org_hasher.hash_one(org)) << 64
+    }
+
+    /// Records each key; returns, per key, whether it was new. A key repeated
+    /// within `keys` is new only the first time.
+    pub fn insert_all(&self, keys: &[u128], fresh: &mut Vec<bool>) {
+        let mut window = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        fresh.clear();
+        fresh.reserve(keys.len());
+        let hashes: Vec<u64> = keys.iter().map(|&key| window.hash(key)).collect();
+        window.warm(&hashes);
+        for (&key, &hash) in keys.iter().zip(&hashes) {
+            fresh.push(window.insert(key, hash));
+        }
+    }
+
+    /// Forgets keys recorded by [`Dedupe::insert_all`] whose events could not be
+    /// stored, so their retry is accepted.
+    pub fn forget(&self, keys: &[u128]) {
+        let mut window = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        for &key in keys {
+            window.remove(key);
+        }
+        window.drop_gaps();
+    }
+
+    /// How many ids are remembered.
+    pub fn len(&self) -> usize {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner()).len
+    }
+
+    /// Whether no id is remembered.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests;
