@@ -12,13 +12,16 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Row as _, SqlitePool};
 use time::OffsetDateTime;
 
-use super::{cursor, from_ms, sort_key, to_ms, BoxFuture, OptOutState, Store, StoredSigningKey};
+use super::{from_ms, to_ms, BoxFuture, OptOutState, Store, StoredSigningKey};
 use crate::registry::model::{
-    Actor, AuditEntry, Change, DirectoryEntry, OptOutEntry, ServiceKeyInfo, UpsertSummary, User,
-    UserPage, UserQuery,
+    Actor, AuditEntry, Change, OptOutEntry, ServiceKeyInfo, UpsertSummary, User, UserPage,
+    UserQuery,
 };
 use crate::token::SigningKey;
 use crate::{Error, Result};
+
+mod credentials;
+mod directory;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -101,16 +104,6 @@ fn row_to_change(row: &sqlx::sqlite::SqliteRow) -> Result<Change> {
     })
 }
 
-fn row_to_key_info(row: &sqlx::sqlite::SqliteRow) -> Result<ServiceKeyInfo> {
-    Ok(ServiceKeyInfo {
-        id: row.try_get("id")?,
-        org: row.try_get("org")?,
-        label: row.try_get("label")?,
-        created_at: from_ms(row.try_get("created_at")?),
-        revoked: row.try_get::<Option<i64>, _>("revoked_at")?.is_some(),
-    })
-}
-
 const AUDIT_INSERT: &str =
     "INSERT INTO audit (org, actor, action, target, at) VALUES (?, ?, ?, ?, ?)";
 
@@ -125,7 +118,6 @@ impl Store for SqliteStore {
             Ok(())
         })
     }
-
     fn org_exists<'a>(&'a self, org: &'a str) -> BoxFuture<'a, Result<bool>> {
         Box::pin(async move {
             let row = sqlx::query("SELECT 1 FROM orgs WHERE id = ?")
@@ -142,80 +134,11 @@ impl Store for SqliteStore {
         users: &'a [User],
         actor: &'a Actor,
     ) -> BoxFuture<'a, Result<UpsertSummary>> {
-        Box::pin(async move {
-            let now = to_ms(OffsetDateTime::now_utc());
-            let actor = actor.to_string();
-            let mut summary = UpsertSummary::default();
-            let mut tx = self.writer.begin().await?;
-            let org_known = sqlx::query("SELECT 1 FROM orgs WHERE id = ?")
-                .bind(org)
-                .fetch_optional(&mut *tx)
-                .await?
-                .is_some();
-            if !org_known {
-                return Err(Error::UnknownOrg(org.to_owned()));
-            }
-            for user in users {
-                let existing =
-                    sqlx::query("SELECT id, name, email, role FROM users WHERE org = ? AND id = ?")
-                        .bind(org)
-                        .bind(&user.id)
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                let action = match existing {
-                    Some(row) if row_to_user(&row)? == *user => {
-                        summary.unchanged += 1;
-                        continue;
-                    }
-                    Some(_) => {
-                        summary.updated += 1;
-                        "user_update"
-                    }
-                    None => {
-                        summary.created += 1;
-                        "user_create"
-                    }
-                };
-                sqlx::query(
-                    "INSERT INTO users (org, id, name, email, role, sort_key, created_at, updated_at)
-                     VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                     ON CONFLICT (org, id) DO UPDATE SET name = excluded.name, email = excluded.email,
-                       role = excluded.role, sort_key = excluded.sort_key, updated_at = excluded.updated_at",
-                )
-                .bind(org)
-                .bind(&user.id)
-                .bind(&user.name)
-                .bind(&user.email)
-                .bind(user.role.as_str())
-                .bind(sort_key(&user.name))
-                .bind(now)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-                sqlx::query(AUDIT_INSERT)
-                    .bind(org)
-                    .bind(&actor)
-                    .bind(action)
-                    .bind(&user.id)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            tx.commit().await?;
-            Ok(summary)
-        })
+        Box::pin(directory::upsert_users(self, org, users, actor))
     }
 
     fn user<'a>(&'a self, org: &'a str, id: &'a str) -> BoxFuture<'a, Result<Option<User>>> {
-        Box::pin(async move {
-            let row =
-                sqlx::query("SELECT id, name, email, role FROM users WHERE org = ? AND id = ?")
-                    .bind(org)
-                    .bind(id)
-                    .fetch_optional(&self.reader)
-                    .await?;
-            row.as_ref().map(row_to_user).transpose()
-        })
+        Box::pin(directory::user(self, org, id))
     }
 
     fn list_users<'a>(
@@ -223,47 +146,8 @@ impl Store for SqliteStore {
         org: &'a str,
         query: &'a UserQuery,
     ) -> BoxFuture<'a, Result<UserPage>> {
-        Box::pin(async move {
-            let (after_key, after_id) = match &query.cursor {
-                Some(c) => cursor::decode(c)?,
-                None => (String::new(), String::new()),
-            };
-            let limit = query.limit.clamp(1, 1000);
-            let rows = sqlx::query(
-                "SELECT u.id, u.name, u.email, u.role, u.sort_key, o.user_id IS NOT NULL AS opted_out
-                 FROM users u LEFT JOIN opt_outs o ON o.org = u.org AND o.user_id = u.id
-                 WHERE u.org = ?1
-                   AND (u.sort_key, u.id) > (?2, ?3)
-                   AND (?4 IS NULL OR instr(lower(u.id || ' ' || u.name || ' ' || u.email), lower(?4)) > 0)
-                   AND (?5 IS NULL OR (o.user_id IS NOT NULL) = ?5)
-                 ORDER BY u.sort_key, u.id
-                 LIMIT ?6",
-            )
-            .bind(org)
-            .bind(&after_key)
-            .bind(&after_id)
-            .bind(query.query.as_deref().filter(|q| !q.is_empty()))
-            .bind(query.opted_out)
-            .bind(i64::from(limit) + 1)
-            .fetch_all(&self.reader)
-            .await?;
-            let mut users = Vec::with_capacity(rows.len());
-            let mut last_key = None;
-            for row in rows.iter().take(limit as usize) {
-                users.push(DirectoryEntry {
-                    user: row_to_user(row)?,
-                    opted_out: row.try_get("opted_out")?,
-                });
-                last_key = Some(row.try_get::<String, _>("sort_key")?);
-            }
-            let next_cursor = match (rows.len() > limit as usize, last_key, users.last()) {
-                (true, Some(key), Some(last)) => Some(cursor::encode(&key, &last.user.id)),
-                _ => None,
-            };
-            Ok(UserPage { users, next_cursor })
-        })
+        Box::pin(directory::list_users(self, org, query))
     }
-
     fn set_opted_out<'a>(
         &'a self,
         org: &'a str,
@@ -345,7 +229,6 @@ impl Store for SqliteStore {
             Ok(changes)
         })
     }
-
     fn opt_outs<'a>(&'a self, org: &'a str) -> BoxFuture<'a, Result<Vec<OptOutEntry>>> {
         Box::pin(async move {
             let rows = sqlx::query(
@@ -367,7 +250,6 @@ impl Store for SqliteStore {
                 .collect()
         })
     }
-
     fn changes_since(&self, rev: u64, limit: u32) -> BoxFuture<'_, Result<Vec<Change>>> {
         Box::pin(async move {
             let rows = sqlx::query(
@@ -380,7 +262,6 @@ impl Store for SqliteStore {
             rows.iter().map(row_to_change).collect()
         })
     }
-
     fn opt_out_state(&self) -> BoxFuture<'_, Result<OptOutState>> {
         Box::pin(async move {
             // One read transaction: the pairs and the revision agree.
@@ -402,7 +283,6 @@ impl Store for SqliteStore {
             })
         })
     }
-
     fn head_revision(&self) -> BoxFuture<'_, Result<u64>> {
         Box::pin(async move {
             let rev: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(rev), 0) FROM changes")
@@ -411,7 +291,6 @@ impl Store for SqliteStore {
             Ok(u64::try_from(rev).unwrap_or(0))
         })
     }
-
     fn audit<'a>(
         &'a self,
         org: &'a str,
@@ -441,7 +320,6 @@ impl Store for SqliteStore {
                 .collect()
         })
     }
-
     fn record_audit<'a>(
         &'a self,
         org: &'a str,
@@ -461,151 +339,43 @@ impl Store for SqliteStore {
             Ok(())
         })
     }
-
     fn signing_keys(&self) -> BoxFuture<'_, Result<Vec<StoredSigningKey>>> {
-        Box::pin(async move {
-            let rows = sqlx::query(
-                "SELECT kid, secret, current, created_at FROM signing_keys ORDER BY created_at",
-            )
-            .fetch_all(&self.reader)
-            .await?;
-            let mut keys = Vec::with_capacity(rows.len());
-            for row in &rows {
-                let kid: String = row.try_get("kid")?;
-                let secret: Vec<u8> = row.try_get("secret")?;
-                let key = SigningKey::new(kid.clone(), secret).ok_or_else(|| {
-                    Error::InvalidInput(format!("stored signing key `{kid}` is malformed"))
-                })?;
-                keys.push(StoredSigningKey {
-                    key,
-                    current: row.try_get("current")?,
-                    created_at: from_ms(row.try_get("created_at")?),
-                });
-            }
-            Ok(keys)
-        })
+        Box::pin(credentials::signing_keys(self))
     }
-
     fn add_signing_key<'a>(
         &'a self,
         key: &'a SigningKey,
         current: bool,
     ) -> BoxFuture<'a, Result<()>> {
-        Box::pin(async move {
-            let mut tx = self.writer.begin().await?;
-            if current {
-                sqlx::query("UPDATE signing_keys SET current = 0")
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            sqlx::query(
-                "INSERT INTO signing_keys (kid, secret, current, created_at) VALUES (?, ?, ?, ?)",
-            )
-            .bind(key.kid())
-            .bind(key.secret())
-            .bind(current)
-            .bind(to_ms(OffsetDateTime::now_utc()))
-            .execute(&mut *tx)
-            .await?;
-            tx.commit().await?;
-            Ok(())
-        })
+        Box::pin(credentials::add_signing_key(self, key, current))
     }
-
     fn remove_signing_key<'a>(&'a self, kid: &'a str) -> BoxFuture<'a, Result<bool>> {
-        Box::pin(async move {
-            let done = sqlx::query("DELETE FROM signing_keys WHERE kid = ? AND current = 0")
-                .bind(kid)
-                .execute(&self.writer)
-                .await?;
-            Ok(done.rows_affected() == 1)
-        })
+        Box::pin(credentials::remove_signing_key(self, kid))
     }
-
     fn add_service_key<'a>(
         &'a self,
         info: &'a ServiceKeyInfo,
         secret_hash: &'a [u8; 32],
     ) -> BoxFuture<'a, Result<()>> {
-        Box::pin(async move {
-            sqlx::query(
-                "INSERT INTO service_keys (id, org, secret_hash, label, created_at) VALUES (?, ?, ?, ?, ?)",
-            )
-            .bind(&info.id)
-            .bind(&info.org)
-            .bind(&secret_hash[..])
-            .bind(&info.label)
-            .bind(to_ms(info.created_at))
-            .execute(&self.writer)
-            .await?;
-            Ok(())
-        })
+        Box::pin(credentials::add_service_key(self, info, secret_hash))
     }
-
     fn service_key_by_hash<'a>(
         &'a self,
         secret_hash: &'a [u8; 32],
     ) -> BoxFuture<'a, Result<Option<ServiceKeyInfo>>> {
-        Box::pin(async move {
-            let row = sqlx::query(
-                "SELECT id, org, label, created_at, revoked_at FROM service_keys WHERE secret_hash = ? AND revoked_at IS NULL",
-            )
-            .bind(&secret_hash[..])
-            .fetch_optional(&self.reader)
-            .await?;
-            row.as_ref().map(row_to_key_info).transpose()
-        })
+        Box::pin(credentials::service_key_by_hash(self, secret_hash))
     }
-
     fn service_keys<'a>(&'a self, org: &'a str) -> BoxFuture<'a, Result<Vec<ServiceKeyInfo>>> {
-        Box::pin(async move {
-            let rows = sqlx::query(
-                "SELECT id, org, label, created_at, revoked_at FROM service_keys WHERE org = ? ORDER BY created_at",
-            )
-            .bind(org)
-            .fetch_all(&self.reader)
-            .await?;
-            rows.iter().map(row_to_key_info).collect()
-        })
+        Box::pin(credentials::service_keys(self, org))
     }
-
     fn revoke_service_key<'a>(&'a self, org: &'a str, id: &'a str) -> BoxFuture<'a, Result<bool>> {
-        Box::pin(async move {
-            let done = sqlx::query(
-                "UPDATE service_keys SET revoked_at = ? WHERE org = ? AND id = ? AND revoked_at IS NULL",
-            )
-            .bind(to_ms(OffsetDateTime::now_utc()))
-            .bind(org)
-            .bind(id)
-            .execute(&self.writer)
-            .await?;
-            Ok(done.rows_affected() == 1)
-        })
+        Box::pin(credentials::revoke_service_key(self, org, id))
     }
-
     fn consume_nonce<'a>(
         &'a self,
         nonce: &'a str,
         expires_at: OffsetDateTime,
     ) -> BoxFuture<'a, Result<bool>> {
-        Box::pin(async move {
-            let now = to_ms(OffsetDateTime::now_utc());
-            let mut tx = self.writer.begin().await?;
-            sqlx::query("DELETE FROM used_nonces WHERE expires_at < ?")
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-            let fresh = sqlx::query(
-                "INSERT INTO used_nonces (nonce, expires_at) VALUES (?, ?) ON CONFLICT DO NOTHING",
-            )
-            .bind(nonce)
-            .bind(to_ms(expires_at))
-            .execute(&mut *tx)
-            .await?
-            .rows_affected()
-                == 1;
-            tx.commit().await?;
-            Ok(fresh)
-        })
+        Box::pin(credentials::consume_nonce(self, nonce, expires_at))
     }
 }
