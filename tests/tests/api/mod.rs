@@ -234,3 +234,21 @@ pub async fn metric(server: &TestServer, prefix: &str) -> u64 {
         .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
         .sum()
 }
+
+/// POSTs `{"users": [...]}` to `route` with `headers`; status and JSON.
+pub async fn post_users(
+    server: &TestServer,
+    headers: reqwest::header::HeaderMap,
+    route: &str,
+    users: &[&str],
+) -> (StatusCode, Value) {
+    let response = server
+        .client()
+        .post(server.url(route))
+        .headers(headers)
+        .json(&json!({"users": users}))
+        .send()
+        .await
+        .expect("POST");
+    status_json(response).await
+}
