@@ -249,3 +249,57 @@ async fn a_sign_in_link_works_once() {
         .expect("get");
     assert_eq!(forged.status(), StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn signing_out_clears_the_cookie_and_lands_on_the_sign_in_advice() {
+    let server = TestServer::start_demo().await;
+    let alice = admin_session(&server, &server.demo().admin_signin_url).await;
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let form = [("csrf", alice.csrf.as_str()), ("lang", "sv")];
+    let forged = client
+        .post(server.url("/signout"))
+        .headers(alice.cookie_only())
+        .form(&[("lang", "sv")])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(
+        forged.status(),
+        StatusCode::FORBIDDEN,
+        "no CSRF token, no sign-out"
+    );
+    let response = client
+        .post(server.url("/signout"))
+        .headers(alice.cookie_only())
+        .form(&form)
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let location = response
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    assert_eq!(
+        location,
+        "/orgs/acme/tools/product-usage/opt-out-settings?lang=sv"
+    );
+    let cookie = response
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    assert!(
+        cookie.starts_with("usage_session=;") && cookie.contains("Max-Age=0"),
+        "{cookie}"
+    );
+    // Without the cookie the page asks to sign in, in Swedish.
+    let page = client.get(server.url(location)).send().await.expect("get");
+    assert_eq!(page.status(), StatusCode::UNAUTHORIZED);
+    assert!(page.text().await.expect("html").contains("Logga in"));
+}

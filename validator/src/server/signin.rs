@@ -118,23 +118,36 @@ async fn signin(
 #[derive(Debug, Deserialize)]
 pub(super) struct SignOutForm {
     csrf: Option<String>,
+    lang: Option<String>,
 }
 
+/// Clears the session cookie. A signed-in admin lands on the settings page,
+/// which now says, in their language, how to sign in again.
 async fn signout(
     State(state): State<AppState>,
     headers: HeaderMap,
     Form(form): Form<SignOutForm>,
 ) -> Response {
-    if let Some(current) = session(&state, &headers) {
-        if let Err(err) = check_csrf(&headers, &current, form.csrf.as_deref()) {
+    let current = session(&state, &headers);
+    if let Some(current) = &current {
+        if let Err(err) = check_csrf(&headers, current, form.csrf.as_deref()) {
             return err.into_response();
         }
     }
-    let mut response = Html(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Signed out</title></head>\
-         <body><main><h1>Signed out</h1><p>You are signed out.</p></main></body></html>",
-    )
-    .into_response();
+    let mut response = match current {
+        Some(current) => {
+            let lang = match form.lang.as_deref() {
+                Some("sv") => "sv",
+                _ => "en",
+            };
+            Redirect::to(&format!("{}?lang={lang}", settings_path(&current.org))).into_response()
+        }
+        None => Html(
+            "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Signed out</title></head>\
+             <body><main><h1>Signed out</h1><p>You are signed out.</p></main></body></html>",
+        )
+        .into_response(),
+    };
     let clear = format!("{SESSION_COOKIE}=; HttpOnly; SameSite=Lax; Path=/; Max-Age=0");
     if let Ok(clear) = HeaderValue::from_str(&clear) {
         response.headers_mut().insert(header::SET_COOKIE, clear);
