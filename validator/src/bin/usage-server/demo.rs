@@ -99,7 +99,7 @@ pub async fn run(args: ServeArgs) -> CliResult {
              \n  Rust SDK:\n\
              \x20   let tracker = usage_sdk::Tracker::builder(\"{url}\").build()?;\n\
              \x20   tracker.login(&token)?;\n\
-             \x20   tracker.track(\"report.opened\", None);\n\
+             \x20   tracker.track(\"report.opened\", ());\n\
              \n  Written to {}\n",
             path.display()
         );
