@@ -6,12 +6,14 @@
 // criterion's macros generate undocumented functions.
 #![allow(missing_docs)]
 
+mod common;
+
 use std::hint::black_box;
 use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use time::OffsetDateTime;
-use usage_protocol::{Batch, Claims, Event, SdkInfo};
+use usage_protocol::Claims;
 use usage_validator::batch;
 use usage_validator::check::{check_batch, Subject};
 use usage_validator::dedupe::{Dedupe, DEFAULT_CAPACITY};
@@ -90,40 +92,13 @@ fn is_opted_out(c: &mut Criterion) {
     });
 }
 
-fn batch_of(n: usize) -> Batch {
-    let props = serde_json::value::to_raw_value(&serde_json::json!({
-        "screen": "reports/overview", "duration_ms": 1234, "feature": "export.csv"
-    }))
-    .expect("props");
-    Batch {
-        token: None,
-        sent_at: OffsetDateTime::now_utc(),
-        sdk: SdkInfo {
-            name: "usage-sdk-rust".into(),
-            version: "0.1.0".into(),
-        },
-        events: (0..n)
-            .map(|_| {
-                Event::new(
-                    Uuid::now_v7(),
-                    "report.opened",
-                    OffsetDateTime::now_utc(),
-                    Some(props.clone()),
-                    Some("s-1".into()),
-                )
-                .expect("valid")
-            })
-            .collect(),
-    }
-}
-
 fn check_and_parse(c: &mut Criterion) {
     let rt = runtime();
     let store = rt.block_on(SqliteStore::in_memory()).expect("store");
     let registry = rt
         .block_on(Registry::open(Arc::new(store)))
         .expect("registry");
-    let body = serde_json::to_vec(&batch_of(500)).expect("body");
+    let body = serde_json::to_vec(&common::batch_of(500)).expect("body");
     let subject = Subject {
         org: "acme",
         user: "bob",

@@ -9,6 +9,8 @@
 
 #![allow(missing_docs)]
 
+mod common;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -19,45 +21,20 @@ use axum::Router;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use time::OffsetDateTime;
 use tokio::runtime::Runtime;
-use usage_protocol::{Batch, Claims, Event, SdkInfo};
+use usage_protocol::{Batch, Claims};
 use usage_validator::registry::model::{Actor, Role, User};
 use usage_validator::server::{app, AppState, ServerConfig};
 use usage_validator::sink::NdjsonSink;
 use usage_validator::store::sqlite::SqliteStore;
 use usage_validator::store::Store as _;
 use usage_validator::Registry;
-use uuid::Uuid;
 
 const EVENTS_PER_BATCH: usize = 100;
 const BATCHES_PER_ROUND: usize = 64;
 const CONCURRENCY: usize = 8;
 
 fn body() -> Vec<u8> {
-    let props = serde_json::value::to_raw_value(&serde_json::json!({
-        "screen": "reports/overview", "duration_ms": 1234, "feature": "export.csv"
-    }))
-    .expect("props");
-    let batch = Batch {
-        token: None,
-        sent_at: OffsetDateTime::now_utc(),
-        sdk: SdkInfo {
-            name: "bench".into(),
-            version: "1".into(),
-        },
-        events: (0..EVENTS_PER_BATCH)
-            .map(|_| {
-                Event::new(
-                    Uuid::now_v7(),
-                    "report.opened",
-                    OffsetDateTime::now_utc(),
-                    Some(props.clone()),
-                    Some("s-1".into()),
-                )
-                .expect("valid")
-            })
-            .collect(),
-    };
-    serde_json::to_vec(&batch).expect("body")
+    serde_json::to_vec(&common::batch_of(EVENTS_PER_BATCH)).expect("body")
 }
 
 async fn listen(router: Router) -> SocketAddr {
