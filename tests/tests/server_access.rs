@@ -303,3 +303,28 @@ async fn signing_out_clears_the_cookie_and_lands_on_the_sign_in_advice() {
     assert_eq!(page.status(), StatusCode::UNAUTHORIZED);
     assert!(page.text().await.expect("html").contains("Logga in"));
 }
+
+#[tokio::test]
+async fn the_command_line_takes_its_flags_from_usage_variables_too() {
+    let server = TestServer::start_demo().await;
+    let output = std::process::Command::new(support::server::server_binary())
+        .arg("admin-link")
+        .env("USAGE_ORG", "acme")
+        .env("USAGE_USER", "alice")
+        .env("USAGE_PUBLIC_URL", server.base_url())
+        .env("USAGE_DATA", server.data_dir())
+        .env("USAGE_LINK_VALID_FOR", "60")
+        .output()
+        .expect("run usage-server");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let link = String::from_utf8(output.stdout).expect("utf-8");
+    assert!(
+        link.starts_with(&format!("{}/signin?t=", server.base_url())),
+        "{link}"
+    );
+    admin_session(&server, link.trim()).await;
+}

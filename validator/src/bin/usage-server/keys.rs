@@ -16,7 +16,7 @@ pub enum KeysCommand {
         #[arg(long, env = "USAGE_ORG")]
         org: String,
         /// A label to recognise the key by.
-        #[arg(long, default_value = "service")]
+        #[arg(long, env = "USAGE_KEY_LABEL", default_value = "service")]
         label: String,
         #[command(flatten)]
         store: StoreArgs,
@@ -35,7 +35,7 @@ pub enum KeysCommand {
         #[arg(long, env = "USAGE_ORG")]
         org: String,
         /// The key id.
-        #[arg(long)]
+        #[arg(long, env = "USAGE_KEY_ID")]
         id: String,
         #[command(flatten)]
         store: StoreArgs,
@@ -54,7 +54,7 @@ pub enum KeysCommand {
     /// stop working.
     Retire {
         /// The key id.
-        #[arg(long)]
+        #[arg(long, env = "USAGE_KID")]
         kid: String,
         #[command(flatten)]
         store: StoreArgs,

@@ -126,7 +126,7 @@ struct AdminLinkArgs {
     #[arg(long, env = "USAGE_ORG")]
     org: String,
     /// The product admin's user id.
-    #[arg(long)]
+    #[arg(long, env = "USAGE_USER")]
     user: String,
     /// Base URL of the server.
     #[arg(
@@ -136,7 +136,7 @@ struct AdminLinkArgs {
     )]
     public_url: String,
     /// How long the link stays valid, in seconds.
-    #[arg(long, default_value_t = 900, value_parser = clap::value_parser!(i64).range(30..=604_800))]
+    #[arg(long, env = "USAGE_LINK_VALID_FOR", default_value_t = 900, value_parser = clap::value_parser!(i64).range(30..=604_800))]
     valid_for: i64,
     #[command(flatten)]
     store: StoreArgs,
