@@ -172,6 +172,26 @@ pub(crate) fn sort_key(name: &str) -> String {
     name.to_lowercase()
 }
 
+/// The page of a listing query that asked for `limit + 1` rows, each with
+/// its sort key: the extra row only says another page follows.
+pub(crate) fn user_page(
+    rows: Vec<(crate::registry::model::DirectoryEntry, String)>,
+    limit: u32,
+) -> UserPage {
+    let more = rows.len() > limit as usize;
+    let mut users = Vec::with_capacity(rows.len().min(limit as usize));
+    let mut last_key = None;
+    for (entry, key) in rows.into_iter().take(limit as usize) {
+        users.push(entry);
+        last_key = Some(key);
+    }
+    let next_cursor = match (more, last_key, users.last()) {
+        (true, Some(key), Some(last)) => Some(cursor::encode(&key, &last.user.id)),
+        _ => None,
+    };
+    UserPage { users, next_cursor }
+}
+
 /// A listing cursor: opaque to clients, `(sort_key, id)` inside.
 pub(crate) mod cursor {
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;

@@ -6,7 +6,7 @@ use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, PgPool, Row as _};
 use time::OffsetDateTime;
 
-use super::super::{cursor, sort_key, to_ms};
+use super::super::{cursor, sort_key, to_ms, user_page};
 use super::audit;
 use crate::registry::model::{Actor, DirectoryEntry, UpsertSummary, User, UserPage, UserQuery};
 use crate::{Error, Result};
@@ -179,20 +179,17 @@ pub(super) async fn list_users(pool: &PgPool, org: &str, query: &UserQuery) -> R
     .bind(i64::from(limit) + 1)
     .fetch_all(pool)
     .await?;
-    let mut users = Vec::with_capacity(rows.len());
-    let mut last_key = None;
-    for row in rows.iter().take(limit as usize) {
-        users.push(DirectoryEntry {
-            user: row_to_user(row)?,
-            opted_out: row.try_get("opted_out")?,
-        });
-        last_key = Some(row.try_get::<String, _>("sort_key")?);
-    }
-    let next_cursor = match (rows.len() > limit as usize, last_key, users.last()) {
-        (true, Some(key), Some(last)) => Some(cursor::encode(&key, &last.user.id)),
-        _ => None,
-    };
-    Ok(UserPage { users, next_cursor })
+    let rows = rows
+        .iter()
+        .map(|row| {
+            let entry = DirectoryEntry {
+                user: row_to_user(row)?,
+                opted_out: row.try_get("opted_out")?,
+            };
+            Ok((entry, row.try_get::<String, _>("sort_key")?))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(user_page(rows, limit))
 }
 
 #[cfg(test)]

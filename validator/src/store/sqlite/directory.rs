@@ -5,7 +5,7 @@ use time::OffsetDateTime;
 
 use super::{row_to_user, SqliteStore, AUDIT_INSERT};
 use crate::registry::model::{Actor, DirectoryEntry, UpsertSummary, User, UserPage, UserQuery};
-use crate::store::{cursor, sort_key, to_ms};
+use crate::store::{cursor, sort_key, to_ms, user_page};
 use crate::{Error, Result};
 
 pub(super) async fn upsert_users(
@@ -113,18 +113,15 @@ pub(super) async fn list_users(
             .bind(i64::from(limit) + 1)
             .fetch_all(&store.reader)
             .await?;
-    let mut users = Vec::with_capacity(rows.len());
-    let mut last_key = None;
-    for row in rows.iter().take(limit as usize) {
-        users.push(DirectoryEntry {
-            user: row_to_user(row)?,
-            opted_out: row.try_get("opted_out")?,
-        });
-        last_key = Some(row.try_get::<String, _>("sort_key")?);
-    }
-    let next_cursor = match (rows.len() > limit as usize, last_key, users.last()) {
-        (true, Some(key), Some(last)) => Some(cursor::encode(&key, &last.user.id)),
-        _ => None,
-    };
-    Ok(UserPage { users, next_cursor })
+    let rows = rows
+        .iter()
+        .map(|row| {
+            let entry = DirectoryEntry {
+                user: row_to_user(row)?,
+                opted_out: row.try_get("opted_out")?,
+            };
+            Ok((entry, row.try_get::<String, _>("sort_key")?))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(user_page(rows, limit))
 }
