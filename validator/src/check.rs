@@ -38,36 +38,42 @@ pub fn check_batch(
     subject: Subject<'_>,
     events: Vec<Result<Event, RejectCode>>,
 ) -> Verdict {
-    let mut verdict = Verdict::default();
+    let mut response = BatchResponse::default();
     for (index, event) in events.iter().enumerate() {
         if let Err(code) = event {
-            verdict.response.rejected.push(Rejection {
+            response.rejected.push(Rejection {
                 index: index as u32,
                 code: *code,
             });
         }
     }
-    let valid = events.len() - verdict.response.rejected.len();
     if registry.is_opted_out(subject.org, subject.user) {
-        verdict.response.opted_out = true;
-        verdict.response.discarded = valid as u32;
-        return verdict;
+        response.opted_out = true;
+        response.discarded = (events.len() - response.rejected.len()) as u32;
+        return Verdict {
+            response,
+            ..Verdict::default()
+        };
     }
-    let keys = dedupe.keys(subject.org, events.iter().flatten().map(|e| e.id));
+    let mut keys = dedupe.keys(subject.org, events.iter().flatten().map(|e| e.id));
     let mut fresh = Vec::with_capacity(keys.len());
     dedupe.insert_all(&keys, &mut fresh);
-    verdict.accepted.reserve(valid);
-    verdict.keys.reserve(valid);
-    for ((event, key), new) in events.into_iter().flatten().zip(keys).zip(fresh) {
-        if new {
-            verdict.accepted.push(event);
-            verdict.keys.push(key);
-        } else {
-            verdict.response.duplicates += 1;
-        }
+    let mut new = fresh.iter();
+    keys.retain(|_| new.next().is_some_and(|&new| new));
+    let mut new = fresh.iter();
+    // Collected in place: the events stay in the batch's own allocation.
+    let accepted: Vec<Event> = events
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|_| new.next().is_some_and(|&new| new))
+        .collect();
+    response.accepted = accepted.len() as u32;
+    response.duplicates = (fresh.len() - accepted.len()) as u32;
+    Verdict {
+        accepted,
+        keys,
+        response,
     }
-    verdict.response.accepted = verdict.accepted.len() as u32;
-    verdict
 }
 
 #[cfg(all(test, feature = "sqlite"))]
@@ -103,6 +109,16 @@ mod tests {
             .await
             .expect("users");
         Registry::open(Arc::new(store)).await.expect("registry")
+    }
+
+    #[test]
+    fn accepted_events_keep_the_batch_allocation() {
+        // `check_batch` relies on collecting in place; this fails if the
+        // event types ever change so that it cannot.
+        let events: Vec<Result<Event, RejectCode>> = vec![event(Uuid::now_v7()); 4];
+        let before = events.as_ptr() as usize;
+        let accepted: Vec<Event> = events.into_iter().filter_map(Result::ok).collect();
+        assert_eq!(accepted.as_ptr() as usize, before);
     }
 
     #[tokio::test]

@@ -1,14 +1,15 @@
 //! Remembers accepted event ids so a retried event is not stored twice.
 //!
 //! The window is bounded: the newest `capacity` ids are kept (default one
-//! million, about 32 MB: 16 bytes per id in arrival order plus two 8-byte
-//! table slots), oldest forgotten first. Clients retry within minutes, so a
+//! million, about 32 MB: 16 bytes per id in arrival order plus a table of
+//! cache-line buckets, 64 bytes for every four ids), oldest forgotten first. Clients retry within minutes, so a
 //! window of that size covers every retry in practice. At startup the window
 //! is refilled from the sink, which makes dedupe survive restarts.
 //!
 //! Answers are exact: a table slot holds part of a key's hash and the key's
 //! place in arrival order, and an id is a duplicate only if the key at that
-//! place is equal to it.
+//! place is equal to it. A batch's ids are hashed first and their buckets
+//! loaded together, so the waits for memory overlap.
 
 use std::hash::BuildHasher;
 use std::sync::Mutex;
@@ -70,13 +71,7 @@ impl Dedupe {
     /// within `keys` is new only the first time.
     pub fn insert_all(&self, keys: &[u128], fresh: &mut Vec<bool>) {
         let mut window = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        fresh.clear();
-        fresh.reserve(keys.len());
-        let hashes: Vec<u64> = keys.iter().map(|&key| window.hash(key)).collect();
-        window.warm(&hashes);
-        for (&key, &hash) in keys.iter().zip(&hashes) {
-            fresh.push(window.insert(key, hash));
-        }
+        window.insert_all(keys, fresh);
     }
 
     /// Forgets keys recorded by [`Dedupe::insert_all`] whose events could not be

@@ -6,53 +6,101 @@ use std::hash::BuildHasher;
 
 use hashbrown::{DefaultHashBuilder, HashSet};
 
-/// The remembered keys, oldest first, and an open-addressing table (linear
-/// probing) that finds a key's place in that order.
+/// The remembered keys, oldest first, and a table of cache-line buckets that
+/// finds a key's place in that order.
 ///
-/// Evicting the oldest key only drops it from the front of `order`: its slot
-/// expires with it (its sequence number falls out of the window) and a sweep
-/// frees expired slots a few at a time, in slot order. An eviction thus costs
-/// no random access into a table far larger than the core's caches.
+/// A key lives in its home bucket, or, when that bucket was full, in the
+/// first bucket after it with room. A slot names its key's place in the
+/// order by sequence number, so evicting the oldest key only drops it from
+/// the front of `order`: every slot pointing before the front is expired at
+/// once and counts as free. Nothing is swept and nothing moves, so an insert
+/// touches one line of the table (rarely two) and the two ends of `order`,
+/// which are read and written in sequence.
 pub(super) struct Window {
     hasher: DefaultHashBuilder,
-    /// `order[i]` was given sequence number `first_seq + i` (wrapping).
+    /// `order[i]` was given sequence number `ring_seq + i`.
     pub(super) order: VecDeque<u128>,
-    first_seq: u32,
+    /// The keys a batch adds, in order after `order`. They join it in one
+    /// copy when the batch is done, which costs far less than a write per
+    /// key into lines of `order` that have left the cache.
+    pending: Vec<u128>,
+    ring_seq: u64,
+    /// The oldest sequence number in the window. Only while a batch is
+    /// inserted can it be ahead of `ring_seq`: the places it passed leave
+    /// `order` with the batch's copy.
+    first_seq: u64,
     /// Sequence numbers of forgotten keys that are still in `order`: their
     /// slots are freed at once, their places in `order` when they reach
     /// either end or the window is compacted.
-    gaps: HashSet<u32, DefaultHashBuilder>,
-    /// [`FREE`], or a key's hash in the high 31 bits, [`USED`], and the key's
-    /// sequence number in the low 32 bits. Remembered keys fill at most half.
-    pub(super) slots: Vec<u64>,
-    /// A key's first slot is its hash shifted right by this much.
+    gaps: HashSet<u64, DefaultHashBuilder>,
+    pub(super) buckets: Vec<Bucket>,
+    /// A key's home bucket is its hash shifted right by this much.
     shift: u32,
-    /// The next slot the sweep looks at.
-    sweep: usize,
     pub(super) len: usize,
     pub(super) capacity: usize,
 }
 
-pub(super) const FREE: u64 = 0;
-const USED: u64 = 1 << 32;
-const SEQ_BITS: u64 = 0xffff_ffff;
+/// One cache line: an overflow mark, a cursor and [`SLOTS`] slots.
+///
+/// A slot is [`FREE`], or [`USED`] with part of the key's hash above bit 48
+/// and the low 48 bits of its sequence number below. (Sequence numbers
+/// repeat after 2^48 ids, some nine years at a million ids a second; a slot
+/// left untouched that long could look remembered again, and its key is then
+/// still compared in full.)
+///
+/// Slots are filled in turn, from the cursor on, so the slot under the
+/// cursor holds the bucket's oldest key: if that key is still remembered,
+/// so are all the others and the bucket is full.
+///
+/// The mark is one more than the newest sequence number of a key that found
+/// this bucket full and went on to the next; a search goes on past the
+/// bucket only while that key may still be in the window.
+#[derive(Clone, Copy)]
+#[repr(align(64))]
+pub(super) struct Bucket {
+    overflow: u64,
+    pub(super) slots: [u64; SLOTS],
+}
 
-/// Slots the sweep looks at per insert. Each insert expires at most one slot
-/// and a pass over the table takes `slots / SWEEP` inserts, so expired slots
-/// fill about an eighth of it at most.
-pub(super) const SWEEP: usize = 8;
+pub(super) const SLOTS: usize = 7;
+pub(super) const FREE: u64 = 0;
+const USED: u64 = 1 << 63;
+const SEQ_BITS: u64 = (1 << 48) - 1;
+const TAG_BITS: u64 = 0x7fff << 48;
+/// The cursor sits in the top bits of the overflow mark.
+const CURSOR_SHIFT: u32 = 61;
+const MARK_BITS: u64 = (1 << CURSOR_SHIFT) - 1;
+
+impl Bucket {
+    fn cursor(&self) -> usize {
+        (self.overflow >> CURSOR_SHIFT) as usize
+    }
+
+    fn mark(&self) -> u64 {
+        self.overflow & MARK_BITS
+    }
+}
 
 impl Window {
     pub(super) fn new(capacity: usize) -> Self {
-        let size = (2 * capacity).next_power_of_two().max(8);
+        // About twice as many slots as keys: a bucket holds 3.8 keys on
+        // average and one in twenty overflows into the next.
+        let buckets = ((2 * capacity).next_power_of_two() / 8).max(2);
         Self {
             hasher: DefaultHashBuilder::default(),
-            order: VecDeque::with_capacity(capacity),
+            order: VecDeque::with_capacity(capacity + 1),
+            pending: Vec::new(),
+            ring_seq: 0,
             first_seq: 0,
             gaps: HashSet::default(),
-            slots: vec![FREE; size],
-            shift: 64 - size.trailing_zeros(),
-            sweep: 0,
+            buckets: vec![
+                Bucket {
+                    overflow: 0,
+                    slots: [FREE; SLOTS]
+                };
+                buckets
+            ],
+            shift: 64 - buckets.trailing_zeros(),
             len: 0,
             capacity,
         }
@@ -66,80 +114,144 @@ impl Window {
         (hash >> self.shift) as usize
     }
 
-    fn next(&self, pos: usize) -> usize {
-        (pos + 1) & (self.slots.len() - 1)
+    fn next(&self, bucket: usize) -> usize {
+        (bucket + 1) & (self.buckets.len() - 1)
     }
 
-    fn seq_of(&self, index: usize) -> u32 {
-        self.first_seq.wrapping_add(index as u32)
+    /// The slot a key with this hash and sequence number takes.
+    fn slot(hash: u64, seq: u64) -> u64 {
+        USED | (hash << 48 & TAG_BITS) | (seq & SEQ_BITS)
     }
 
-    /// Where in `order` the key of a used slot is; `None` once it has left
-    /// the window. (Expired slots are freed long before sequence numbers
-    /// wrap around to theirs.)
-    fn index_of(&self, slot: u64) -> Option<usize> {
-        let index = (slot as u32).wrapping_sub(self.first_seq) as usize;
-        (index < self.order.len()).then_some(index)
+    /// The sequence number after the newest key.
+    fn end_seq(&self) -> u64 {
+        self.ring_seq + (self.order.len() + self.pending.len()) as u64
     }
 
-    /// `Ok` with the slot holding `key` if it is remembered, else `Err` with
-    /// the slot it should take: the first expired one on its way, or the
-    /// free one that ends it.
-    pub(super) fn probe(&self, key: u128, hash: u64) -> Result<usize, usize> {
-        let mut pos = self.home(hash);
-        let mut expired = None;
-        loop {
-            let slot = self.slots[pos];
-            if slot == FREE {
-                return Err(expired.unwrap_or(pos));
-            }
-            match self.index_of(slot) {
-                Some(index) if (slot ^ hash) >> 33 == 0 && self.order[index] == key => {
-                    return Ok(pos)
-                }
-                Some(_) => {}
-                None => {
-                    expired.get_or_insert(pos);
-                }
-            }
-            pos = self.next(pos);
+    /// The sequence number of a slot's key; `None` for a free slot or one
+    /// whose key has left the window.
+    fn seq_of(&self, slot: u64) -> Option<u64> {
+        let age = slot.wrapping_sub(self.first_seq) & SEQ_BITS;
+        (slot != FREE && age < self.end_seq() - self.first_seq).then_some(self.first_seq + age)
+    }
+
+    /// The key given sequence number `seq`, which is in the window.
+    fn key_at(&self, seq: u64) -> u128 {
+        let index = (seq - self.ring_seq) as usize;
+        match index.checked_sub(self.order.len()) {
+            None => self.order[index],
+            Some(index) => self.pending[index],
         }
     }
 
-    /// Loads the first slot of every key about to be inserted before any is
+    /// Whether a search for a key must go on past `bucket`.
+    pub(super) fn overflowed(&self, bucket: usize) -> bool {
+        self.buckets[bucket].mark() > self.first_seq
+    }
+
+    /// Whether a slot holds a key that is in the window.
+    fn is_live(&self, slot: u64) -> bool {
+        let age = slot.wrapping_sub(self.first_seq) & SEQ_BITS;
+        slot != FREE && age < self.end_seq() - self.first_seq
+    }
+
+    /// Looks `key` up: `Ok` with its bucket and slot if it is remembered.
+    fn find(&self, key: u128, hash: u64) -> Result<(usize, usize), ()> {
+        let wanted = USED | (hash << 48 & TAG_BITS);
+        let mut bucket = self.home(hash);
+        for _ in 0..self.buckets.len() {
+            let slots = &self.buckets[bucket].slots;
+            // Without branches: one bit per slot whose tag matches. A tag is
+            // 15 bits, so one slot in 32,768 carries it by chance.
+            let mut hits = slots.iter().enumerate().fold(0u32, |hits, (i, &slot)| {
+                hits | u32::from(slot & (USED | TAG_BITS) == wanted) << i
+            });
+            while hits != 0 {
+                let i = hits.trailing_zeros() as usize;
+                hits &= hits - 1;
+                let slot = slots[i];
+                if self.is_live(slot) {
+                    let seq = self.first_seq + (slot.wrapping_sub(self.first_seq) & SEQ_BITS);
+                    if self.key_at(seq) == key {
+                        return Ok((bucket, i));
+                    }
+                }
+            }
+            if !self.overflowed(bucket) {
+                break;
+            }
+            bucket = self.next(bucket);
+        }
+        Err(())
+    }
+
+    /// `Ok` with the bucket and slot holding `key` if it is remembered.
+    pub(super) fn probe(&self, key: u128, hash: u64) -> Result<(usize, usize), ()> {
+        self.find(key, hash)
+    }
+
+    /// Loads the home bucket of every key about to be inserted before any is
     /// used. A window of a million ids is far larger than the core's caches:
     /// one after another, each load would wait for memory in turn; issued
-    /// together they overlap, and the inserts then find their slots in cache.
-    pub(super) fn warm(&self, hashes: &[u64]) {
+    /// together they overlap, and the inserts then find their buckets in cache.
+    fn warm(&self, hashes: &[u64]) {
         let loaded = hashes
             .iter()
-            .fold(0, |acc, &hash| acc ^ self.slots[self.home(hash)]);
+            .fold(0, |acc, &hash| acc ^ self.buckets[self.home(hash)].overflow);
         // The value is of no use; this keeps the loads from being optimised away.
         std::hint::black_box(loaded);
     }
 
+    /// Records each key; sets, per key, whether it was new. A key repeated
+    /// within `keys` is new only the first time.
+    pub(super) fn insert_all(&mut self, keys: &[u128], fresh: &mut Vec<bool>) {
+        let hashes: Vec<u64> = keys.iter().map(|&key| self.hash(key)).collect();
+        self.warm(&hashes);
+        fresh.clear();
+        fresh.reserve(keys.len());
+        for (&key, &hash) in keys.iter().zip(&hashes) {
+            fresh.push(self.insert(key, hash));
+        }
+        self.settle();
+    }
+
     /// Remembers `key`, whose hash is `hash`, unless it is; returns whether
-    /// it was new.
-    pub(super) fn insert(&mut self, key: u128, hash: u64) -> bool {
-        let Err(pos) = self.probe(key, hash) else {
+    /// it was new. The key waits in `pending` until [`Window::settle`].
+    fn insert(&mut self, key: u128, hash: u64) -> bool {
+        if self.find(key, hash).is_ok() {
             return false;
-        };
-        let seq = self.seq_of(self.order.len());
-        self.slots[pos] = (hash & !SEQ_BITS) | USED | u64::from(seq);
-        self.order.push_back(key);
-        self.len += 1;
-        if self.len > self.capacity {
+        }
+        if self.len == self.capacity {
             self.evict_oldest();
         }
-        self.sweep();
+        let seq = self.end_seq();
+        let mut bucket = self.home(hash);
+        loop {
+            let cursor = self.buckets[bucket].cursor();
+            if !self.is_live(self.buckets[bucket].slots[cursor]) {
+                let next = (cursor + 1) % SLOTS;
+                let entry = &mut self.buckets[bucket];
+                entry.slots[cursor] = Self::slot(hash, seq);
+                entry.overflow = (next as u64) << CURSOR_SHIFT | entry.mark();
+                break;
+            }
+            // Full of remembered keys: the key goes on to the next bucket,
+            // and searches must follow it there while it is remembered.
+            let entry = &mut self.buckets[bucket];
+            entry.overflow = (entry.cursor() as u64) << CURSOR_SHIFT | (seq + 1);
+            bucket = self.next(bucket);
+        }
+        self.pending.push(key);
+        self.len += 1;
         true
     }
 
-    /// Forgets the oldest remembered key, dropping the gaps before it.
+    /// Forgets the oldest remembered key, passing the gaps before it. Its
+    /// place leaves `order` at the next [`Window::settle`].
     fn evict_oldest(&mut self) {
-        while self.order.pop_front().is_some() {
+        while self.first_seq < self.end_seq() {
             let seq = self.first_seq;
-            self.first_seq = seq.wrapping_add(1);
+            self.first_seq += 1;
             // Gaps are rare: skip hashing when there are none.
             let gap = !self.gaps.is_empty() && self.gaps.remove(&seq);
             if !gap {
@@ -149,57 +261,27 @@ impl Window {
         }
     }
 
-    /// Whether a slot holds a key that has left the window.
-    fn is_expired(&self, slot: u64) -> bool {
-        // `&`, not `&&`: no branch to mispredict on half-full slots.
-        (slot != FREE) & ((slot as u32).wrapping_sub(self.first_seq) as usize >= self.order.len())
-    }
-
-    /// Frees the expired slots among the next [`SWEEP`] slots.
-    fn sweep(&mut self) {
-        let start = self.sweep;
-        let expired = (0..SWEEP).fold(0u32, |mask, i| {
-            mask | u32::from(self.is_expired(self.slots[start + i])) << i
-        });
-        let mut rest = expired;
-        while rest != 0 {
-            let pos = start + rest.trailing_zeros() as usize;
-            rest &= rest - 1;
-            // Freeing moves later slots back: a slot moved here may be expired too.
-            while self.is_expired(self.slots[pos]) {
-                self.free(pos);
-            }
-        }
-        self.sweep = (start + SWEEP) & (self.slots.len() - 1);
+    /// Drops the places eviction passed from the front of `order` and
+    /// appends the keys of the batch.
+    fn settle(&mut self) {
+        let passed = (self.first_seq - self.ring_seq) as usize;
+        let from_order = passed.min(self.order.len());
+        self.order.drain(..from_order);
+        // From a slice, `extend` copies in one go.
+        self.order.extend(&self.pending[passed - from_order..]);
+        self.pending.clear();
+        self.ring_seq = self.first_seq;
     }
 
     /// Forgets `key` if it is remembered, leaving a gap in the order.
     pub(super) fn remove(&mut self, key: u128) {
-        if let Ok(pos) = self.probe(key, self.hash(key)) {
-            self.gaps.insert(self.slots[pos] as u32);
-            self.free(pos);
+        if let Ok((bucket, i)) = self.probe(key, self.hash(key)) {
+            let slot = self.buckets[bucket].slots[i];
+            let seq = self.seq_of(slot).expect("a found slot is in the window");
+            self.gaps.insert(seq);
+            self.buckets[bucket].slots[i] = FREE;
             self.len -= 1;
         }
-    }
-
-    /// Empties slot `hole`, moving later slots of its run back so that every
-    /// key stays reachable from its first slot without crossing a free one.
-    fn free(&mut self, mut hole: usize) {
-        let mask = self.slots.len() - 1;
-        let mut pos = hole;
-        loop {
-            pos = self.next(pos);
-            let slot = self.slots[pos];
-            if slot == FREE {
-                break;
-            }
-            let home = (slot >> self.shift) as usize;
-            if pos.wrapping_sub(home) & mask >= pos.wrapping_sub(hole) & mask {
-                self.slots[hole] = slot;
-                hole = pos;
-            }
-        }
-        self.slots[hole] = FREE;
     }
 
     /// Drops the gaps at the newest end (a batch forgotten right after it was
@@ -207,18 +289,19 @@ impl Window {
     /// keys outnumber the capacity, so memory stays bounded.
     pub(super) fn drop_gaps(&mut self) {
         while let Some(index) = self.order.len().checked_sub(1) {
-            if !self.gaps.remove(&self.seq_of(index)) {
+            if !self.gaps.remove(&(self.first_seq + index as u64)) {
                 break;
             }
             self.order.pop_back();
         }
         if self.gaps.len() > self.capacity {
+            let keys: Vec<u128> = (self.first_seq..)
+                .zip(&self.order)
+                .filter(|(seq, _)| !self.gaps.contains(seq))
+                .map(|(_, &key)| key)
+                .collect();
             let mut compact = Window::new(self.capacity);
-            for (index, &key) in self.order.iter().enumerate() {
-                if !self.gaps.contains(&self.seq_of(index)) {
-                    compact.insert(key, compact.hash(key));
-                }
-            }
+            compact.insert_all(&keys, &mut Vec::new());
             *self = compact;
         }
     }
