@@ -1,5 +1,7 @@
 //! Reading a `POST /v1/batch` body: the envelope as a whole, each event on its own.
 
+mod scan;
+
 use time::OffsetDateTime;
 use usage_protocol::limits::{MAX_BODY_BYTES, MAX_EVENTS_PER_BATCH};
 use usage_protocol::{Batch, BatchEnvelope, Event, RejectCode, SdkInfo};
@@ -48,13 +50,19 @@ impl BatchError {
 /// Parses a batch body.
 ///
 /// A batch whose events are all well-formed, the common case, is read in one
-/// typed pass. Otherwise the envelope is read with each event kept raw, and
-/// every event is parsed on its own, so one bad event is refused alone.
+/// typed pass: by the quick reader when the body is in the plain shape SDKs
+/// send, by serde otherwise. When that fails, the envelope is read with each
+/// event kept raw, and every event is parsed on its own, so one bad event is
+/// refused alone.
 pub fn parse(body: &[u8]) -> Result<ParsedBatch, BatchError> {
     if body.len() > MAX_BODY_BYTES {
         return Err(BatchError::TooLarge);
     }
-    if let Ok(batch) = serde_json::from_slice::<Batch>(body) {
+    let typed = match scan::batch(body) {
+        Some(batch) => Ok(batch),
+        None => serde_json::from_slice::<Batch>(body),
+    };
+    if let Ok(batch) = typed {
         check_envelope(batch.events.len(), &batch.sdk)?;
         let events = batch
             .events
