@@ -12,6 +12,7 @@ use serde::Deserialize as _;
 use serde_json::value::RawValue;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
+use usage_protocol::limits::MAX_EVENTS_PER_BATCH;
 use usage_protocol::{Batch, Event, SdkInfo};
 use uuid::Uuid;
 
@@ -19,6 +20,10 @@ use uuid::Uuid;
 /// 128 levels from the top of the body and three are above `props`; deeper
 /// values are left to the general path, which reports them as it always has.
 const MAX_PROPS_OPENINGS: usize = 124;
+
+/// Bytes of the shortest event: an id, a one-letter name and a time.
+const SMALLEST_EVENT_LEN: usize =
+    r#"{"id":"0190b6b2-7a1e-7c3a-9d2e-1f2a3b4c5d6e","name":"a","ts":"2026-11-29T08:00:00Z"}"#.len();
 
 /// Reads `body` as a batch, or `None` when it is not in the plain shape.
 pub(super) fn batch(body: &[u8]) -> Option<Batch> {
@@ -163,7 +168,12 @@ impl<'a> Reader<'a> {
         let raw = <&RawValue>::deserialize(&mut de).ok()?;
         // Nesting n levels takes 2n bytes, so short values need no count.
         if raw.get().len() > 2 * MAX_PROPS_OPENINGS
-            && raw.get().bytes().filter(|b| matches!(b, b'{' | b'[')).count() > MAX_PROPS_OPENINGS
+            && raw
+                .get()
+                .bytes()
+                .filter(|b| matches!(b, b'{' | b'['))
+                .count()
+                > MAX_PROPS_OPENINGS
         {
             return None;
         }
@@ -231,7 +241,10 @@ impl<'a> Reader<'a> {
 
     fn events(&mut self) -> Option<Vec<Event>> {
         self.expect(b'[')?;
-        let mut events = Vec::new();
+        // Room for as many events as the rest of the body can hold, so the
+        // list is never copied to grow.
+        let room = (self.text.len() - self.at) / SMALLEST_EVENT_LEN + 1;
+        let mut events = Vec::with_capacity(room.min(MAX_EVENTS_PER_BATCH));
         if self.peek()? == b']' {
             self.at += 1;
             return Some(events);
@@ -294,7 +307,10 @@ mod tests {
             BODY.replace("\"name\":\"x\"", "\"name\":\"x\\u0041\""),
             BODY.replace("\"name\":\"x\"", "\"name\":\"x\n\""),
             BODY.replace("\"name\":\"x\"", "\"name\":\"x\",\"name\":\"y\""),
-            BODY.replace("\"props\":null", &format!("\"props\":{}1{}", "[".repeat(125), "]".repeat(125))),
+            BODY.replace(
+                "\"props\":null",
+                &format!("\"props\":{}1{}", "[".repeat(125), "]".repeat(125)),
+            ),
             format!("{BODY}x"),
         ] {
             assert!(batch(body.as_bytes()).is_none(), "{body}");
@@ -341,10 +357,12 @@ mod tests {
             (
                 0..BODY.len(),
                 0..3u8,
-                prop::sample::select(&[
-                    "\"", "\\", " ", "\n", ",", ":", "{", "}", "[", "]", "null", "1", "-", "x",
-                    "\u{e5}", "\u{1}",
-                ][..]),
+                prop::sample::select(
+                    &[
+                        "\"", "\\", " ", "\n", ",", ":", "{", "}", "[", "]", "null", "1", "-", "x",
+                        "\u{e5}", "\u{1}",
+                    ][..],
+                ),
             ),
             1..4,
         );
