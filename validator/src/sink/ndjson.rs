@@ -5,6 +5,7 @@
 //! process. `fsync` runs on `flush` (at shutdown, and periodically when the
 //! server asks), which bounds what a power loss could take.
 
+use std::cell::RefCell;
 use std::fs::{self, File, OpenOptions};
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::path::{Path, PathBuf};
@@ -17,6 +18,17 @@ use time::OffsetDateTime;
 use super::{Accepted, Sink, StoredEvent};
 use crate::store::BoxFuture;
 use crate::{Error, Result};
+
+thread_local! {
+    /// Each thread encodes into one buffer, kept from batch to batch: a
+    /// batch's lines take tens of KiB, which malloc would otherwise hand out
+    /// and take back for every batch.
+    static ENCODED: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Largest encoding buffer kept for the next batch; a rare huge batch does
+/// not pin its memory.
+const KEPT_BUFFER_BYTES: usize = 1 << 20;
 
 /// NDJSON files, one per day.
 #[derive(Debug)]
@@ -106,9 +118,17 @@ struct IdOnly {
 impl Sink for NdjsonSink {
     fn write<'a>(&'a self, batch: Accepted<'a>) -> BoxFuture<'a, Result<()>> {
         Box::pin(async move {
-            let mut bytes = Vec::with_capacity(batch.events.len() * 320);
-            encode(&batch, &mut bytes).map_err(|e| Error::Sink(std::io::Error::other(e)))?;
-            self.append(batch.received_at, &bytes).map_err(Error::Sink)
+            // Nothing below awaits, so the thread's buffer is free to borrow.
+            ENCODED.with_borrow_mut(|bytes| {
+                bytes.clear();
+                let written = encode(&batch, bytes)
+                    .map_err(|e| Error::Sink(std::io::Error::other(e)))
+                    .and_then(|()| self.append(batch.received_at, bytes).map_err(Error::Sink));
+                if bytes.capacity() > KEPT_BUFFER_BYTES {
+                    *bytes = Vec::new();
+                }
+                written
+            })
         })
     }
 
