@@ -121,6 +121,37 @@ fn searches_rarely_go_past_the_home_bucket() {
     );
 }
 
+#[test]
+fn slots_freed_by_forgetting_are_found_again() {
+    // Keep the first key that lands in each bucket and forget every later
+    // one: each bucket's cursor comes round to its kept key, remembered,
+    // while its other slots are free. Inserting must still find those slots
+    // (it once went round the buckets for ever looking for room).
+    let dedupe = std::sync::Arc::new(Dedupe::with_capacity(8));
+    let worker = std::sync::Arc::clone(&dedupe);
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let bucket_of = |key: u128| {
+            let window = worker.inner.lock().expect("not poisoned");
+            window.probe(key, window.hash(key)).expect("remembered").0
+        };
+        let mut kept = HashSet::new();
+        let mut fresh = Vec::new();
+        for key in 0..200u128 {
+            worker.insert_all(&[key], &mut fresh);
+            assert_eq!(fresh, [true], "key {key} is new");
+            if !kept.insert(bucket_of(key)) {
+                worker.forget(&[key]);
+            }
+        }
+        done.send(kept.len()).expect("test waiting");
+    });
+    let buckets = finished
+        .recv_timeout(std::time::Duration::from_secs(20))
+        .expect("inserting finishes");
+    assert_eq!(dedupe.len(), buckets);
+}
+
 #[derive(Debug, Clone)]
 enum Op {
     Insert(Vec<u128>),

@@ -49,8 +49,9 @@ pub(super) struct Window {
 /// still compared in full.)
 ///
 /// Slots are filled in turn, from the cursor on, so the slot under the
-/// cursor holds the bucket's oldest key: if that key is still remembered,
-/// so are all the others and the bucket is full.
+/// cursor usually holds the bucket's oldest key: when that key is still
+/// remembered, the bucket is full unless a forgotten key left a slot free,
+/// which a look over the other slots finds.
 ///
 /// The mark is one more than the newest sequence number of a key that found
 /// this bucket full and went on to the next; a search goes on past the
@@ -228,11 +229,18 @@ impl Window {
         let mut bucket = self.home(hash);
         loop {
             let cursor = self.buckets[bucket].cursor();
-            if !self.is_live(self.buckets[bucket].slots[cursor]) {
-                let next = (cursor + 1) % SLOTS;
+            let slots = &self.buckets[bucket].slots;
+            // The cursor's slot is free unless the bucket is full, or a key
+            // was forgotten and left a free slot elsewhere: then look on.
+            let free = if self.is_live(slots[cursor]) {
+                (0..SLOTS).find(|&i| !self.is_live(slots[i]))
+            } else {
+                Some(cursor)
+            };
+            if let Some(i) = free {
                 let entry = &mut self.buckets[bucket];
-                entry.slots[cursor] = Self::slot(hash, seq);
-                entry.overflow = (next as u64) << CURSOR_SHIFT | entry.mark();
+                entry.slots[i] = Self::slot(hash, seq);
+                entry.overflow = (((i + 1) % SLOTS) as u64) << CURSOR_SHIFT | entry.mark();
                 break;
             }
             // Full of remembered keys: the key goes on to the next bucket,
