@@ -80,6 +80,11 @@ impl Bucket {
     fn mark(&self) -> u64 {
         self.overflow & MARK_BITS
     }
+
+    /// The word holding both a cursor and a mark.
+    fn meta(cursor: usize, mark: u64) -> u64 {
+        (cursor as u64) << CURSOR_SHIFT | mark
+    }
 }
 
 impl Window {
@@ -119,9 +124,14 @@ impl Window {
         (bucket + 1) & (self.buckets.len() - 1)
     }
 
+    /// The tag of a hash, in place in a slot, with [`USED`].
+    fn tag(hash: u64) -> u64 {
+        USED | (hash << 48 & TAG_BITS)
+    }
+
     /// The slot a key with this hash and sequence number takes.
     fn slot(hash: u64, seq: u64) -> u64 {
-        USED | (hash << 48 & TAG_BITS) | (seq & SEQ_BITS)
+        Self::tag(hash) | (seq & SEQ_BITS)
     }
 
     /// The sequence number after the newest key.
@@ -152,13 +162,12 @@ impl Window {
 
     /// Whether a slot holds a key that is in the window.
     fn is_live(&self, slot: u64) -> bool {
-        let age = slot.wrapping_sub(self.first_seq) & SEQ_BITS;
-        slot != FREE && age < self.end_seq() - self.first_seq
+        self.seq_of(slot).is_some()
     }
 
-    /// Looks `key` up: `Ok` with its bucket and slot if it is remembered.
-    fn find(&self, key: u128, hash: u64) -> Result<(usize, usize), ()> {
-        let wanted = USED | (hash << 48 & TAG_BITS);
+    /// `Ok` with the bucket and slot holding `key` if it is remembered.
+    pub(super) fn probe(&self, key: u128, hash: u64) -> Result<(usize, usize), ()> {
+        let wanted = Self::tag(hash);
         let mut bucket = self.home(hash);
         for _ in 0..self.buckets.len() {
             let slots = &self.buckets[bucket].slots;
@@ -170,9 +179,7 @@ impl Window {
             while hits != 0 {
                 let i = hits.trailing_zeros() as usize;
                 hits &= hits - 1;
-                let slot = slots[i];
-                if self.is_live(slot) {
-                    let seq = self.first_seq + (slot.wrapping_sub(self.first_seq) & SEQ_BITS);
+                if let Some(seq) = self.seq_of(slots[i]) {
                     if self.key_at(seq) == key {
                         return Ok((bucket, i));
                     }
@@ -184,11 +191,6 @@ impl Window {
             bucket = self.next(bucket);
         }
         Err(())
-    }
-
-    /// `Ok` with the bucket and slot holding `key` if it is remembered.
-    pub(super) fn probe(&self, key: u128, hash: u64) -> Result<(usize, usize), ()> {
-        self.find(key, hash)
     }
 
     /// Loads the home bucket of every key about to be inserted before any is
@@ -219,7 +221,7 @@ impl Window {
     /// Remembers `key`, whose hash is `hash`, unless it is; returns whether
     /// it was new. The key waits in `pending` until [`Window::settle`].
     fn insert(&mut self, key: u128, hash: u64) -> bool {
-        if self.find(key, hash).is_ok() {
+        if self.probe(key, hash).is_ok() {
             return false;
         }
         if self.len == self.capacity {
@@ -240,13 +242,13 @@ impl Window {
             if let Some(i) = free {
                 let entry = &mut self.buckets[bucket];
                 entry.slots[i] = Self::slot(hash, seq);
-                entry.overflow = (((i + 1) % SLOTS) as u64) << CURSOR_SHIFT | entry.mark();
+                entry.overflow = Bucket::meta((i + 1) % SLOTS, entry.mark());
                 break;
             }
             // Full of remembered keys: the key goes on to the next bucket,
             // and searches must follow it there while it is remembered.
             let entry = &mut self.buckets[bucket];
-            entry.overflow = (entry.cursor() as u64) << CURSOR_SHIFT | (seq + 1);
+            entry.overflow = Bucket::meta(entry.cursor(), seq + 1);
             bucket = self.next(bucket);
         }
         self.pending.push(key);
