@@ -63,15 +63,21 @@ impl Dedupe {
         ids.into_iter().map(|id| org_bits ^ id.as_u128()).collect()
     }
 
+    /// Mixed into an id's low 64 bits. The high bits are left as they are:
+    /// in a UUID v7 they are its time, which the window uses to keep recent
+    /// ids together.
     fn org_bits(&self, org: &str) -> u128 {
-        u128::from(self.org_hasher.hash_one(org)) << 64
+        u128::from(self.org_hasher.hash_one(org))
     }
 
     /// Records each key; returns, per key, whether it was new. A key repeated
     /// within `keys` is new only the first time.
     pub fn insert_all(&self, keys: &[u128], fresh: &mut Vec<bool>) {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
         let mut window = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        window.insert_all(keys, fresh);
+        window.insert_all(keys, fresh, now);
     }
 
     /// Forgets keys recorded by [`Dedupe::insert_all`] whose events could not be

@@ -5,8 +5,61 @@ use proptest::prelude::*;
 use super::*;
 
 fn remembered(dedupe: &Dedupe, key: u128) -> bool {
-    let window = dedupe.inner.lock().expect("not poisoned");
-    window.probe(key, window.hash(key)).is_ok()
+    dedupe.inner.lock().expect("not poisoned").contains(key)
+}
+
+/// A key made at millisecond `at`, as a UUID v7's top bits carry it.
+fn made_at(at: u64, low: u128) -> u128 {
+    u128::from(at) << 80 | low
+}
+
+#[test]
+fn recent_keys_are_found_after_their_slice_leaves_the_ring() {
+    // Slices of 1 ms, a ring of 16: 2 ahead of now, 12 behind.
+    let mut window = window::Window::with_slices(100, 0, 4);
+    let mut fresh = Vec::new();
+    let now = 1_000;
+    let keys: Vec<u128> = (0..20).map(|i| made_at(now, i)).collect();
+    window.insert_all(&keys, &mut fresh, now);
+    assert!(fresh.iter().all(|&new| new));
+    for later in [now + 5, now + 13, now + 500, now + 1_000_000] {
+        window.insert_all(&keys, &mut fresh, later);
+        assert!(fresh.iter().all(|&new| !new), "all remembered at {later}");
+    }
+    assert_eq!(window.len, 20);
+}
+
+#[test]
+fn keys_from_ahead_of_the_ring_are_found_when_it_reaches_them() {
+    let mut window = window::Window::with_slices(100, 0, 4);
+    let mut fresh = Vec::new();
+    let ahead = made_at(1_100, 7);
+    window.insert_all(&[ahead, made_at(1_000, 1)], &mut fresh, 1_000);
+    assert_eq!(fresh, [true, true]);
+    for now in [1_050, 1_099, 1_100, 1_105, 1_200] {
+        window.insert_all(&[ahead], &mut fresh, now);
+        assert_eq!(fresh, [false], "remembered at {now}");
+    }
+}
+
+#[test]
+fn old_and_random_ids_are_remembered_beside_recent_ones() {
+    let dedupe = Dedupe::with_capacity(1_000);
+    let mut fresh = Vec::new();
+    let recent = dedupe.key("acme", Uuid::now_v7());
+    // Shaped as a UUID v4: its top bits read as a time some centuries ahead.
+    let random = dedupe.key(
+        "acme",
+        Uuid::from_u128(0x1234_5678_9abc_4def_8123_4567_89ab_cdef),
+    );
+    let old = dedupe.key("acme", Uuid::from_u128(made_at(1, 5)));
+    dedupe.insert_all(&[recent, random, old], &mut fresh);
+    assert_eq!(fresh, [true, true, true]);
+    dedupe.insert_all(&[old, random, recent], &mut fresh);
+    assert_eq!(fresh, [false, false, false]);
+    dedupe.forget(&[random, recent]);
+    dedupe.insert_all(&[old, random, recent], &mut fresh);
+    assert_eq!(fresh, [false, true, true]);
 }
 
 #[test]
@@ -170,7 +223,70 @@ struct Model {
     order: VecDeque<u128>,
 }
 
+impl Model {
+    fn insert(&mut self, keys: &[u128], capacity: usize) -> Vec<bool> {
+        let mut fresh = Vec::new();
+        for &key in keys {
+            let new = self.ids.insert(key);
+            if new {
+                self.order.push_back(key);
+                if self.order.len() > capacity {
+                    let oldest = self.order.pop_front().expect("over capacity");
+                    self.ids.remove(&oldest);
+                }
+            }
+            fresh.push(new);
+        }
+        fresh
+    }
+
+    fn forget(&mut self, keys: impl IntoIterator<Item = u128>) {
+        for key in keys {
+            self.ids.remove(&key);
+        }
+        self.order.retain(|k| self.ids.contains(k));
+    }
+}
+
 proptest! {
+    #[test]
+    fn the_window_matches_the_model_as_time_goes_on(
+        capacity in 1..12usize,
+        ops in prop::collection::vec(
+            (op(), 0..8u64),
+            1..60,
+        ),
+    ) {
+        // Keys 0..24 become keys made at 24 different milliseconds around
+        // the clock: behind the ring, in it, and ahead of it.
+        let at = |key: u128| made_at(1_000 + (key as u64 % 12) * 3, key);
+        let mut window = window::Window::with_slices(capacity, 0, 4);
+        let mut model = Model::default();
+        let mut fresh = Vec::new();
+        let mut now = 1_010;
+        for (op, step) in ops {
+            now += step;
+            match op {
+                Op::Insert(keys) => {
+                    let keys: Vec<u128> = keys.into_iter().map(at).collect();
+                    window.insert_all(&keys, &mut fresh, now);
+                    prop_assert_eq!(&fresh, &model.insert(&keys, capacity));
+                }
+                Op::Forget(keys) => {
+                    for &key in &keys {
+                        window.remove(at(key));
+                    }
+                    window.drop_gaps();
+                    model.forget(keys.into_iter().map(at));
+                }
+            }
+            prop_assert_eq!(window.len, model.ids.len());
+            for key in 0..24 {
+                prop_assert_eq!(window.contains(at(key)), model.ids.contains(&at(key)));
+            }
+        }
+    }
+
     #[test]
     fn the_window_matches_a_plain_set_and_queue(
         capacity in 1..8usize,
@@ -183,26 +299,11 @@ proptest! {
             match op {
                 Op::Insert(keys) => {
                     dedupe.insert_all(&keys, &mut fresh);
-                    let mut expected = Vec::new();
-                    for key in keys {
-                        let new = model.ids.insert(key);
-                        if new {
-                            model.order.push_back(key);
-                            if model.order.len() > capacity {
-                                let oldest = model.order.pop_front().expect("over capacity");
-                                model.ids.remove(&oldest);
-                            }
-                        }
-                        expected.push(new);
-                    }
-                    prop_assert_eq!(&fresh, &expected);
+                    prop_assert_eq!(&fresh, &model.insert(&keys, capacity));
                 }
                 Op::Forget(keys) => {
                     dedupe.forget(&keys);
-                    for key in keys {
-                        model.ids.remove(&key);
-                    }
-                    model.order.retain(|k| model.ids.contains(k));
+                    model.forget(keys);
                 }
             }
             prop_assert_eq!(dedupe.len(), model.ids.len());
@@ -211,4 +312,33 @@ proptest! {
             }
         }
     }
+}
+
+#[test]
+fn tables_of_slices_whose_keys_have_left_are_dropped() {
+    // Slices of 1 ms, a ring of 1,024.
+    let mut window = window::Window::with_slices(100, 0, 10);
+    let mut fresh = Vec::new();
+    let now = 100_000;
+    // A hundred keys, each in a slice of its own.
+    let spread: Vec<u128> = (0..100).map(|i| made_at(now - 500 + i, 1)).collect();
+    window.insert_all(&spread, &mut fresh, now);
+    assert_eq!(window.slice_count(), 100);
+    // One of those slices keeps getting late keys; the others' keys leave.
+    for batch in 0..20u128 {
+        let mut keys: Vec<u128> = (0..50).map(|i| made_at(now, 2 + batch * 50 + i)).collect();
+        keys.push(made_at(now - 500, 10_000 + batch));
+        window.insert_all(&keys, &mut fresh, now);
+    }
+    assert_eq!(window.len, 100);
+    assert!(
+        window.slice_count() <= 2,
+        "{} slices left",
+        window.slice_count()
+    );
+    assert!(
+        window.made_len() <= 4,
+        "{} slices in line",
+        window.made_len()
+    );
 }

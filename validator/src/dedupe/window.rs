@@ -36,8 +36,55 @@ pub(super) struct Window {
     pub(super) buckets: Vec<Bucket>,
     /// A key's home bucket is its hash shifted right by this much.
     shift: u32,
+    /// Recent keys, by the time in their top 48 bits: a ring of small
+    /// tables, one per slice of `1 << slice_shift` milliseconds, indexed by
+    /// slice number. Slices from `past` before `now_slice` to `future` after
+    /// it are kept there; keys of other times go to `buckets`.
+    slices: Vec<Option<Box<Slice>>>,
+    slice_shift: u32,
+    now_slice: u64,
+    past: u64,
+    future: u64,
+    /// While `buckets` may hold a key that was ahead of the ring when it
+    /// came: the lowest slice of such keys, and the newest one's sequence
+    /// number. A search in the ring for a slice from there on also looks in
+    /// `buckets`.
+    far_future: Option<(u64, u64)>,
+    /// Slice numbers in the order their tables were made: the front one is
+    /// dropped once all its keys have left, and so on.
+    made: VecDeque<u64>,
+    /// Tables of slices that are gone, kept for new ones: fresh memory
+    /// costs a page fault per page.
+    spares: Vec<Vec<u64>>,
     pub(super) len: usize,
     pub(super) capacity: usize,
+}
+
+/// The keys of one slice of time: open addressing, slots as in [`Bucket`],
+/// [`TOMB`] for a forgotten key. Grows when half full.
+struct Slice {
+    number: u64,
+    slots: Vec<u64>,
+    /// Slots not free (tombstones included).
+    used: usize,
+    /// The newest sequence number among its keys.
+    last_seq: u64,
+}
+
+/// A forgotten key's slot in a slice: not free, never a match.
+const TOMB: u64 = 1;
+/// The default slice: 4 ms.
+const SLICE_SHIFT: u32 = 2;
+/// The default ring: 2^20 slices, about 70 minutes.
+const RING_BITS: u32 = 20;
+
+/// Where a remembered key was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Place {
+    /// Bucket and slot in the table of other keys.
+    Far(usize, usize),
+    /// Ring place and slot of a slice.
+    Recent(usize, usize),
 }
 
 /// One cache line: an overflow mark, a cursor and [`SLOTS`] slots.
@@ -89,6 +136,19 @@ impl Bucket {
 
 impl Window {
     pub(super) fn new(capacity: usize) -> Self {
+        // A small window has no use for a long ring.
+        let ring_bits = capacity
+            .next_power_of_two()
+            .trailing_zeros()
+            .clamp(4, RING_BITS);
+        Self::with_slices(capacity, SLICE_SHIFT, ring_bits)
+    }
+
+    /// A window whose ring has `1 << ring_bits` slices of `1 << slice_shift`
+    /// milliseconds; an eighth of them ahead of the present.
+    pub(super) fn with_slices(capacity: usize, slice_shift: u32, ring_bits: u32) -> Self {
+        let ring = 1u64 << ring_bits.max(3);
+        let future = ring / 8;
         // About twice as many slots as keys: a bucket holds 3.8 keys on
         // average and one in twenty overflows into the next.
         let buckets = ((2 * capacity).next_power_of_two() / 8).max(2);
@@ -107,13 +167,40 @@ impl Window {
                 buckets
             ],
             shift: 64 - buckets.trailing_zeros(),
+            slices: (0..ring).map(|_| None).collect(),
+            slice_shift,
+            now_slice: 0,
+            past: ring - future - 2,
+            future,
+            far_future: None,
+            made: VecDeque::new(),
+            spares: Vec::new(),
             len: 0,
             capacity,
         }
     }
 
+    /// The slice of a key: the milliseconds in its top 48 bits, sliced.
+    fn slice_of(&self, key: u128) -> u64 {
+        ((key >> 80) as u64) >> self.slice_shift
+    }
+
+    /// Whether keys of `slice` live in the ring now.
+    fn in_ring(&self, slice: u64) -> bool {
+        slice + self.past >= self.now_slice && slice <= self.now_slice + self.future
+    }
+
+    fn ring_place(&self, slice: u64) -> usize {
+        slice as usize & (self.slices.len() - 1)
+    }
+
     pub(super) fn hash(&self, key: u128) -> u64 {
-        self.hasher.hash_one(key)
+        // The table takes its buckets from the top bits. The hasher is built
+        // for speed, and with some seeds its top bits for keys that differ
+        // only in a few low bits bunch up (a test saw a quarter of the
+        // buckets overflow); one more multiply spreads every bit upwards.
+        let hash = self.hasher.hash_one(key);
+        (hash ^ hash >> 32).wrapping_mul(0x9e37_79b9_7f4a_7c15)
     }
 
     fn home(&self, hash: u64) -> usize {
@@ -143,7 +230,7 @@ impl Window {
     /// whose key has left the window.
     fn seq_of(&self, slot: u64) -> Option<u64> {
         let age = slot.wrapping_sub(self.first_seq) & SEQ_BITS;
-        (slot != FREE && age < self.end_seq() - self.first_seq).then_some(self.first_seq + age)
+        (slot & USED != 0 && age < self.end_seq() - self.first_seq).then_some(self.first_seq + age)
     }
 
     /// The key given sequence number `seq`, which is in the window.
@@ -165,7 +252,76 @@ impl Window {
         self.seq_of(slot).is_some()
     }
 
-    /// `Ok` with the bucket and slot holding `key` if it is remembered.
+    /// How many slices have a table.
+    #[cfg(test)]
+    pub(super) fn slice_count(&self) -> usize {
+        self.slices.iter().flatten().count()
+    }
+
+    /// How many slices wait in line to be dropped.
+    #[cfg(test)]
+    pub(super) fn made_len(&self) -> usize {
+        self.made.len()
+    }
+
+    /// Whether `key` is remembered.
+    #[cfg(test)]
+    pub(super) fn contains(&self, key: u128) -> bool {
+        self.find(key, self.hash(key)).is_ok()
+    }
+
+    /// Where `key` is, and its sequence number, if it is remembered.
+    fn find(&self, key: u128, hash: u64) -> Result<(Place, u64), ()> {
+        let slice = self.slice_of(key);
+        if !self.in_ring(slice) {
+            return self.probe_far(key, hash);
+        }
+        if let Some(found) = self.probe_recent(slice, key, hash) {
+            return Ok(found);
+        }
+        match self.far_future {
+            Some((lowest, newest)) if slice >= lowest && newest >= self.first_seq => {
+                self.probe_far(key, hash)
+            }
+            _ => Err(()),
+        }
+    }
+
+    fn probe_far(&self, key: u128, hash: u64) -> Result<(Place, u64), ()> {
+        let (bucket, i) = self.probe(key, hash)?;
+        let seq = self.seq_of(self.buckets[bucket].slots[i]).ok_or(())?;
+        Ok((Place::Far(bucket, i), seq))
+    }
+
+    /// Where a key's search in a slice starts: other bits than the tag's.
+    fn slice_start(hash: u64, slots: usize) -> usize {
+        (hash >> 32) as usize & (slots - 1)
+    }
+
+    fn probe_recent(&self, slice: u64, key: u128, hash: u64) -> Option<(Place, u64)> {
+        let at = self.ring_place(slice);
+        let table = self.slices[at].as_ref().filter(|t| t.number == slice)?;
+        let wanted = Self::tag(hash);
+        let mask = table.slots.len() - 1;
+        let mut i = Self::slice_start(hash, table.slots.len());
+        loop {
+            let slot = table.slots[i];
+            if slot == FREE {
+                return None;
+            }
+            if slot & (USED | TAG_BITS) == wanted {
+                if let Some(seq) = self.seq_of(slot) {
+                    if self.key_at(seq) == key {
+                        return Some((Place::Recent(at, i), seq));
+                    }
+                }
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    /// `Ok` with the bucket and slot holding `key` if the table of other
+    /// keys remembers it.
     pub(super) fn probe(&self, key: u128, hash: u64) -> Result<(usize, usize), ()> {
         let wanted = Self::tag(hash);
         let mut bucket = self.home(hash);
@@ -197,37 +353,181 @@ impl Window {
     /// used. A window of a million ids is far larger than the core's caches:
     /// one after another, each load would wait for memory in turn; issued
     /// together they overlap, and the inserts then find their buckets in cache.
-    fn warm(&self, hashes: &[u64]) {
-        let loaded = hashes
-            .iter()
-            .fold(0, |acc, &hash| acc ^ self.buckets[self.home(hash)].overflow);
+    fn warm<'a>(&self, hashes: impl Iterator<Item = (u128, &'a u64)>) {
+        let loaded = hashes.fold(0, |acc, (key, &hash)| {
+            let slice = self.slice_of(key);
+            if !self.in_ring(slice) {
+                return acc ^ self.buckets[self.home(hash)].overflow;
+            }
+            match &self.slices[self.ring_place(slice)] {
+                Some(table) if table.number == slice => {
+                    acc ^ table.slots[Self::slice_start(hash, table.slots.len())]
+                }
+                _ => acc,
+            }
+        });
         // The value is of no use; this keeps the loads from being optimised away.
         std::hint::black_box(loaded);
     }
 
     /// Records each key; sets, per key, whether it was new. A key repeated
     /// within `keys` is new only the first time.
-    pub(super) fn insert_all(&mut self, keys: &[u128], fresh: &mut Vec<bool>) {
+    /// `now` is the time in milliseconds since 1970; it only moves the ring
+    /// forward.
+    pub(super) fn insert_all(&mut self, keys: &[u128], fresh: &mut Vec<bool>, now: u64) {
+        self.advance(now);
         let hashes: Vec<u64> = keys.iter().map(|&key| self.hash(key)).collect();
-        self.warm(&hashes);
+        self.warm(keys.iter().copied().zip(&hashes));
         fresh.clear();
         fresh.reserve(keys.len());
         for (&key, &hash) in keys.iter().zip(&hashes) {
             fresh.push(self.insert(key, hash));
         }
-        self.settle();
+        self.settle(keys.len());
     }
 
     /// Remembers `key`, whose hash is `hash`, unless it is; returns whether
     /// it was new. The key waits in `pending` until [`Window::settle`].
     fn insert(&mut self, key: u128, hash: u64) -> bool {
-        if self.probe(key, hash).is_ok() {
+        if self.find(key, hash).is_ok() {
             return false;
         }
         if self.len == self.capacity {
             self.evict_oldest();
         }
         let seq = self.end_seq();
+        let slice = self.slice_of(key);
+        if self.in_ring(slice) {
+            self.place_recent(slice, hash, seq);
+        } else {
+            if slice > self.now_slice + self.future {
+                let lowest = self
+                    .far_future
+                    .map_or(slice, |(lowest, _)| lowest.min(slice));
+                self.far_future = Some((lowest, seq));
+            }
+            self.place_far(hash, seq);
+        }
+        self.pending.push(key);
+        self.len += 1;
+        true
+    }
+
+    /// Puts a key with this hash and sequence number in its slice's table.
+    fn place_recent(&mut self, slice: u64, hash: u64, seq: u64) {
+        let at = self.ring_place(slice);
+        if self.slices[at].as_ref().is_none_or(|t| t.number != slice) {
+            // Sized for as many keys as the slice before took, so that a
+            // steady stream of keys seldom makes a table grow.
+            let before = self.slices[self.ring_place(slice.wrapping_sub(1))]
+                .as_ref()
+                .filter(|t| t.number == slice.wrapping_sub(1))
+                .map_or(0, |t| t.used);
+            let slots = self.take_slots((3 * before).next_power_of_two().max(8));
+            self.retire(at);
+            self.made.push_back(slice);
+            self.slices[at] = Some(Box::new(Slice {
+                number: slice,
+                slots,
+                used: 0,
+                last_seq: seq,
+            }));
+        }
+        let full = self.slices[at]
+            .as_ref()
+            .is_some_and(|t| (t.used + 1) * 2 > t.slots.len());
+        if full {
+            self.regrow(at);
+        }
+        let table = self.slices[at].as_mut().expect("made above");
+        let mask = table.slots.len() - 1;
+        let mut i = Self::slice_start(hash, table.slots.len());
+        while table.slots[i] != FREE {
+            i = (i + 1) & mask;
+        }
+        table.slots[i] = Self::slot(hash, seq);
+        table.used += 1;
+        table.last_seq = seq;
+    }
+
+    /// Rebuilds a slice's table from its remembered keys, with room for as
+    /// many again.
+    fn regrow(&mut self, at: usize) {
+        let old = std::mem::take(&mut self.slices[at].as_mut().expect("a slice").slots);
+        let live: Vec<u64> = old.iter().filter_map(|&slot| self.seq_of(slot)).collect();
+        let len = (live.len() * 4).next_power_of_two().max(8);
+        let mut slots = self.take_slots(len);
+        for &seq in &live {
+            let hash = self.hash(self.key_at(seq));
+            let mut i = Self::slice_start(hash, len);
+            while slots[i] != FREE {
+                i = (i + 1) & (len - 1);
+            }
+            slots[i] = Self::slot(hash, seq);
+        }
+        let table = self.slices[at].as_mut().expect("a slice");
+        table.slots = slots;
+        table.used = live.len();
+        self.put_slots(old);
+    }
+
+    /// `len` free slots, from a spare table when there is one.
+    fn take_slots(&mut self, len: usize) -> Vec<u64> {
+        let mut slots = self.spares.pop().unwrap_or_default();
+        slots.clear();
+        slots.resize(len, FREE);
+        slots
+    }
+
+    fn put_slots(&mut self, slots: Vec<u64>) {
+        const KEPT: usize = 8;
+        if self.spares.len() < KEPT {
+            self.spares.push(slots);
+        }
+    }
+
+    /// Moves the ring forward to `now` (milliseconds); the keys of slices
+    /// that leave it go to the table of other keys.
+    fn advance(&mut self, now: u64) {
+        let now_slice = (now >> self.slice_shift).max(self.now_slice);
+        if now_slice == self.now_slice {
+            return;
+        }
+        let old_low = self.now_slice.saturating_sub(self.past);
+        self.now_slice = now_slice;
+        let low = now_slice.saturating_sub(self.past);
+        let places: Vec<usize> = if low - old_low >= self.slices.len() as u64 {
+            (0..self.slices.len()).collect()
+        } else {
+            (old_low..low).map(|slice| self.ring_place(slice)).collect()
+        };
+        for at in places {
+            if self.slices[at].as_ref().is_some_and(|t| t.number < low) {
+                self.retire(at);
+            }
+        }
+    }
+
+    /// Takes the slice at ring place `at` out of the ring; its remembered
+    /// keys go to the table of other keys.
+    fn retire(&mut self, at: usize) {
+        let Some(table) = self.slices[at].take() else {
+            return;
+        };
+        let live: Vec<u64> = table
+            .slots
+            .iter()
+            .filter_map(|&slot| self.seq_of(slot))
+            .collect();
+        for seq in live {
+            let hash = self.hash(self.key_at(seq));
+            self.place_far(hash, seq);
+        }
+        self.put_slots(table.slots);
+    }
+
+    /// Puts a key with this hash and sequence number in the table of other keys.
+    fn place_far(&mut self, hash: u64, seq: u64) {
         let mut bucket = self.home(hash);
         loop {
             let cursor = self.buckets[bucket].cursor();
@@ -247,13 +547,11 @@ impl Window {
             }
             // Full of remembered keys: the key goes on to the next bucket,
             // and searches must follow it there while it is remembered.
+            // (Keys leaving the ring come with older sequence numbers.)
             let entry = &mut self.buckets[bucket];
-            entry.overflow = Bucket::meta(entry.cursor(), seq + 1);
+            entry.overflow = Bucket::meta(entry.cursor(), entry.mark().max(seq + 1));
             bucket = self.next(bucket);
         }
-        self.pending.push(key);
-        self.len += 1;
-        true
     }
 
     /// Forgets the oldest remembered key, passing the gaps before it. Its
@@ -271,9 +569,10 @@ impl Window {
         }
     }
 
-    /// Drops the places eviction passed from the front of `order` and
-    /// appends the keys of the batch.
-    fn settle(&mut self) {
+    /// Drops the places eviction passed from the front of `order`, appends
+    /// the keys of the batch, and drops the tables of slices whose keys have
+    /// all left, looking at no more than twice the batch's keys and a few.
+    fn settle(&mut self, looks: usize) {
         let passed = (self.first_seq - self.ring_seq) as usize;
         let from_order = passed.min(self.order.len());
         self.order.drain(..from_order);
@@ -281,15 +580,46 @@ impl Window {
         self.order.extend(&self.pending[passed - from_order..]);
         self.pending.clear();
         self.ring_seq = self.first_seq;
+        if self
+            .far_future
+            .is_some_and(|(_, newest)| newest < self.first_seq)
+        {
+            self.far_future = None;
+        }
+        // Slices mostly lose their last key in the order they were made.
+        // One kept by late keys goes to the back of the line, so it holds
+        // back no other. Looking at more slices than the batch can have
+        // made keeps the line from growing.
+        for _ in 0..8 + 2 * looks {
+            let Some(slice) = self.made.pop_front() else {
+                break;
+            };
+            let at = self.ring_place(slice);
+            match &self.slices[at] {
+                Some(table) if table.number == slice => {
+                    if table.last_seq >= self.first_seq {
+                        self.made.push_back(slice);
+                        continue;
+                    }
+                    let table = self.slices[at].take().expect("matched");
+                    self.put_slots(table.slots);
+                }
+                // Already gone: out of the ring.
+                _ => {}
+            }
+        }
     }
 
     /// Forgets `key` if it is remembered, leaving a gap in the order.
     pub(super) fn remove(&mut self, key: u128) {
-        if let Ok((bucket, i)) = self.probe(key, self.hash(key)) {
-            let slot = self.buckets[bucket].slots[i];
-            let seq = self.seq_of(slot).expect("a found slot is in the window");
+        if let Ok((place, seq)) = self.find(key, self.hash(key)) {
+            match place {
+                Place::Far(bucket, i) => self.buckets[bucket].slots[i] = FREE,
+                Place::Recent(at, i) => {
+                    self.slices[at].as_mut().expect("found there").slots[i] = TOMB;
+                }
+            }
             self.gaps.insert(seq);
-            self.buckets[bucket].slots[i] = FREE;
             self.len -= 1;
         }
     }
@@ -310,8 +640,10 @@ impl Window {
                 .filter(|(seq, _)| !self.gaps.contains(seq))
                 .map(|(_, &key)| key)
                 .collect();
-            let mut compact = Window::new(self.capacity);
-            compact.insert_all(&keys, &mut Vec::new());
+            let ring_bits = self.slices.len().trailing_zeros();
+            let mut compact = Window::with_slices(self.capacity, self.slice_shift, ring_bits);
+            let now = self.now_slice << self.slice_shift;
+            compact.insert_all(&keys, &mut Vec::new(), now);
             *self = compact;
         }
     }
