@@ -1,4 +1,5 @@
-//! The window behind [`super::Dedupe`]: keys in arrival order and a table to find them.
+//! The window behind [`super::Dedupe`]: keys in arrival order, and two
+//! indexes that find them there.
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -6,16 +7,25 @@ use std::hash::BuildHasher;
 
 use hashbrown::{DefaultHashBuilder, HashSet};
 
-/// The remembered keys, oldest first, and a table of cache-line buckets that
-/// finds a key's place in that order.
+/// The remembered keys, oldest first, with a ring of per-slice tables for
+/// keys of recent times and a table of cache-line buckets for the others.
 ///
-/// A key lives in its home bucket, or, when that bucket was full, in the
-/// first bucket after it with room. A slot names its key's place in the
-/// order by sequence number, so evicting the oldest key only drops it from
-/// the front of `order`: every slot pointing before the front is expired at
-/// once and counts as free. Nothing is swept and nothing moves, so an insert
-/// touches one line of the table (rarely two) and the two ends of `order`,
-/// which are read and written in sequence.
+/// Every key has a sequence number in arrival order, and every slot names
+/// its key by that number. Evicting the oldest key only drops it from the
+/// front of `order`: every slot pointing before the front is expired at once
+/// and counts as free.
+///
+/// * A key whose time (its top 48 bits: a UUID v7's milliseconds) falls in
+///   the ring goes to its slice's table: open addressing, sized from the
+///   slice before it, so a batch of keys made together touches one or two
+///   small tables that stay in cache. The ring moves with the clock; a
+///   slice that falls behind it gives its keys to the buckets, and a slice
+///   whose keys have all left is dropped.
+/// * Other keys live in the buckets: a key in its home bucket, or, when that
+///   bucket was full, in the first bucket after it with room. An insert
+///   touches one line of this table (rarely two). A key that came ahead of
+///   the ring stays there when the ring reaches its time, so searches in
+///   the ring also look in the buckets while such keys are remembered.
 pub(super) struct Window {
     hasher: DefaultHashBuilder,
     /// `order[i]` was given sequence number `ring_seq + i`.
@@ -50,9 +60,6 @@ pub(super) struct Window {
     /// number. A search in the ring for a slice from there on also looks in
     /// `buckets`.
     far_future: Option<(u64, u64)>,
-    /// Slice numbers in the order their tables were made: the front one is
-    /// dropped once all its keys have left, and so on.
-    made: VecDeque<u64>,
     /// Tables of slices that are gone, kept for new ones: fresh memory
     /// costs a page fault per page.
     spares: Vec<Vec<u64>>,
@@ -173,7 +180,6 @@ impl Window {
             past: ring - future - 2,
             future,
             far_future: None,
-            made: VecDeque::new(),
             spares: Vec::new(),
             len: 0,
             capacity,
@@ -256,12 +262,6 @@ impl Window {
     #[cfg(test)]
     pub(super) fn slice_count(&self) -> usize {
         self.slices.iter().flatten().count()
-    }
-
-    /// How many slices wait in line to be dropped.
-    #[cfg(test)]
-    pub(super) fn made_len(&self) -> usize {
-        self.made.len()
     }
 
     /// Whether `key` is remembered.
@@ -383,7 +383,7 @@ impl Window {
         for (&key, &hash) in keys.iter().zip(&hashes) {
             fresh.push(self.insert(key, hash));
         }
-        self.settle(keys.len());
+        self.settle();
     }
 
     /// Remembers `key`, whose hash is `hash`, unless it is; returns whether
@@ -425,7 +425,6 @@ impl Window {
                 .map_or(0, |t| t.used);
             let slots = self.take_slots((3 * before).next_power_of_two().max(8));
             self.retire(at);
-            self.made.push_back(slice);
             self.slices[at] = Some(Box::new(Slice {
                 number: slice,
                 slots,
@@ -560,6 +559,7 @@ impl Window {
         while self.first_seq < self.end_seq() {
             let seq = self.first_seq;
             self.first_seq += 1;
+            self.left(seq);
             // Gaps are rare: skip hashing when there are none.
             let gap = !self.gaps.is_empty() && self.gaps.remove(&seq);
             if !gap {
@@ -569,10 +569,24 @@ impl Window {
         }
     }
 
-    /// Drops the places eviction passed from the front of `order`, appends
-    /// the keys of the batch, and drops the tables of slices whose keys have
-    /// all left, looking at no more than twice the batch's keys and a few.
-    fn settle(&mut self, looks: usize) {
+    /// Drops the table of the slice of the key at `seq`, which just left the
+    /// window, if that was the slice's newest key: every slice is dropped
+    /// when its last key leaves, for one look per key.
+    fn left(&mut self, seq: u64) {
+        let slice = self.slice_of(self.key_at(seq));
+        let at = self.ring_place(slice);
+        if self.slices[at]
+            .as_ref()
+            .is_some_and(|t| t.number == slice && t.last_seq <= seq)
+        {
+            let table = self.slices[at].take().expect("checked");
+            self.put_slots(table.slots);
+        }
+    }
+
+    /// Drops the places eviction passed from the front of `order` and
+    /// appends the keys of the batch.
+    fn settle(&mut self) {
         let passed = (self.first_seq - self.ring_seq) as usize;
         let from_order = passed.min(self.order.len());
         self.order.drain(..from_order);
@@ -585,28 +599,6 @@ impl Window {
             .is_some_and(|(_, newest)| newest < self.first_seq)
         {
             self.far_future = None;
-        }
-        // Slices mostly lose their last key in the order they were made.
-        // One kept by late keys goes to the back of the line, so it holds
-        // back no other. Looking at more slices than the batch can have
-        // made keeps the line from growing.
-        for _ in 0..8 + 2 * looks {
-            let Some(slice) = self.made.pop_front() else {
-                break;
-            };
-            let at = self.ring_place(slice);
-            match &self.slices[at] {
-                Some(table) if table.number == slice => {
-                    if table.last_seq >= self.first_seq {
-                        self.made.push_back(slice);
-                        continue;
-                    }
-                    let table = self.slices[at].take().expect("matched");
-                    self.put_slots(table.slots);
-                }
-                // Already gone: out of the ring.
-                _ => {}
-            }
         }
     }
 
