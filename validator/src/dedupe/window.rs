@@ -478,9 +478,12 @@ impl Window {
         slots
     }
 
+    /// Keeps a table for reuse: a few, none over 1 MB, so that a burst of
+    /// keys in one slice does not pin its memory.
     fn put_slots(&mut self, slots: Vec<u64>) {
         const KEPT: usize = 8;
-        if self.spares.len() < KEPT {
+        const LARGEST: usize = 1 << 17;
+        if self.spares.len() < KEPT && slots.capacity() <= LARGEST {
             self.spares.push(slots);
         }
     }
