@@ -288,14 +288,23 @@ impl Window {
     }
 
     fn probe_far(&self, key: u128, hash: u64) -> Result<(Place, u64), ()> {
-        let (bucket, i) = self.probe(key, hash)?;
-        let seq = self.seq_of(self.buckets[bucket].slots[i]).ok_or(())?;
+        let (bucket, i, seq) = self.probe(key, hash)?;
         Ok((Place::Far(bucket, i), seq))
     }
 
     /// Where a key's search in a slice starts: other bits than the tag's.
     fn slice_start(hash: u64, slots: usize) -> usize {
         (hash >> 32) as usize & (slots - 1)
+    }
+
+    /// The free slot a key with this hash takes in a slice's slots.
+    fn open_slot(slots: &[u64], hash: u64) -> usize {
+        let mask = slots.len() - 1;
+        let mut i = Self::slice_start(hash, slots.len());
+        while slots[i] != FREE {
+            i = (i + 1) & mask;
+        }
+        i
     }
 
     fn probe_recent(&self, slice: u64, key: u128, hash: u64) -> Option<(Place, u64)> {
@@ -320,9 +329,9 @@ impl Window {
         }
     }
 
-    /// `Ok` with the bucket and slot holding `key` if the table of other
-    /// keys remembers it.
-    pub(super) fn probe(&self, key: u128, hash: u64) -> Result<(usize, usize), ()> {
+    /// `Ok` with the bucket, slot and sequence number of `key` if the table
+    /// of other keys remembers it.
+    pub(super) fn probe(&self, key: u128, hash: u64) -> Result<(usize, usize, u64), ()> {
         let wanted = Self::tag(hash);
         let mut bucket = self.home(hash);
         for _ in 0..self.buckets.len() {
@@ -337,7 +346,7 @@ impl Window {
                 hits &= hits - 1;
                 if let Some(seq) = self.seq_of(slots[i]) {
                     if self.key_at(seq) == key {
-                        return Ok((bucket, i));
+                        return Ok((bucket, i, seq));
                     }
                 }
             }
@@ -439,11 +448,7 @@ impl Window {
             self.regrow(at);
         }
         let table = self.slices[at].as_mut().expect("made above");
-        let mask = table.slots.len() - 1;
-        let mut i = Self::slice_start(hash, table.slots.len());
-        while table.slots[i] != FREE {
-            i = (i + 1) & mask;
-        }
+        let i = Self::open_slot(&table.slots, hash);
         table.slots[i] = Self::slot(hash, seq);
         table.used += 1;
         table.last_seq = seq;
@@ -458,10 +463,7 @@ impl Window {
         let mut slots = self.take_slots(len);
         for &seq in &live {
             let hash = self.hash(self.key_at(seq));
-            let mut i = Self::slice_start(hash, len);
-            while slots[i] != FREE {
-                i = (i + 1) & (len - 1);
-            }
+            let i = Self::open_slot(&slots, hash);
             slots[i] = Self::slot(hash, seq);
         }
         let table = self.slices[at].as_mut().expect("a slice");
@@ -498,12 +500,10 @@ impl Window {
         let old_low = self.now_slice.saturating_sub(self.past);
         self.now_slice = now_slice;
         let low = now_slice.saturating_sub(self.past);
-        let places: Vec<usize> = if low - old_low >= self.slices.len() as u64 {
-            (0..self.slices.len()).collect()
-        } else {
-            (old_low..low).map(|slice| self.ring_place(slice)).collect()
-        };
-        for at in places {
+        // The last ring's length of slices passed covers every place once.
+        let ring = self.slices.len() as u64;
+        for slice in old_low.max(low.saturating_sub(ring))..low {
+            let at = self.ring_place(slice);
             if self.slices[at].as_ref().is_some_and(|t| t.number < low) {
                 self.retire(at);
             }
