@@ -84,7 +84,7 @@ mod tests {
     use uuid::Uuid;
 
     use super::*;
-    use crate::registry::model::{Actor, Role, User};
+    use crate::model::{Actor, Role, User};
     use crate::store::sqlite::SqliteStore;
     use crate::store::Store as _;
 

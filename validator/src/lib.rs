@@ -1,6 +1,6 @@
 //! Status tokens, the opt-out registry and the authoritative event check of
-//! product usage tracking with per-user opt-out, and (with the `server`
-//! feature) the `usage-server` HTTP service.
+//! product usage tracking with per-user opt-out: the library a back end
+//! embeds. The `usage-server` crate builds the HTTP service on top of it.
 //!
 //! A back end that tracks on behalf of its users embeds the same check the
 //! server runs: it asks the registry as it stands now, never a client's flag.
@@ -13,7 +13,7 @@
 //! use usage_protocol::{Claims, Event};
 //! use usage_validator::check::{check_batch, Subject};
 //! use usage_validator::dedupe::Dedupe;
-//! use usage_validator::registry::model::{Actor, Role, User};
+//! use usage_validator::model::{Actor, Role, User};
 //! use usage_validator::store::{sqlite::SqliteStore, Store as _};
 //! use usage_validator::token::{self, KeyRing, SigningKey};
 //! use usage_validator::Registry;
@@ -57,19 +57,17 @@
 //! * `sqlite` (default): the embedded registry store on a SQLite file.
 //! * `postgres` (default): the shared registry store, its change
 //!   notifications and an event sink on PostgreSQL.
-//! * `server` (default): the HTTP service, the settings page and the
-//!   `usage-server` binary (axum, clap, askama, utoipa).
-//!
 //! Back ends embed the library without the HTTP stack:
 //! `usage-validator = { version = "0.1", default-features = false, features = ["sqlite"] }`.
 
 pub mod batch;
 pub mod check;
+pub mod credentials;
 pub mod dedupe;
 mod error;
+pub mod keystore;
+pub mod model;
 pub mod registry;
-#[cfg(feature = "server")]
-pub mod server;
 pub mod sink;
 pub mod store;
 pub mod token;

@@ -10,7 +10,7 @@ pub const SERVER_BIN_VAR: &str = "USAGE_TEST_SERVER_BIN";
 /// Path of the `usage-server` binary the tests run.
 ///
 /// Uses `USAGE_TEST_SERVER_BIN` when set; otherwise runs
-/// `cargo build -p usage-validator --bin usage-server` once per test process and
+/// `cargo build -p usage-server --bin usage-server` once per test process and
 /// takes the executable cargo reports, wherever the target folder is.
 ///
 /// # Panics
@@ -39,7 +39,7 @@ fn build_server() -> Result<PathBuf, String> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let output = Command::new(cargo)
         .current_dir(workspace_root())
-        .args(["build", "-p", "usage-validator", "--bin", "usage-server"])
+        .args(["build", "-p", "usage-server", "--bin", "usage-server"])
         .arg("--message-format=json-render-diagnostics")
         .output()
         .map_err(|error| format!("could not run cargo to build usage-server: {error}"))?;
@@ -73,7 +73,7 @@ mod tests {
     #[test]
     fn the_executable_is_taken_from_the_bin_artifact_message() {
         let messages = [
-            r#"{"reason":"compiler-artifact","target":{"name":"usage_validator","kind":["lib"]},"executable":null}"#,
+            r#"{"reason":"compiler-artifact","target":{"name":"usage_server","kind":["lib"]},"executable":null}"#,
             "not json at all",
             r#"{"reason":"compiler-artifact","target":{"name":"usage-server","kind":["bin"]},"executable":"/t/debug/usage-server"}"#,
             r#"{"reason":"build-finished","success":true}"#,

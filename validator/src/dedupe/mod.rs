@@ -43,6 +43,7 @@ pub struct Dedupe {
     inner: Mutex<Window>,
 }
 
+mod refill;
 mod window;
 
 use window::Window;

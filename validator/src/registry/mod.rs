@@ -9,7 +9,6 @@
 
 #[cfg(feature = "postgres")]
 pub mod feed;
-pub mod model;
 mod snapshot;
 
 use std::collections::HashSet;
@@ -20,7 +19,7 @@ use std::time::{Duration, Instant};
 pub use snapshot::Snapshot;
 use usage_protocol::is_valid_id;
 
-use self::model::{Actor, Change, Role, User};
+use crate::model::{Actor, Change, Role, User};
 use crate::store::Store;
 use crate::{Error, Result};
 

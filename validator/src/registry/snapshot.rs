@@ -2,7 +2,7 @@ use std::hash::{Hash, Hasher};
 
 use hashbrown::{DefaultHashBuilder, Equivalent, HashSet};
 
-use crate::registry::model::Change;
+use crate::model::Change;
 use crate::store::OptOutState;
 
 /// The opted-out users of every org, in memory, at one revision of the change log.

@@ -3,6 +3,7 @@ use std::path::Path;
 use proptest::prelude::*;
 
 use super::*;
+use crate::model;
 use crate::store::sqlite::SqliteStore;
 
 fn runtime() -> tokio::runtime::Runtime {

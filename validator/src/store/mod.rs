@@ -13,7 +13,7 @@ use std::pin::Pin;
 
 use time::OffsetDateTime;
 
-use crate::registry::model::{
+use crate::model::{
     Actor, AuditEntry, Change, OptOutEntry, ServiceKeyInfo, UpsertSummary, User, UserPage,
     UserQuery,
 };
@@ -174,10 +174,7 @@ pub(crate) fn sort_key(name: &str) -> String {
 
 /// The page of a listing query that asked for `limit + 1` rows, each with
 /// its sort key: the extra row only says another page follows.
-pub(crate) fn user_page(
-    rows: Vec<(crate::registry::model::DirectoryEntry, String)>,
-    limit: u32,
-) -> UserPage {
+pub(crate) fn user_page(rows: Vec<(crate::model::DirectoryEntry, String)>, limit: u32) -> UserPage {
     let more = rows.len() > limit as usize;
     let mut users = Vec::with_capacity(rows.len().min(limit as usize));
     let mut last_key = None;

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use time::{Duration, OffsetDateTime};
-use usage_validator::registry::model::Actor;
+use usage_validator::model::Actor;
 use usage_validator::store::Store;
 
 use crate::fixtures::admin;

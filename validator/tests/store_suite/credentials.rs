@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use time::{Duration, OffsetDateTime};
-use usage_validator::registry::model::ServiceKeyInfo;
+use usage_validator::model::ServiceKeyInfo;
 use usage_validator::store::Store;
 use usage_validator::token::SigningKey;
 

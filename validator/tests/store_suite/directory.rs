@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use usage_validator::registry::model::{Actor, Role, User, UserQuery};
+use usage_validator::model::{Actor, Role, User, UserQuery};
 use usage_validator::store::Store;
 use usage_validator::Error;
 

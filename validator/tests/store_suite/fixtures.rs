@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 
-use usage_validator::registry::model::{Actor, Role, User, UserQuery};
+use usage_validator::model::{Actor, Role, User, UserQuery};
 use usage_validator::store::{OptOutState, Store};
 
 /// A plain directory user with an email made from the id.

@@ -3,7 +3,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use usage_validator::registry::model::Actor;
+use usage_validator::model::Actor;
 use usage_validator::store::{OptOutState, Store};
 use usage_validator::Error;
 

@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use usage_validator::registry::model::Actor;
+use usage_validator::model::Actor;
 use usage_validator::store::Store;
 use usage_validator::Registry;
 

@@ -5,7 +5,7 @@ use time::OffsetDateTime;
 
 use super::super::{from_ms, to_ms};
 use super::{to_i64, to_u64};
-use crate::registry::model::{Actor, AuditEntry};
+use crate::model::{Actor, AuditEntry};
 use crate::Result;
 
 /// Appends one entry per target, in the order given, inside the caller's

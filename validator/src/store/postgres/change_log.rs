@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 
 use super::super::{from_ms, to_ms, OptOutState};
 use super::{audit, to_i64, to_u64, CHANGES_CHANNEL};
-use crate::registry::model::{Actor, Change, OptOutEntry, Role, User};
+use crate::model::{Actor, Change, OptOutEntry, Role, User};
 use crate::{Error, Result};
 
 pub(super) async fn set_opted_out(

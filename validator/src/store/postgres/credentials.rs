@@ -5,7 +5,7 @@ use sqlx::{PgPool, Row as _};
 use time::OffsetDateTime;
 
 use super::super::{from_ms, to_ms, StoredSigningKey};
-use crate::registry::model::ServiceKeyInfo;
+use crate::model::ServiceKeyInfo;
 use crate::token::SigningKey;
 use crate::{Error, Result};
 

@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 
 use super::super::{cursor, sort_key, to_ms, user_page};
 use super::audit;
-use crate::registry::model::{Actor, DirectoryEntry, UpsertSummary, User, UserPage, UserQuery};
+use crate::model::{Actor, DirectoryEntry, UpsertSummary, User, UserPage, UserQuery};
 use crate::{Error, Result};
 
 fn row_to_user(row: &PgRow) -> Result<User> {
@@ -195,7 +195,7 @@ pub(super) async fn list_users(pool: &PgPool, org: &str, query: &UserQuery) -> R
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::registry::model::Role;
+    use crate::model::Role;
 
     fn user(id: &str, name: &str) -> User {
         User {

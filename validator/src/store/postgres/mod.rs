@@ -29,7 +29,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use time::OffsetDateTime;
 
 use super::{BoxFuture, OptOutState, Store, StoredSigningKey};
-use crate::registry::model::{
+use crate::model::{
     Actor, AuditEntry, Change, OptOutEntry, ServiceKeyInfo, UpsertSummary, User, UserPage,
     UserQuery,
 };

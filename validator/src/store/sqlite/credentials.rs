@@ -4,7 +4,7 @@ use sqlx::Row as _;
 use time::OffsetDateTime;
 
 use super::SqliteStore;
-use crate::registry::model::ServiceKeyInfo;
+use crate::model::ServiceKeyInfo;
 use crate::store::{from_ms, to_ms, StoredSigningKey};
 use crate::token::SigningKey;
 use crate::{Error, Result};

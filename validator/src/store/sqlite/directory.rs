@@ -4,7 +4,7 @@ use sqlx::Row as _;
 use time::OffsetDateTime;
 
 use super::{row_to_user, SqliteStore, AUDIT_INSERT};
-use crate::registry::model::{Actor, DirectoryEntry, UpsertSummary, User, UserPage, UserQuery};
+use crate::model::{Actor, DirectoryEntry, UpsertSummary, User, UserPage, UserQuery};
 use crate::store::{cursor, sort_key, to_ms, user_page};
 use crate::{Error, Result};
 

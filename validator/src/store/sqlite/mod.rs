@@ -13,7 +13,7 @@ use sqlx::{Row as _, SqlitePool};
 use time::OffsetDateTime;
 
 use super::{from_ms, to_ms, BoxFuture, OptOutState, Store, StoredSigningKey};
-use crate::registry::model::{
+use crate::model::{
     Actor, AuditEntry, Change, OptOutEntry, ServiceKeyInfo, UpsertSummary, User, UserPage,
     UserQuery,
 };

@@ -14,9 +14,9 @@ use super::flash::{self, Flash};
 use super::refusal::Refusal;
 use super::view::{actor_label, Account, Candidate, Chrome, FlashView, Row, SettingsPage};
 use super::{admin, page_path, Intent, Language};
-use crate::registry::model::{OptOutEntry, UserQuery};
-use crate::registry::MAX_TEXT_LEN;
-use crate::server::AppState;
+use crate::AppState;
+use usage_validator::model::{OptOutEntry, UserQuery};
+use usage_validator::registry::MAX_TEXT_LEN;
 
 /// Most users the drop-down lists; a search narrows the rest down.
 pub const CANDIDATE_LIMIT: u32 = 200;

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use usage_protocol::RejectCode;
 
-use crate::registry::Registry;
+use usage_validator::registry::Registry;
 
 /// Batch outcomes counted by status class.
 const STATUSES: [u16; 8] = [200, 400, 401, 403, 413, 415, 429, 503];

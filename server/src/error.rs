@@ -5,9 +5,9 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
 
-use crate::batch::BatchError;
-use crate::token::TokenError;
-use crate::Error;
+use usage_validator::batch::BatchError;
+use usage_validator::token::TokenError;
+use usage_validator::Error;
 
 /// An API failure: a status, a snake_case code and a message for the client.
 /// Details that could help an attacker go to the log only.

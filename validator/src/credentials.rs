@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 use time::OffsetDateTime;
 
-use crate::registry::model::ServiceKeyInfo;
+use crate::model::ServiceKeyInfo;
 use crate::token::KeyRing;
 
 /// The prefix of every service key, so leaked keys are easy to recognise.

@@ -9,9 +9,9 @@ use axum::Form;
 
 use super::flash::{Flash, Outcome};
 use super::{admin, page_path, Intent, Language};
-use crate::registry::model::{Actor, User};
-use crate::server::AppState;
-use crate::Error;
+use crate::AppState;
+use usage_validator::model::{Actor, User};
+use usage_validator::Error;
 
 /// A posted form: `csrf`, `lang` and any number of `user` fields, in order.
 type Fields = Vec<(String, String)>;

@@ -5,10 +5,11 @@
 //! 100-event batches over 8 concurrent connections. The real service verifies
 //! the token, checks the registry and dedupe window, and appends to NDJSON.
 //!
-//! Run with `cargo bench -p usage-validator --bench ingest`.
+//! Run with `cargo bench -p usage-server --bench ingest`.
 
 #![allow(missing_docs)]
 
+#[path = "../../validator/benches/common/mod.rs"]
 mod common;
 
 use std::net::SocketAddr;
@@ -22,8 +23,8 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use time::OffsetDateTime;
 use tokio::runtime::Runtime;
 use usage_protocol::{Batch, Claims};
-use usage_validator::registry::model::{Actor, Role, User};
-use usage_validator::server::{app, AppState, ServerConfig};
+use usage_server::{app, AppState, ServerConfig};
+use usage_validator::model::{Actor, Role, User};
 use usage_validator::sink::NdjsonSink;
 use usage_validator::store::sqlite::SqliteStore;
 use usage_validator::store::Store as _;
@@ -89,7 +90,7 @@ async fn real(dir: &std::path::Path) -> (SocketAddr, String) {
     };
     let token = state.with_keys(|ring| usage_validator::token::issue(ring, &claims));
     // As `serve` does: keeps the registry confirmed current and the sink flushed.
-    usage_validator::server::spawn_background(state.clone());
+    usage_server::spawn_background(state.clone());
     (listen(app(state)).await, token)
 }
 

@@ -16,10 +16,10 @@ use usage_protocol::{BatchResponse, Event, RejectCode};
 
 use super::auth::{bearer, require_service};
 use super::{ApiError, AppState};
-use crate::batch::{self, BatchError};
-use crate::check::{check_batch, Subject};
-use crate::sink::{Accepted, Source};
-use crate::token;
+use usage_validator::batch::{self, BatchError};
+use usage_validator::check::{check_batch, Subject};
+use usage_validator::sink::{Accepted, Source};
+use usage_validator::token;
 
 pub(super) fn routes(state: &AppState) -> Router<AppState> {
     let origins = if state.config.cors_origins.is_empty() {
@@ -210,7 +210,7 @@ pub(super) async fn server_events(
     let request: ServerEvents = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request("malformed_json", e.to_string()))?;
     require_service(&state, &parts.headers, &request.org).await?;
-    crate::registry::check_id(&request.user)?;
+    usage_validator::registry::check_id(&request.user)?;
     let events = batch::parse_events(&request.events)?;
     let subject = Subject {
         org: &request.org,

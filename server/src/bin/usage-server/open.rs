@@ -4,8 +4,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
+use usage_server::AppState;
 use usage_validator::registry::Registry;
-use usage_validator::server::{self, AppState};
 use usage_validator::sink::{NdjsonSink, Sink};
 use usage_validator::store::sqlite::SqliteStore;
 use usage_validator::store::Store;
@@ -114,6 +114,6 @@ pub async fn serve(args: ServeArgs, ready: Option<OnReady>) -> CliResult {
     if let Some(ready) = ready {
         ready(&state);
     }
-    server::serve(listener, state).await?;
+    usage_server::serve(listener, state).await?;
     Ok(())
 }

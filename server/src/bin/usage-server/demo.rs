@@ -1,8 +1,9 @@
 //! `usage-server demo`: serve with a seeded org and print how to try it.
 
 use serde::Serialize;
-use usage_validator::registry::model::{Actor, Role, User};
-use usage_validator::server::{credentials, AppState};
+use usage_server::AppState;
+use usage_validator::credentials;
+use usage_validator::model::{Actor, Role, User};
 
 use crate::{open, CliResult, ServeArgs};
 
@@ -63,9 +64,8 @@ pub async fn run(args: ServeArgs) -> CliResult {
     let secret = key.secret;
     let ready = move |state: &AppState| {
         let url = state.config.public_url.clone();
-        let link = state.with_keys(|ring| {
-            usage_validator::server::signin_link(ring, &url, ORG, "alice", 24 * 60 * 60)
-        });
+        let link = state
+            .with_keys(|ring| usage_server::signin_link(ring, &url, ORG, "alice", 24 * 60 * 60));
         let file = DemoFile {
             url: url.clone(),
             org: ORG.into(),

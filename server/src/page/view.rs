@@ -8,7 +8,7 @@ use time::{OffsetDateTime, UtcOffset};
 use super::assets;
 use super::i18n::Strings;
 use super::Language;
-use crate::registry::model::{DirectoryEntry, OptOutEntry};
+use usage_validator::model::{DirectoryEntry, OptOutEntry};
 
 /// The frame around every page: language, stylesheet, header.
 #[derive(Debug)]
@@ -192,8 +192,8 @@ fn human_time(at: OffsetDateTime) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::registry::model::{Role, User};
-    use crate::server::page::i18n::{EN, SV};
+    use crate::page::i18n::{EN, SV};
+    use usage_validator::model::{Role, User};
 
     fn user(id: &str, name: &str, email: &str) -> User {
         User {

@@ -1,8 +1,9 @@
 //! `usage-server keys`: service keys per org and signing-key rotation.
 
 use clap::Subcommand;
+use usage_validator::credentials;
+use usage_validator::keystore::{load_keyring, new_kid};
 use usage_validator::registry::check_id;
-use usage_validator::server::{credentials, load_keyring, new_kid};
 use usage_validator::token::SigningKey;
 
 use crate::{open, CliResult, StoreArgs};

@@ -6,7 +6,6 @@
 
 mod admin;
 pub mod auth;
-pub mod credentials;
 mod error;
 mod extract;
 mod ingest;
@@ -32,12 +31,12 @@ pub use ratelimit::RateLimiter;
 use tokio::net::TcpListener;
 use usage_protocol::limits::MAX_BODY_BYTES;
 
-use crate::dedupe::Dedupe;
-use crate::registry::Registry;
-use crate::sink::Sink;
-use crate::store::Store;
-use crate::token::{KeyRing, SigningKey, DEFAULT_LIFETIME_SECS};
-use crate::{Error, Result};
+use usage_validator::dedupe::Dedupe;
+use usage_validator::keystore;
+use usage_validator::registry::Registry;
+use usage_validator::sink::Sink;
+use usage_validator::token::{KeyRing, DEFAULT_LIFETIME_SECS};
+use usage_validator::Result;
 
 /// Settings of the HTTP service.
 #[derive(Debug, Clone)]
@@ -71,7 +70,7 @@ impl Default for ServerConfig {
             rate_limit: 50,
             rate_burst: 100,
             poll_interval: Duration::from_millis(500),
-            dedupe_capacity: crate::dedupe::DEFAULT_CAPACITY,
+            dedupe_capacity: usage_validator::dedupe::DEFAULT_CAPACITY,
             web_app: None,
         }
     }
@@ -116,20 +115,12 @@ impl AppState {
         sink: Arc<dyn Sink>,
         config: ServerConfig,
     ) -> Result<Self> {
-        let keys = load_keyring(registry.store().as_ref(), true).await?;
+        let keys = keystore::load_keyring(registry.store().as_ref(), true).await?;
         let dedupe = Dedupe::with_capacity(config.dedupe_capacity);
-        let recent = sink.recent_ids(config.dedupe_capacity).await?;
-        let keys_of: Vec<u128> = recent
-            .iter()
-            .rev()
-            .map(|(org, id)| dedupe.key(org, *id))
-            .collect();
-        let mut fresh = Vec::new();
-        dedupe.insert_all(&keys_of, &mut fresh);
-        tracing::info!(
-            remembered = keys_of.len(),
-            "dedupe window refilled from the sink"
-        );
+        let remembered = dedupe
+            .refill_from(sink.as_ref(), config.dedupe_capacity)
+            .await?;
+        tracing::info!(remembered, "dedupe window refilled from the sink");
         Ok(Self(Arc::new(Shared {
             registry,
             keys: RwLock::new(keys),
@@ -154,49 +145,10 @@ impl AppState {
     /// Re-reads the change log and the signing keys from the store.
     pub async fn refresh(&self) -> Result<()> {
         self.registry.catch_up().await?;
-        let ring = load_keyring(self.registry.store().as_ref(), false).await?;
+        let ring = keystore::load_keyring(self.registry.store().as_ref(), false).await?;
         *self.keys.write().unwrap_or_else(|e| e.into_inner()) = ring;
         Ok(())
     }
-}
-
-/// Builds the key ring from the store; with `create`, adds a first key if
-/// there is none.
-pub async fn load_keyring(store: &dyn Store, create: bool) -> Result<KeyRing> {
-    let mut stored = store.signing_keys().await?;
-    if stored.is_empty() && create {
-        let key = SigningKey::generate(new_kid()).expect("generated kids are valid");
-        store.add_signing_key(&key, true).await?;
-        stored = store.signing_keys().await?;
-    }
-    let current = stored
-        .iter()
-        .filter(|k| k.current)
-        .max_by_key(|k| k.created_at)
-        .or_else(|| stored.last())
-        .ok_or_else(|| Error::InvalidInput("the store holds no signing key".into()))?;
-    let mut ring = KeyRing::new(current.key.clone());
-    for key in &stored {
-        if key.key.kid() != current.key.kid() {
-            ring.add_verifying(key.key.clone());
-        }
-    }
-    Ok(ring)
-}
-
-/// A new key id: `k` + UTC date + random suffix, such as `k20261129-3fa2`.
-pub fn new_kid() -> String {
-    let date = time::OffsetDateTime::now_utc().date();
-    let mut suffix = [0u8; 2];
-    getrandom::getrandom(&mut suffix).expect("the OS random source is available");
-    format!(
-        "k{:04}{:02}{:02}-{:02x}{:02x}",
-        date.year(),
-        u8::from(date.month()),
-        date.day(),
-        suffix[0],
-        suffix[1]
-    )
 }
 
 /// The whole router.

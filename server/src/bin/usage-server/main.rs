@@ -12,7 +12,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use usage_validator::server::ServerConfig;
+use usage_server::ServerConfig;
 
 /// Product usage tracking with per-user opt-out: the server.
 #[derive(Debug, Parser)]
@@ -192,14 +192,14 @@ async fn admin_link(args: AdminLinkArgs) -> CliResult {
     let store = open::store(&args.store).await?;
     let user = store.user(&args.org, &args.user).await?;
     match user {
-        Some(user) if user.role == usage_validator::registry::model::Role::Admin => {}
+        Some(user) if user.role == usage_validator::model::Role::Admin => {}
         Some(_) => {
             return Err(format!("`{}` is not a product admin of `{}`", args.user, args.org).into())
         }
         None => return Err(format!("no user `{}` in org `{}`", args.user, args.org).into()),
     }
-    let ring = usage_validator::server::load_keyring(store.as_ref(), true).await?;
-    let link = usage_validator::server::signin_link(
+    let ring = usage_validator::keystore::load_keyring(store.as_ref(), true).await?;
+    let link = usage_server::signin_link(
         &ring,
         &args.public_url,
         &args.org,

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use usage_validator::registry::model::{Actor, Role, UpsertSummary, User};
+use usage_validator::model::{Actor, Role, UpsertSummary, User};
 use usage_validator::registry::{check_id, check_user};
 
 use crate::{open, CliResult, StoreArgs};

@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 use super::auth::{require_org_access, require_service};
 use super::extract::{JsonBody, QueryParams};
 use super::{ApiError, AppState};
-use crate::registry::model::{AuditEntry, OptOutEntry, Role, User, UserPage, UserQuery};
-use crate::registry::{check_id, check_user};
+use usage_validator::model::{AuditEntry, OptOutEntry, Role, User, UserPage, UserQuery};
+use usage_validator::registry::{check_id, check_user};
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()

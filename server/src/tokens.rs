@@ -11,7 +11,7 @@ use usage_protocol::Claims;
 use super::auth::require_service;
 use super::extract::JsonBody;
 use super::{ApiError, AppState};
-use crate::token;
+use usage_validator::token;
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new().route("/v1/tokens", post(issue))

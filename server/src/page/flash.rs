@@ -6,9 +6,9 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use super::i18n::{join_names, Strings};
-use crate::server::auth::cookie;
-use crate::server::credentials::{self, Expiring};
-use crate::server::AppState;
+use crate::auth::cookie;
+use crate::AppState;
+use usage_validator::credentials::{self, Expiring};
 
 /// The flash cookie's name.
 pub const FLASH_COOKIE: &str = "usage_flash";
@@ -134,7 +134,7 @@ pub fn present(headers: &HeaderMap) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::server::page::i18n::{EN, SV};
+    use crate::page::i18n::{EN, SV};
 
     #[test]
     fn messages_name_the_users_in_the_page_language() {

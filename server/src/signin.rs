@@ -9,11 +9,13 @@ use serde::Deserialize;
 use time::OffsetDateTime;
 
 use super::auth::{check_csrf, session, SESSION_COOKIE};
-use super::credentials::{self, Session, SignIn, SESSION_PURPOSE, SESSION_SECS, SIGNIN_PURPOSE};
 use super::extract::QueryParams;
 use super::AppState;
-use crate::registry::model::Role;
-use crate::token::KeyRing;
+use usage_validator::credentials::{
+    self, Session, SignIn, SESSION_PURPOSE, SESSION_SECS, SIGNIN_PURPOSE,
+};
+use usage_validator::model::Role;
+use usage_validator::token::KeyRing;
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()

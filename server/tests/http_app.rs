@@ -1,8 +1,6 @@
 //! The router driven in-process (no socket) where a test needs control a
 //! client never has: token clocks, a stale registry, a failing sink.
 
-#![cfg(feature = "server")]
-
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -12,8 +10,8 @@ use serde_json::{json, Value};
 use time::OffsetDateTime;
 use tower::ServiceExt as _;
 use usage_protocol::Claims;
-use usage_validator::registry::model::{Actor, Role, User};
-use usage_validator::server::{app, AppState, ServerConfig};
+use usage_server::{app, AppState, ServerConfig};
+use usage_validator::model::{Actor, Role, User};
 use usage_validator::sink::{Accepted, MemorySink, Sink};
 use usage_validator::store::sqlite::SqliteStore;
 use usage_validator::store::{BoxFuture, Store as _};

@@ -28,10 +28,10 @@ use axum::{middleware, Router};
 
 use self::i18n::{negotiate, Lang, Strings};
 use super::auth::{self, Caller};
-use super::credentials::Session;
 use super::AppState;
-use crate::registry::model::User;
 use refusal::Refusal;
+use usage_validator::credentials::Session;
+use usage_validator::model::User;
 
 /// Where the page of every org lives, with `{org}` for axum's router.
 const PAGE_ROUTE: &str = "/orgs/{org}/tools/product-usage/opt-out-settings";

@@ -3,9 +3,9 @@
 use axum::http::{header, HeaderMap};
 use time::OffsetDateTime;
 
-use super::credentials::{self, Session, SESSION_PURPOSE};
 use super::{ApiError, AppState};
-use crate::registry::model::{Actor, Role, User};
+use usage_validator::credentials::{self, Session, SESSION_PURPOSE};
+use usage_validator::model::{Actor, Role, User};
 
 /// The name of the admin session cookie.
 pub const SESSION_COOKIE: &str = "usage_session";
@@ -62,7 +62,7 @@ pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 pub async fn service_key(
     state: &AppState,
     key: &str,
-) -> Result<crate::registry::model::ServiceKeyInfo, ApiError> {
+) -> Result<usage_validator::model::ServiceKeyInfo, ApiError> {
     if !credentials::is_service_key(key) || key.len() > 256 {
         return Err(ApiError::unauthorized(
             "invalid_credentials",

@@ -36,7 +36,7 @@ static CSS: LazyLock<Asset> = LazyLock::new(|| {
     Asset::new(
         "page",
         "css",
-        include_str!("../../../static/opt-out-settings.css"),
+        include_str!("../../static/opt-out-settings.css"),
         "text/css; charset=utf-8",
     )
 });
@@ -45,7 +45,7 @@ static JS: LazyLock<Asset> = LazyLock::new(|| {
     Asset::new(
         "page",
         "js",
-        include_str!("../../../static/opt-out-settings.js"),
+        include_str!("../../static/opt-out-settings.js"),
         "text/javascript; charset=utf-8",
     )
 });
