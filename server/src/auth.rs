@@ -7,8 +7,21 @@ use super::{ApiError, AppState};
 use usage_validator::credentials::{self, Session, SESSION_PURPOSE};
 use usage_validator::model::{Actor, Role, User};
 
-/// The name of the admin session cookie.
+/// The name of the admin session cookie over plain HTTP.
 pub const SESSION_COOKIE: &str = "usage_session";
+/// Its name over HTTPS: browsers keep a `__Host-` cookie only if it is
+/// `Secure`, for this host alone and the whole path, so no subdomain or
+/// plain-HTTP page can set or shadow it.
+pub const SECURE_SESSION_COOKIE: &str = "__Host-usage_session";
+
+/// The session cookie's name on this server.
+pub fn session_cookie(state: &AppState) -> &'static str {
+    if state.config.public_url.starts_with("https://") {
+        SECURE_SESSION_COOKIE
+    } else {
+        SESSION_COOKIE
+    }
+}
 /// The header scripts echo the CSRF token in.
 pub const CSRF_HEADER: &str = "x-csrf-token";
 
@@ -103,7 +116,7 @@ pub async fn require_service(
 
 /// The session in the request's cookie, if valid and unexpired.
 pub fn session(state: &AppState, headers: &HeaderMap) -> Option<Session> {
-    let value = cookie(headers, SESSION_COOKIE)?;
+    let value = cookie(headers, session_cookie(state))?;
     let now = OffsetDateTime::now_utc().unix_timestamp();
     state.with_keys(|ring| credentials::open::<Session>(ring, SESSION_PURPOSE, value, now))
 }
@@ -118,11 +131,27 @@ pub async fn require_admin_session(
     if session.org != org {
         return Err(ApiError::forbidden("you are signed in to another org"));
     }
-    match state.registry.store().user(org, &session.user).await? {
-        Some(user) if user.role == Role::Admin => Ok(Caller::Admin { user, session }),
-        _ => Err(ApiError::forbidden(
-            "only product admins of this org may do this",
-        )),
+    let store = state.registry.store();
+    match store.user(org, &session.user).await? {
+        Some(user) if user.role == Role::Admin => {
+            if store.nonce_used(&session.ended_key()).await? {
+                return Err(ApiError::unauthorized(
+                    "invalid_session",
+                    "this session has ended; sign in again",
+                ));
+            }
+            Ok(Caller::Admin { user, session })
+        }
+        _ => {
+            // Demoted (or removed): refused as long as that lasts, and the
+            // session ends here, so a later promotion does not revive it.
+            store
+                .consume_nonce(&session.ended_key(), session.expires_at())
+                .await?;
+            Err(ApiError::forbidden(
+                "only product admins of this org may do this",
+            ))
+        }
     }
 }
 
@@ -171,7 +200,7 @@ pub async fn require_org_access(
     if bearer(headers).is_some() {
         return require_service(state, headers, org).await;
     }
-    if cookie(headers, SESSION_COOKIE).is_none() {
+    if cookie(headers, session_cookie(state)).is_none() {
         return Err(ApiError::unauthorized(
             "missing_credentials",
             "sign in as a product admin or send a service key",

@@ -12,10 +12,10 @@ use serde_json::value::RawValue;
 use time::OffsetDateTime;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use usage_protocol::limits::MAX_BODY_BYTES;
-use usage_protocol::{BatchResponse, Event, RejectCode};
+use usage_protocol::{BatchResponse, Claims, Event, RejectCode};
 
 use super::auth::{bearer, require_service};
-use super::{ApiError, AppState};
+use super::{ApiError, AppState, BodyTimeout};
 use usage_validator::batch::{self, BatchError};
 use usage_validator::check::{check_batch, Subject};
 use usage_validator::sink::{Accepted, Source};
@@ -44,7 +44,8 @@ pub(super) fn routes(state: &AppState) -> Router<AppState> {
         .route("/v1/server-events", post(server_events))
 }
 
-/// Reads a request body of at most 1 MiB; 413 beyond.
+/// Reads a request body of at most 1 MiB; 413 beyond, 408 when it does not
+/// arrive within the body timeout.
 async fn read_body(headers: &HeaderMap, body: Body) -> Result<axum::body::Bytes, ApiError> {
     let declared = headers
         .get(header::CONTENT_LENGTH)
@@ -55,7 +56,22 @@ async fn read_body(headers: &HeaderMap, body: Body) -> Result<axum::body::Bytes,
     }
     axum::body::to_bytes(body, MAX_BODY_BYTES)
         .await
-        .map_err(|_| BatchError::TooLarge.into())
+        .map_err(|err| {
+            let timed_out =
+                std::iter::successors(Some(&err as &(dyn std::error::Error + 'static)), |e| {
+                    e.source()
+                })
+                .any(|e| e.is::<BodyTimeout>());
+            if timed_out {
+                ApiError::new(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "request_timeout",
+                    "the request body did not arrive in time",
+                )
+            } else {
+                BatchError::TooLarge.into()
+            }
+        })
 }
 
 /// The media type without parameters, lowercased.
@@ -109,6 +125,23 @@ async fn ingest(
     Ok(verdict.response)
 }
 
+/// The token's claims once verified and within the user's batch rate.
+fn verified(state: &AppState, token: &str, now: i64) -> Result<Claims, ApiError> {
+    let claims = state.with_keys(|ring| token::verify(ring, token, now))?;
+    state
+        .limiter
+        .check(&(claims.org.as_str(), claims.sub.as_str()))
+        .map_err(|secs| {
+            ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                "too many batches; slow down",
+            )
+            .retry_after(secs)
+        })?;
+    Ok(claims)
+}
+
 /// `POST /v1/batch`: a client's events, authenticated by its status token.
 #[utoipa::path(
     post,
@@ -145,24 +178,27 @@ async fn batch_inner(state: &AppState, request: Request) -> Result<BatchResponse
         Some("application/json" | "text/plain") => {}
         _ => return Err(unsupported("application/json or text/plain")),
     }
+    // A token in the header is checked before the body is read, so a bad one
+    // costs a look at the header only.
+    let now = OffsetDateTime::now_utc().unix_timestamp();
+    let early = match bearer(&parts.headers) {
+        Some(token) => Some(verified(state, token, now)?),
+        None => None,
+    };
     let body = read_body(&parts.headers, body).await?;
     let parsed = batch::parse(&body)?;
-    let token = bearer(&parts.headers)
-        .or(parsed.token.as_deref())
-        .ok_or_else(|| ApiError::unauthorized("invalid_token", "send the status token as `Authorization: Bearer <token>` or in the body's `token` field"))?;
-    let now = OffsetDateTime::now_utc().unix_timestamp();
-    let claims = state.with_keys(|ring| token::verify(ring, token, now))?;
-    state
-        .limiter
-        .check(&claims.org, &claims.sub)
-        .map_err(|secs| {
-            ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "rate_limited",
-                "too many batches; slow down",
-            )
-            .retry_after(secs)
-        })?;
+    let claims = match early {
+        Some(claims) => claims,
+        None => {
+            let token = parsed.token.as_deref().ok_or_else(|| {
+                ApiError::unauthorized(
+                    "invalid_token",
+                    "send the status token as `Authorization: Bearer <token>` or in the body's `token` field",
+                )
+            })?;
+            verified(state, token, now)?
+        }
+    };
     let sdk = format!("{}/{}", parsed.sdk.name, parsed.sdk.version);
     let subject = Subject {
         org: &claims.org,

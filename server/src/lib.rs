@@ -8,7 +8,11 @@ mod admin;
 pub mod auth;
 mod error;
 mod extract;
+mod guard;
+pub use guard::{GuardLimits, Rate};
 mod ingest;
+mod listen;
+pub use listen::{BodyTimeout, Limits};
 mod metrics;
 mod openapi;
 mod ops;
@@ -18,8 +22,8 @@ mod signin;
 pub use signin::{settings_path, signin_link};
 mod tokens;
 mod webapp;
+pub use webapp::default_web_app;
 
-use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -56,9 +60,16 @@ pub struct ServerConfig {
     pub poll_interval: Duration,
     /// How many event ids the dedupe window remembers.
     pub dedupe_capacity: usize,
-    /// Folder of the web example served at `/demo/web-app/`; `None`: the
-    /// source tree's `examples/web-app`, when the binary runs where it was built.
+    /// Folder of the web example served at `/demo/web-app/`; `None` (the
+    /// default, and always for `serve`) mounts no web example.
     pub web_app: Option<std::path::PathBuf>,
+    /// Bounds on connections: count, timeouts, shutdown deadline.
+    pub limits: Limits,
+    /// Limits on failed authentication, sign-in and token issuing.
+    pub guard: GuardLimits,
+    /// Leaves `Secure` off the session cookie, for a server reached over plain
+    /// HTTP on a host browsers do not treat as secure. Off by default.
+    pub insecure_cookies: bool,
 }
 
 impl Default for ServerConfig {
@@ -72,6 +83,9 @@ impl Default for ServerConfig {
             poll_interval: Duration::from_millis(500),
             dedupe_capacity: usage_validator::dedupe::DEFAULT_CAPACITY,
             web_app: None,
+            limits: Limits::default(),
+            guard: GuardLimits::default(),
+            insecure_cookies: false,
         }
     }
 }
@@ -95,6 +109,12 @@ pub struct Shared {
     pub metrics: Metrics,
     /// Per-user batch rate limits.
     pub limiter: RateLimiter,
+    /// Failed authentications per client address.
+    pub auth_failures: RateLimiter,
+    /// Sign-in attempts per client address.
+    pub signin_limiter: RateLimiter,
+    /// Token requests per credential.
+    pub token_limiter: RateLimiter,
     /// Settings.
     pub config: ServerConfig,
 }
@@ -128,6 +148,15 @@ impl AppState {
             sink,
             metrics: Metrics::default(),
             limiter: RateLimiter::new(config.rate_limit, config.rate_burst),
+            auth_failures: RateLimiter::new(
+                config.guard.auth_failures.per_sec,
+                config.guard.auth_failures.burst,
+            ),
+            signin_limiter: RateLimiter::new(
+                config.guard.signin.per_sec,
+                config.guard.signin.burst,
+            ),
+            token_limiter: RateLimiter::new(config.guard.tokens.per_sec, config.guard.tokens.burst),
             config,
         })))
     }
@@ -160,8 +189,16 @@ pub fn app(state: AppState) -> Router {
         .merge(signin::routes())
         .merge(page::routes())
         .merge(ops::routes())
-        .merge(webapp::routes())
+        .merge(if state.config.web_app.is_some() {
+            webapp::routes()
+        } else {
+            Router::new()
+        })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            guard::guard,
+        ))
         .with_state(state)
 }
 
@@ -183,14 +220,12 @@ pub fn spawn_background(state: AppState) -> tokio::task::JoinHandle<()> {
     })
 }
 
-/// Serves on `listener` until SIGTERM or Ctrl-C, then finishes requests in
-/// flight and flushes the sink.
+/// Serves on `listener` until SIGTERM or Ctrl-C, then lets requests in
+/// flight finish (for at most the shutdown deadline) and flushes the sink.
 pub async fn serve(listener: TcpListener, state: AppState) -> std::io::Result<()> {
     let background = spawn_background(state.clone());
-    let router = app(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    let limits = state.config.limits;
+    listen::serve(listener, app(state.clone()), limits, shutdown_signal()).await?;
     background.abort();
     if let Err(err) = state.sink.flush().await {
         tracing::error!(error = %err, "final sink flush failed");

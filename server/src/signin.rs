@@ -8,7 +8,7 @@ use axum::{Form, Router};
 use serde::Deserialize;
 use time::OffsetDateTime;
 
-use super::auth::{check_csrf, session, SESSION_COOKIE};
+use super::auth::{check_csrf, session, session_cookie};
 use super::extract::QueryParams;
 use super::AppState;
 use usage_validator::credentials::{
@@ -62,8 +62,9 @@ async fn signin(
             "This sign-in link is not valid or has expired.",
         );
     };
-    let expires =
-        OffsetDateTime::from_unix_timestamp(link.exp).unwrap_or_else(|_| OffsetDateTime::now_utc());
+    let expires = OffsetDateTime::from_unix_timestamp(link.exp)
+        .unwrap_or_else(|_| OffsetDateTime::now_utc())
+        + time::Duration::seconds(credentials::USED_LINK_MEMORY_SECS);
     match state
         .registry
         .store()
@@ -102,14 +103,14 @@ async fn signin(
     }
     let session = Session::new(&link.org, &link.user);
     let value = state.with_keys(|ring| credentials::sign(ring, SESSION_PURPOSE, &session));
-    let secure = if state.config.public_url.starts_with("https://") {
-        "; Secure"
-    } else {
+    let secure = if state.config.insecure_cookies {
         ""
+    } else {
+        "; Secure"
     };
-    let cookie = format!(
-        "{SESSION_COOKIE}={value}; HttpOnly; SameSite=Lax; Path=/; Max-Age={SESSION_SECS}{secure}"
-    );
+    let name = session_cookie(&state);
+    let cookie =
+        format!("{name}={value}; HttpOnly; SameSite=Lax; Path=/; Max-Age={SESSION_SECS}{secure}");
     let mut response = Redirect::to(&settings_path(&link.org)).into_response();
     if let Ok(cookie) = HeaderValue::from_str(&cookie) {
         response.headers_mut().insert(header::SET_COOKIE, cookie);
@@ -123,8 +124,9 @@ pub(super) struct SignOutForm {
     lang: Option<String>,
 }
 
-/// Clears the session cookie. A signed-in admin lands on the settings page,
-/// which now says, in their language, how to sign in again.
+/// Ends the session on the server (its cookie no longer opens anything,
+/// even if a copy was kept) and clears the cookie. A signed-in admin lands on
+/// the settings page, which now says, in their language, how to sign in again.
 async fn signout(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -134,6 +136,20 @@ async fn signout(
     if let Some(current) = &current {
         if let Err(err) = check_csrf(&headers, current, form.csrf.as_deref()) {
             return err.into_response();
+        }
+    }
+    if let Some(current) = &current {
+        if let Err(err) = state
+            .registry
+            .store()
+            .consume_nonce(&current.ended_key(), current.expires_at())
+            .await
+        {
+            tracing::error!(error = %err, "could not end the session");
+            return refusal(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Signing out is unavailable right now; try again shortly.",
+            );
         }
     }
     let mut response = match current {
@@ -150,7 +166,13 @@ async fn signout(
         )
         .into_response(),
     };
-    let clear = format!("{SESSION_COOKIE}=; HttpOnly; SameSite=Lax; Path=/; Max-Age=0");
+    let secure = if state.config.insecure_cookies {
+        ""
+    } else {
+        "; Secure"
+    };
+    let name = session_cookie(&state);
+    let clear = format!("{name}=; HttpOnly; SameSite=Lax; Path=/; Max-Age=0{secure}");
     if let Ok(clear) = HeaderValue::from_str(&clear) {
         response.headers_mut().insert(header::SET_COOKIE, clear);
     }

@@ -36,13 +36,13 @@ pub(super) fn routes() -> Router<AppState> {
 }
 
 /// `examples/web-app` of the source tree, when this binary runs where it was built.
-fn default_dir() -> Option<PathBuf> {
+pub fn default_web_app() -> Option<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/web-app");
     dir.join("index.html").is_file().then_some(dir)
 }
 
 fn folder(state: &AppState) -> Option<PathBuf> {
-    state.config.web_app.clone().or_else(default_dir)
+    state.config.web_app.clone()
 }
 
 async fn index(State(state): State<AppState>) -> Response {

@@ -119,7 +119,28 @@ impl Session {
             csrf: random_b64(24),
         }
     }
+
+    /// The name under which the store remembers that this session ended
+    /// (signed out, or its admin demoted). Derived from the session's secret
+    /// CSRF token, which is unique per session, without revealing it.
+    pub fn ended_key(&self) -> String {
+        format!(
+            "session-ended:{}",
+            URL_SAFE_NO_PAD.encode(Sha256::digest(self.csrf.as_bytes()))
+        )
+    }
+
+    /// Until when the store must remember that this session ended.
+    pub fn expires_at(&self) -> OffsetDateTime {
+        OffsetDateTime::from_unix_timestamp(self.exp).unwrap_or_else(|_| OffsetDateTime::now_utc())
+            + time::Duration::seconds(usage_protocol::limits::CLOCK_LEEWAY_SECS)
+    }
 }
+
+/// How long past its expiry a used sign-in link's nonce is remembered, so a
+/// link cannot be used twice at the edge of its validity (clock leeway, or
+/// seconds against milliseconds).
+pub const USED_LINK_MEMORY_SECS: i64 = 24 * 60 * 60;
 
 /// Signs `value` for `purpose`: `<kid>.<payload>.<tag>`.
 pub fn sign<T: Serialize>(ring: &KeyRing, purpose: &str, value: &T) -> String {

@@ -153,6 +153,10 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         nonce: &'a str,
         expires_at: OffsetDateTime,
     ) -> BoxFuture<'a, Result<bool>>;
+
+    /// Whether `nonce` was consumed and is still remembered (it is kept at
+    /// least until the `expires_at` it was consumed with).
+    fn nonce_used<'a>(&'a self, nonce: &'a str) -> BoxFuture<'a, Result<bool>>;
 }
 
 /// Unix milliseconds of `at`, the form stores keep times in.

@@ -104,5 +104,5 @@ pub async fn run(args: ServeArgs) -> CliResult {
             path.display()
         );
     };
-    open::serve(args, Some(Box::new(ready))).await
+    open::serve(args, true, Some(Box::new(ready))).await
 }

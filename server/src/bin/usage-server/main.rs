@@ -12,7 +12,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use usage_server::ServerConfig;
+use usage_server::{GuardLimits, Limits, Rate, ServerConfig};
 
 /// Product usage tracking with per-user opt-out: the server.
 #[derive(Debug, Parser)]
@@ -91,14 +91,54 @@ struct ServeArgs {
     /// How often, in milliseconds, the registry re-reads the change log.
     #[arg(long, env = "USAGE_POLL_INTERVAL_MS", default_value_t = 500)]
     poll_interval_ms: u64,
-    /// Folder of the web example served at /demo/web-app/ (default: the
-    /// source tree's examples/web-app, when it exists).
+    /// Folder of the web example served at /demo/web-app/ by `demo` (default:
+    /// the source tree's examples/web-app, when it exists). `serve` never
+    /// serves it.
     #[arg(long, env = "USAGE_WEB_APP")]
     web_app: Option<PathBuf>,
+    /// Leave `Secure` off the session cookie: only for a server reached over
+    /// plain HTTP on a host other than this machine, where browsers would not
+    /// keep a Secure cookie. Prefer serving over HTTPS.
+    #[arg(long, env = "USAGE_INSECURE_COOKIES")]
+    insecure_cookies: bool,
+    /// Connections served at once; one more is answered 503 and closed.
+    #[arg(long, env = "USAGE_MAX_CONNECTIONS", default_value_t = Limits::default().max_connections, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1_000_000))]
+    max_connections: usize,
+    /// Seconds a client has to send a request's headers.
+    #[arg(long, env = "USAGE_HEADER_TIMEOUT", default_value_t = Limits::default().header_timeout.as_secs(), value_parser = clap::value_parser!(u64).range(1..=3600))]
+    header_timeout: u64,
+    /// Seconds a client has to send a request's body, from the request's start.
+    #[arg(long, env = "USAGE_BODY_TIMEOUT", default_value_t = Limits::default().body_timeout.as_secs(), value_parser = clap::value_parser!(u64).range(1..=3600))]
+    body_timeout: u64,
+    /// Seconds a connection may pass with nothing sent or received.
+    #[arg(long, env = "USAGE_IDLE_TIMEOUT", default_value_t = Limits::default().idle_timeout.as_secs(), value_parser = clap::value_parser!(u64).range(1..=3600))]
+    idle_timeout: u64,
+    /// Seconds requests in flight get to finish after SIGTERM or Ctrl-C.
+    #[arg(long, env = "USAGE_SHUTDOWN_DEADLINE", default_value_t = Limits::default().shutdown_deadline.as_secs(), value_parser = clap::value_parser!(u64).range(0..=3600))]
+    shutdown_deadline: u64,
+    /// Failed authentications (answers 401) allowed per second per client address before it is answered 429 (0: no limit).
+    #[arg(long, env = "USAGE_AUTH_FAILURE_RATE", default_value_t = GuardLimits::default().auth_failures.per_sec)]
+    auth_failure_rate: u32,
+    /// Failed authentications allowed at once per client address.
+    #[arg(long, env = "USAGE_AUTH_FAILURE_BURST", default_value_t = GuardLimits::default().auth_failures.burst)]
+    auth_failure_burst: u32,
+    /// Sign-in link openings allowed per second per client address (0: no limit).
+    #[arg(long, env = "USAGE_SIGNIN_RATE", default_value_t = GuardLimits::default().signin.per_sec)]
+    signin_rate: u32,
+    /// Sign-in link openings allowed at once per client address.
+    #[arg(long, env = "USAGE_SIGNIN_BURST", default_value_t = GuardLimits::default().signin.burst)]
+    signin_burst: u32,
+    /// Status tokens issued per second per service key (0: no limit).
+    #[arg(long, env = "USAGE_TOKEN_RATE", default_value_t = GuardLimits::default().tokens.per_sec)]
+    token_rate: u32,
+    /// Status tokens issued at once per service key.
+    #[arg(long, env = "USAGE_TOKEN_BURST", default_value_t = GuardLimits::default().tokens.burst)]
+    token_burst: u32,
 }
 
 impl ServeArgs {
-    fn config(&self, bound: SocketAddr) -> ServerConfig {
+    /// The service's settings; the web example is served only in the demo.
+    fn config(&self, bound: SocketAddr, demo: bool) -> ServerConfig {
         ServerConfig {
             cors_origins: self
                 .cors_origins
@@ -114,7 +154,33 @@ impl ServeArgs {
             rate_limit: self.rate_limit,
             rate_burst: self.rate_burst,
             poll_interval: Duration::from_millis(self.poll_interval_ms.max(10)),
-            web_app: self.web_app.clone(),
+            web_app: if demo {
+                self.web_app.clone().or_else(usage_server::default_web_app)
+            } else {
+                None
+            },
+            limits: Limits {
+                max_connections: self.max_connections,
+                header_timeout: Duration::from_secs(self.header_timeout),
+                body_timeout: Duration::from_secs(self.body_timeout),
+                idle_timeout: Duration::from_secs(self.idle_timeout),
+                shutdown_deadline: Duration::from_secs(self.shutdown_deadline),
+            },
+            guard: GuardLimits {
+                auth_failures: Rate {
+                    per_sec: self.auth_failure_rate,
+                    burst: self.auth_failure_burst,
+                },
+                signin: Rate {
+                    per_sec: self.signin_rate,
+                    burst: self.signin_burst,
+                },
+                tokens: Rate {
+                    per_sec: self.token_rate,
+                    burst: self.token_burst,
+                },
+            },
+            insecure_cookies: self.insecure_cookies,
             ..ServerConfig::default()
         }
     }
@@ -150,6 +216,9 @@ enum UsersCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Whatever this process creates (the registry, its journal files, event
+    // files, demo.json) is readable by its owner only.
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -169,7 +238,7 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async move {
         match cli.command {
-            Command::Serve(args) => open::serve(args, None).await,
+            Command::Serve(args) => open::serve(args, false, None).await,
             Command::Demo(args) => demo::run(args).await,
             Command::AdminLink(args) => admin_link(args).await,
             Command::Users(UsersCommand::Import(args)) => import::run(args).await,

@@ -47,8 +47,7 @@ pub async fn open_store(args: &StoreArgs) -> Result<Opened, BoxError> {
             Err(format!("--database-url must be a postgres:// URL, not `{other}`").into())
         }
         None => {
-            std::fs::create_dir_all(&args.data)
-                .map_err(|e| format!("cannot create data folder {}: {e}", args.data.display()))?;
+            private_folder(&args.data)?;
             let store = SqliteStore::open(&args.data.join("registry.db")).await?;
             Ok(Opened {
                 store: Arc::new(store),
@@ -56,6 +55,37 @@ pub async fn open_store(args: &StoreArgs) -> Result<Opened, BoxError> {
             })
         }
     }
+}
+
+/// Creates the data folder if needed and makes it and everything in it
+/// private to this user (0700 folders, 0600 files): it holds signing keys and
+/// events. Folders made by older versions are tightened too.
+pub fn private_folder(path: &std::path::Path) -> Result<(), BoxError> {
+    use std::os::unix::fs::{DirBuilderExt as _, PermissionsExt as _};
+    let shown = path.display();
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(path)
+        .map_err(|e| format!("cannot create data folder {shown}: {e}"))?;
+    let mut pending = vec![path.to_path_buf()];
+    while let Some(folder) = pending.pop() {
+        std::fs::set_permissions(&folder, std::fs::Permissions::from_mode(0o700))
+            .map_err(|e| format!("cannot make {} private: {e}", folder.display()))?;
+        let entries = std::fs::read_dir(&folder)
+            .map_err(|e| format!("cannot read {}: {e}", folder.display()))?;
+        for entry in entries {
+            let entry = entry?;
+            let kind = entry.file_type()?;
+            if kind.is_dir() {
+                pending.push(entry.path());
+            } else if kind.is_file() {
+                std::fs::set_permissions(entry.path(), std::fs::Permissions::from_mode(0o600))
+                    .map_err(|e| format!("cannot make {} private: {e}", entry.path().display()))?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The registry over the store the flags name. On a shared (PostgreSQL)
@@ -97,19 +127,49 @@ pub async fn sink(args: &ServeArgs) -> Result<Arc<dyn Sink>, BoxError> {
     }
 }
 
+/// Whether `url` is plain HTTP on a host that browsers do not treat as a
+/// secure context (anything but this machine).
+fn plain_http_elsewhere(url: &str) -> bool {
+    let Some(rest) = url.strip_prefix("http://") else {
+        return false;
+    };
+    let authority = rest.split('/').next().unwrap_or("");
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => authority
+            .rsplit_once(':')
+            .map_or(authority, |(host, _)| host),
+    };
+    let loopback = host
+        .parse::<std::net::IpAddr>()
+        .map_or(host.eq_ignore_ascii_case("localhost"), |ip| {
+            ip.is_loopback()
+        });
+    !loopback
+}
+
 /// Runs once the server listens.
 pub type OnReady = Box<dyn FnOnce(&AppState) + Send>;
 
 /// Binds, builds the state and serves until SIGTERM; `ready` runs once the
 /// server is listening (the demo prints its guide there).
-pub async fn serve(args: ServeArgs, ready: Option<OnReady>) -> CliResult {
+pub async fn serve(args: ServeArgs, demo: bool, ready: Option<OnReady>) -> CliResult {
     let registry = registry(&args.store, Duration::from_millis(args.staleness_bound_ms)).await?;
     let sink = sink(&args).await?;
     let listener = TcpListener::bind(args.addr)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.addr))?;
     let bound = listener.local_addr()?;
-    let state = AppState::new(registry, sink, args.config(bound)).await?;
+    let config = args.config(bound, demo);
+    if plain_http_elsewhere(&config.public_url) && !config.insecure_cookies {
+        tracing::warn!(
+            public_url = %config.public_url,
+            "admins reach this server over plain HTTP on another host: browsers will not keep \
+             its Secure session cookie, so sign-in will not stick; serve it over HTTPS \
+             (or pass --insecure-cookies on a trusted network)"
+        );
+    }
+    let state = AppState::new(registry, sink, config).await?;
     println!("usage-server listening on http://{bound}");
     if let Some(ready) = ready {
         ready(&state);

@@ -158,3 +158,11 @@ pub(super) async fn consume_nonce(
         == 1;
     Ok(fresh)
 }
+
+pub(super) async fn nonce_used(pool: &PgPool, nonce: &str) -> Result<bool> {
+    let row = sqlx::query("SELECT 1 FROM used_nonces WHERE nonce = $1")
+        .bind(nonce)
+        .fetch_optional(pool)
+        .await?;
+    Ok(row.is_some())
+}

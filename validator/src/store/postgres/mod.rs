@@ -218,4 +218,7 @@ impl Store for PostgresStore {
     ) -> BoxFuture<'a, Result<bool>> {
         Box::pin(credentials::consume_nonce(&self.pool, nonce, expires_at))
     }
+    fn nonce_used<'a>(&'a self, nonce: &'a str) -> BoxFuture<'a, Result<bool>> {
+        Box::pin(credentials::nonce_used(&self.pool, nonce))
+    }
 }

@@ -147,3 +147,11 @@ pub(super) async fn consume_nonce(
     tx.commit().await?;
     Ok(fresh)
 }
+
+pub(super) async fn nonce_used(store: &SqliteStore, nonce: &str) -> Result<bool> {
+    let row = sqlx::query("SELECT 1 FROM used_nonces WHERE nonce = ?")
+        .bind(nonce)
+        .fetch_optional(&store.reader)
+        .await?;
+    Ok(row.is_some())
+}

@@ -378,4 +378,7 @@ impl Store for SqliteStore {
     ) -> BoxFuture<'a, Result<bool>> {
         Box::pin(credentials::consume_nonce(self, nonce, expires_at))
     }
+    fn nonce_used<'a>(&'a self, nonce: &'a str) -> BoxFuture<'a, Result<bool>> {
+        Box::pin(credentials::nonce_used(self, nonce))
+    }
 }
