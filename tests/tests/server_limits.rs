@@ -326,7 +326,11 @@ async fn a_signed_out_or_demoted_session_stays_ended() {
         .send()
         .await
         .expect("sign out");
-    assert_eq!(signout.status(), StatusCode::SEE_OTHER, "sign-out lands on the page");
+    assert_eq!(
+        signout.status(),
+        StatusCode::SEE_OTHER,
+        "sign-out lands on the page"
+    );
     // A copy of the cookie kept from before sign-out opens nothing.
     let (status, body) = status_json(get(alice.headers()).await.expect("get")).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);

@@ -140,6 +140,20 @@ impl TestServer {
         std::fs::read_to_string(self.log_path("stderr")).unwrap_or_default()
     }
 
+    /// The server process's id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// The largest resident memory the server process has used so far, in
+    /// bytes (`VmHWM` of `/proc/<pid>/status`), while it runs.
+    pub fn peak_memory(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()?)).ok()?;
+        let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+        let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kib * 1024)
+    }
+
     /// True while the server process has not exited.
     pub fn is_running(&mut self) -> bool {
         self.child
