@@ -189,6 +189,7 @@ pub fn app(state: AppState) -> Router {
         .merge(signin::routes())
         .merge(page::routes())
         .merge(ops::routes())
+        .merge(openapi::routes())
         .merge(if state.config.web_app.is_some() {
             webapp::routes()
         } else {

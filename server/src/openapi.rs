@@ -1,9 +1,28 @@
-//! The OpenAPI document, generated from the handlers' annotations.
+//! The OpenAPI document, generated from the handlers' annotations, and the
+//! route that serves it.
+//!
+//! Answers that any route can give, whatever its handler (a rate limit on
+//! the caller's address, the connection cap, a body that is not JSON or
+//! arrives too slowly), are added to every operation in one place here.
 
+use axum::routing::get;
+use axum::{Json, Router};
+use utoipa::openapi::path::Operation;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
-use super::{admin, ingest, ops, tokens};
+use super::{admin, ingest, ops, tokens, AppState};
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new().route("/openapi.json", get(openapi))
+}
+
+/// This document.
+#[utoipa::path(get, path = "/openapi.json", tag = "operations", responses((status = 200, description = "OpenAPI 3.1")))]
+pub(super) async fn openapi() -> Json<utoipa::openapi::OpenApi> {
+    Json(document())
+}
 
 #[derive(OpenApi)]
 #[openapi(
@@ -21,9 +40,9 @@ use super::{admin, ingest, ops, tokens};
         ops::healthz,
         ops::readyz,
         ops::metrics,
-        ops::openapi,
+        openapi,
     ),
-    modifiers(&Security)
+    modifiers(&Security, &CommonAnswers)
 )]
 struct ApiDoc;
 
@@ -56,6 +75,54 @@ impl Modify for Security {
                 super::auth::SESSION_COOKIE,
             ))),
         );
+    }
+}
+
+struct CommonAnswers;
+
+fn error_answer(description: &str) -> RefOr<Response> {
+    RefOr::T(
+        ResponseBuilder::new()
+            .description(description)
+            .content(
+                "application/json",
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("ErrorBody")))
+                    .build(),
+            )
+            .build(),
+    )
+}
+
+impl Modify for CommonAnswers {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for item in openapi.paths.paths.values_mut() {
+            let operations: [&mut Option<Operation>; 4] = [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.delete,
+            ];
+            for operation in operations.into_iter().flatten() {
+                let mut common = vec![
+                    ("429", "rate_limited: too many requests, or too many failed authentications from this address; see Retry-After"),
+                    ("503", "too_many_connections (see Retry-After), or the registry or sink is unavailable"),
+                ];
+                if operation.request_body.is_some() {
+                    common.push(("400", "The body is malformed"));
+                    common.push(("408", "request_timeout: the body did not arrive in time"));
+                    common.push(("413", "payload_too_large: the body is over 1 MiB"));
+                    common.push(("415", "unsupported_media_type: the body is not JSON"));
+                }
+                for (status, description) in common {
+                    operation
+                        .responses
+                        .responses
+                        .entry(status.to_owned())
+                        .or_insert_with(|| error_answer(description));
+                }
+            }
+        }
     }
 }
 

@@ -1,4 +1,4 @@
-//! Operations routes: liveness, readiness, metrics and the OpenAPI document.
+//! Operations routes: liveness, readiness and metrics.
 
 use axum::extract::State;
 use axum::http::header;
@@ -14,7 +14,6 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
-        .route("/openapi.json", get(openapi))
 }
 
 /// The process is up.
@@ -39,10 +38,4 @@ pub(super) async fn metrics(State(state): State<AppState>) -> impl IntoResponse 
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         state.metrics.render(&state.registry),
     )
-}
-
-/// This document.
-#[utoipa::path(get, path = "/openapi.json", tag = "operations", responses((status = 200, description = "OpenAPI 3.1")))]
-pub(super) async fn openapi() -> Json<utoipa::openapi::OpenApi> {
-    Json(super::openapi::document())
 }
