@@ -1,5 +1,16 @@
 //! Skipping a suite whose tool is missing: loudly on a developer machine,
 //! never under CI.
+//!
+//! A skipped test still shows as `ok` to the test harness, so every skip is
+//! also written past the harness's output capture (straight to the process's
+//! stderr) and, when `USAGE_SKIP_LOG` names a file, appended to it as one
+//! line `test name<TAB>suite: reason`. `tests/run` counts those lines and
+//! reports them as skipped, not passed.
+
+use std::io::Write as _;
+
+/// The variable naming the file skips are recorded in.
+pub const SKIP_LOG_VAR: &str = "USAGE_SKIP_LOG";
 
 /// True when the tests run under CI (`CI=true` or `CI=1`), where nothing may be skipped.
 pub fn in_ci() -> bool {
@@ -21,7 +32,21 @@ pub fn skip_suite(suite: &str, reason: &str) {
     if in_ci() {
         panic!("{suite} cannot run under CI: {reason} (tests/run installs it; CI never skips)");
     }
-    eprintln!("{}", banner(suite, reason));
+    let test = std::thread::current().name().unwrap_or("a test").to_owned();
+    // Written to the handle, not through eprintln!, which the harness captures.
+    let _ = writeln!(
+        std::io::stderr(),
+        "{}",
+        banner(&format!("{test} ({suite})"), reason)
+    );
+    if let Ok(path) = std::env::var(SKIP_LOG_VAR) {
+        let line = format!("{test}\t{suite}: {reason}\n");
+        let _ = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .and_then(|mut file| file.write_all(line.as_bytes()));
+    }
 }
 
 fn banner(suite: &str, reason: &str) -> String {
