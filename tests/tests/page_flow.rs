@@ -140,9 +140,15 @@ async fn opt_out_then_in(server: &TestServer, browser: &Browser, screenshot: boo
 }
 
 /// The README's picture of the page: two users opted out, the message shown.
+/// Written into the source tree only when `USAGE_SCREENSHOT_DIR` asks for it
+/// (`docs/screenshots/refresh` does); a plain test run leaves the tree alone.
 async fn save_screenshot(browser: &Browser) {
-    let folder = workspace_root().join("docs/screenshots");
-    std::fs::create_dir_all(&folder).expect("create docs/screenshots");
+    let scratch = tempfile::tempdir().expect("tempdir");
+    let folder = match std::env::var_os("USAGE_SCREENSHOT_DIR") {
+        Some(dir) => workspace_root().join(dir),
+        None => scratch.path().to_path_buf(),
+    };
+    std::fs::create_dir_all(&folder).expect("create the screenshot folder");
     let path = folder.join("opt-out-settings.png");
     browser.screenshot(&path).await.expect("screenshot");
     let png = std::fs::read(&path).expect("screenshot written");
