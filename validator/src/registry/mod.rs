@@ -9,6 +9,7 @@
 
 #[cfg(feature = "postgres")]
 pub mod feed;
+mod shared_read;
 mod snapshot;
 
 use std::collections::HashSet;
@@ -51,6 +52,18 @@ pub struct Registry {
     confirmed_at_ms: AtomicU64,
     staleness_bound: Duration,
     check_head_per_read: bool,
+    head_reads: shared_read::SharedRead<HeadRead>,
+}
+
+/// How one shared read of the store's head ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum HeadRead {
+    /// The snapshot holds every change up to the head read.
+    Current,
+    /// The head was read but the snapshot could not reach it.
+    Behind,
+    /// The head could not be read.
+    Unknown,
 }
 
 impl Registry {
@@ -72,6 +85,7 @@ impl Registry {
             confirmed_at_ms: AtomicU64::new(0),
             staleness_bound: DEFAULT_STALENESS_BOUND,
             check_head_per_read: false,
+            head_reads: shared_read::SharedRead::default(),
         };
         registry.mark_confirmed();
         registry
@@ -95,26 +109,40 @@ impl Registry {
     /// Makes sure the snapshot includes every change committed before this
     /// call, or, if the store cannot be asked, that the last confirmation is
     /// within the staleness bound. Ingestion calls this before deciding.
+    ///
+    /// With the head check on, concurrent callers share head reads: each is
+    /// answered by a read that started after it called, and at most one read
+    /// runs at a time (see `shared_read.rs`), so a burst of batches costs one
+    /// or two round trips, not one each.
     pub async fn ensure_fresh(&self) -> Result<()> {
         if !self.check_head_per_read {
             return self.ensure_current();
         }
+        match self.head_reads.run(|| self.read_head()).await {
+            HeadRead::Current => Ok(()),
+            // The newest change could not be applied: deciding without it is
+            // exactly what must not happen.
+            HeadRead::Behind => Err(Error::RegistryUnavailable),
+            HeadRead::Unknown => self.ensure_current(),
+        }
+    }
+
+    /// Reads the store's head and catches up to it.
+    async fn read_head(&self) -> HeadRead {
         match self.store.head_revision().await {
             Ok(head) => {
                 if head > self.revision() {
                     match self.catch_up().await {
                         Ok(rev) if rev >= head => {}
-                        // The newest change could not be applied: deciding
-                        // without it is exactly what must not happen.
-                        Ok(_) | Err(_) => return Err(Error::RegistryUnavailable),
+                        Ok(_) | Err(_) => return HeadRead::Behind,
                     }
                 }
                 self.mark_confirmed();
-                Ok(())
+                HeadRead::Current
             }
             Err(err) => {
                 tracing::warn!(error = %err, "cannot read the registry head; relying on the last sync");
-                self.ensure_current()
+                HeadRead::Unknown
             }
         }
     }
