@@ -1,8 +1,34 @@
 //! The HTTP service of `usage-server`: ingestion, token issuing, the admin
-//! API, sign-in and the settings page, on axum.
+//! API, sign-in and the settings page, on axum, over the `usage-validator`
+//! library. The `usage-server` binary (`src/bin/usage-server/`) is its command
+//! line.
 //!
 //! [`app`] builds the router from an [`AppState`], separate from any socket,
-//! so tests can drive it directly; [`serve`] runs it with graceful shutdown.
+//! so tests can drive it directly; [`serve`] runs it on a listener with the
+//! connection limits of [`Limits`] and a graceful shutdown.
+//!
+//! ```
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
+//! use std::sync::Arc;
+//!
+//! use axum::body::Body;
+//! use axum::http::{Request, StatusCode};
+//! use tower::ServiceExt as _;
+//! use usage_server::{app, AppState, ServerConfig};
+//! use usage_validator::sink::MemorySink;
+//! use usage_validator::store::sqlite::SqliteStore;
+//! use usage_validator::Registry;
+//!
+//! let registry = Registry::open(Arc::new(SqliteStore::in_memory().await?)).await?;
+//! let state = AppState::new(Arc::new(registry), Arc::new(MemorySink::default()), ServerConfig::default()).await?;
+//! let answer = app(state)
+//!     .oneshot(Request::get("/readyz").body(Body::empty())?)
+//!     .await?;
+//! assert_eq!(answer.status(), StatusCode::OK);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # })?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 mod admin;
 pub mod auth;
