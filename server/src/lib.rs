@@ -5,6 +5,8 @@
 //! so tests can drive it directly; [`serve`] runs it with graceful shutdown.
 
 mod admin;
+mod admin_links;
+pub use admin_links::{admin_link, page_path};
 pub mod auth;
 mod error;
 mod extract;
@@ -16,6 +18,8 @@ pub mod page;
 mod ratelimit;
 mod signin;
 pub use signin::{settings_path, signin_link};
+mod demo_token;
+mod keys_api;
 mod tokens;
 mod webapp;
 
@@ -59,6 +63,9 @@ pub struct ServerConfig {
     /// Folder of the web example served at `/demo/web-app/`; `None`: the
     /// source tree's `examples/web-app`, when the binary runs where it was built.
     pub web_app: Option<std::path::PathBuf>,
+    /// The demo org, under `usage-server demo` only: `POST /demo/token` mints
+    /// status tokens for its users, so the web example holds no key.
+    pub demo_org: Option<String>,
 }
 
 impl Default for ServerConfig {
@@ -72,6 +79,7 @@ impl Default for ServerConfig {
             poll_interval: Duration::from_millis(500),
             dedupe_capacity: usage_validator::dedupe::DEFAULT_CAPACITY,
             web_app: None,
+            demo_org: None,
         }
     }
 }
@@ -157,6 +165,9 @@ pub fn app(state: AppState) -> Router {
         .merge(ingest::routes(&state))
         .merge(tokens::routes())
         .merge(admin::routes())
+        .merge(keys_api::routes())
+        .merge(admin_links::routes())
+        .merge(demo_token::routes(&state))
         .merge(signin::routes())
         .merge(page::routes())
         .merge(ops::routes())

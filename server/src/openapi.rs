@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{admin, ingest, ops, tokens};
+use super::{admin, admin_links, ingest, keys_api, ops, tokens};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -18,6 +18,11 @@ use super::{admin, ingest, ops, tokens};
         admin::opt_out,
         admin::opt_in,
         admin::audit,
+        // Service keys with scopes, and the admin hand-over.
+        keys_api::list,
+        keys_api::create,
+        keys_api::revoke,
+        admin_links::create,
         ops::healthz,
         ops::readyz,
         ops::metrics,
@@ -47,6 +52,11 @@ impl Modify for Security {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .bearer_format("usk_ service key")
+                    .description(Some(
+                        "A service key of the org. Scope `tokens`: POST /v1/tokens and \
+                         /v1/server-events. Scope `admin`: everything under /api/orgs/{org}/ \
+                         and admin links. Keys made before scopes existed are full keys.",
+                    ))
                     .build(),
             ),
         );
