@@ -212,7 +212,9 @@ async fn an_opted_out_user_of_the_web_example_stops_sending() {
         return;
     };
     let demo = server.demo();
-    let page = server.url(&format!("/demo/web-app/#key={}", demo.service_key));
+    // The page holds no key: it signs its users in through the demo's
+    // `POST /demo/token`.
+    let page = server.url("/demo/web-app/");
     let story = async {
         open(&browser, &page).await;
         sign_in(&browser, "bob").await;
@@ -271,8 +273,12 @@ async fn the_demo_says_how_to_build_a_missing_package() {
     let server = TestServer::start_demo().await;
     let stdout = server.stdout();
     assert!(
-        stdout.contains("/demo/web-app/#key="),
+        stdout.contains("/demo/web-app/\n"),
         "the demo prints the web example's link:\n{stdout}"
+    );
+    assert!(
+        !stdout.contains("#key="),
+        "the web example's link carries no key:\n{stdout}"
     );
     let dir = tempfile::tempdir().expect("temp dir");
     std::fs::write(dir.path().join("index.html"), "<!doctype html>").expect("write index");
