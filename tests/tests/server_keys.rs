@@ -196,7 +196,7 @@ async fn the_demo_prints_a_full_key_and_a_tokens_key() {
         .map(|key| key["scopes"].clone())
         .collect();
     scopes.sort_by_key(|s| s.to_string());
-    assert_eq!(scopes, [json!(["tokens"]), json!(["tokens", "admin"])]);
+    assert_eq!(scopes, [json!(["tokens", "admin"]), json!(["tokens"])]);
     assert_eq!(
         token(&server, tokens, "acme", "bob").await["opt_out"],
         false
