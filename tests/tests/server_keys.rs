@@ -366,3 +366,35 @@ async fn key_flags_also_read_their_environment_variables() {
     assert_eq!(fields[2], "tokens");
     assert_ne!(fields[4], "never", "it expires: {line}");
 }
+
+#[tokio::test]
+async fn the_openapi_document_covers_keys_and_hand_over() {
+    let server = TestServer::start().await;
+    let spec: Value = server
+        .client()
+        .get(server.url("/openapi.json"))
+        .send()
+        .await
+        .expect("GET /openapi.json")
+        .json()
+        .await
+        .expect("JSON");
+    for (path, method) in [
+        ("/api/orgs/{org}/keys", "get"),
+        ("/api/orgs/{org}/keys", "post"),
+        ("/api/orgs/{org}/keys/{id}", "delete"),
+        ("/api/orgs/{org}/admin-links", "post"),
+    ] {
+        assert!(
+            spec["paths"][path][method].is_object(),
+            "{method} {path} documented"
+        );
+    }
+    let scheme = spec["components"]["securitySchemes"]["service_key"]["description"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        scheme.contains("`tokens`") && scheme.contains("`admin`"),
+        "the key scheme names its scopes: {scheme}"
+    );
+}

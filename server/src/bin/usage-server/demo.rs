@@ -103,6 +103,8 @@ pub async fn run(mut args: ServeArgs) -> CliResult {
              \x20     -d '{{\"org\":\"acme\",\"user\":\"bob\"}}' | sed -E 's/.*\"token\":\"([^\"]+)\".*/\\1/')\n\
              \x20   curl -s {url}/v1/batch -H \"Authorization: Bearer $TOKEN\" -H 'content-type: application/json' \\\n\
              \x20     -d '{{\"sent_at\":\"2026-01-01T00:00:00Z\",\"sdk\":{{\"name\":\"curl\",\"version\":\"1\"}},\"events\":[{{\"id\":\"'$(cat /proc/sys/kernel/random/uuid)'\",\"name\":\"demo.clicked\",\"ts\":\"2026-01-01T00:00:00Z\"}}]}}'\n\
+             \n  Hand alice over from a product's back end (one-time link, 2 minutes):\n\
+             \x20   curl -s {url}/api/orgs/acme/admin-links -H 'Authorization: Bearer {secret}' -H 'content-type: application/json' -d '{{\"user\":\"alice\"}}'\n\
              \n  Web example (browser SDK, debugger panel; holds no key, signs in through /demo/token):\n    {url}/demo/web-app/\n\
              \n  Rust SDK:\n\
              \x20   let tracker = usage_sdk::Tracker::builder(\"{url}\").build()?;\n\

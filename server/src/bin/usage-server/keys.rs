@@ -32,7 +32,8 @@ pub enum KeysCommand {
         #[command(flatten)]
         store: StoreArgs,
     },
-    /// List an org's service keys.
+    /// List an org's service keys, one per line, tab-separated: id, state
+    /// (active, expired, revoked), scopes, created, expires, last used, label.
     List {
         /// The org.
         #[arg(long, env = "USAGE_ORG")]
@@ -112,7 +113,6 @@ pub async fn run(command: KeysCommand) -> CliResult {
             println!("{}", key.secret);
         }
         KeysCommand::List { org, .. } => {
-            println!("id\tstate\tscopes\tcreated\texpires\tlast used\tlabel");
             let now = OffsetDateTime::now_utc();
             for key in store.service_keys(&org).await? {
                 let state = if key.revoked {
