@@ -82,6 +82,10 @@ async function main() {
     onTokenExpired: () => problem("Your session token expired: sign in again to send the kept events."),
   });
 
+  const render = () => {
+    renderDebugger(tracker);
+    renderStatus(tracker);
+  };
   $("#signed-in").textContent = localStorage.getItem(WHO) || "nobody";
 
   $("#sign-in-form").addEventListener("submit", async (event) => {
@@ -93,6 +97,8 @@ async function main() {
       tracker.login(token);
       localStorage.setItem(WHO, user);
       $("#signed-in").textContent = user;
+      // The flag line changes with the login, not a timer tick later.
+      render();
     } catch (error) {
       problem(`Sign-in failed: ${error.message}${error.code ? ` (${error.code})` : ""}`);
     }
@@ -102,6 +108,7 @@ async function main() {
     tracker.logout();
     localStorage.removeItem(WHO);
     $("#signed-in").textContent = "nobody";
+    render();
   });
 
   for (const button of document.querySelectorAll("button[data-event]")) {
@@ -120,10 +127,6 @@ async function main() {
     }
   });
 
-  const render = () => {
-    renderDebugger(tracker);
-    renderStatus(tracker);
-  };
   render();
   setInterval(render, 250);
   document.body.dataset.ready = "true";

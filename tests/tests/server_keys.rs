@@ -398,3 +398,42 @@ async fn the_openapi_document_covers_keys_and_hand_over() {
         "the key scheme names its scopes: {scheme}"
     );
 }
+
+#[tokio::test]
+async fn a_signed_in_product_admin_manages_keys_with_the_csrf_token() {
+    let server = TestServer::start_demo().await;
+    let alice = admin_session(&server, &server.demo().admin_signin_url).await;
+    let listed = server
+        .client()
+        .get(server.url("/api/orgs/acme/keys"))
+        .headers(alice.cookie_only())
+        .send()
+        .await
+        .expect("GET keys");
+    assert_eq!(listed.status(), StatusCode::OK);
+
+    let make = |headers: reqwest::header::HeaderMap| {
+        server
+            .client()
+            .post(server.url("/api/orgs/acme/keys"))
+            .headers(headers)
+            .json(&json!({"scopes": ["tokens", "admin"], "label": "made on the page"}))
+            .send()
+    };
+    let (status, body) = status_json(make(alice.cookie_only()).await.expect("POST")).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(code(&body), "csrf_failed");
+    let (status, made) = status_json(make(alice.headers()).await.expect("POST")).await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+    let key = made["key"].as_str().expect("key");
+    assert_eq!(token(&server, key, "acme", "bob").await["opt_out"], false);
+    let audit = get_json(&server, key, "/api/orgs/acme/audit").await;
+    assert!(
+        audit["entries"]
+            .as_array()
+            .expect("entries")
+            .iter()
+            .any(|e| e["action"] == "service_key_create" && e["actor"] == "user:alice"),
+        "{audit}"
+    );
+}

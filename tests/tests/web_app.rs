@@ -143,6 +143,11 @@ async fn newest_rows_read(browser: &Browser, count: usize, fate: &str) {
 /// Opens the page and waits until the package has loaded.
 async fn open(browser: &Browser, url: &str) {
     browser.goto(url).await.expect("open the web example");
+    ready(browser).await;
+}
+
+/// Waits until the page's package has loaded.
+async fn ready(browser: &Browser) {
     browser
         .wait_for("body[data-ready=true]", PATIENCE)
         .await
@@ -240,7 +245,7 @@ async fn an_opted_out_user_of_the_web_example_stops_sending() {
 
         // A reload keeps the flag (it is cached in localStorage).
         browser.refresh().await.expect("reload");
-        open(&browser, &page).await;
+        ready(&browser).await;
         assert!(
             dropping(&browser).await,
             "the cached flag survives a reload"
