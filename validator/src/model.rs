@@ -268,3 +268,23 @@ pub struct UpsertSummary {
     /// Users already as given.
     pub unchanged: u64,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_scopes_read_back_sorted_once_and_legacy_keys_read_as_full() {
+        for scopes in [vec![Scope::Tokens], vec![Scope::Admin], Scope::ALL.to_vec()] {
+            let text = scopes_to_text(&scopes);
+            assert_eq!(scopes_from_text(Some(&text)).expect("parses"), scopes);
+        }
+        assert_eq!(
+            scopes_from_text(Some("admin tokens admin")).expect("parses"),
+            Scope::ALL
+        );
+        assert_eq!(scopes_from_text(None).expect("legacy"), Scope::ALL);
+        assert!(scopes_from_text(Some("tokens root")).is_err());
+        assert_eq!(scopes_from_text(Some("")).expect("parses"), []);
+    }
+}

@@ -126,11 +126,9 @@ pub async fn run(command: KeysCommand) -> CliResult {
                     "{}\t{state}\t{}\t{}\t{}\t{}\t{}",
                     key.id,
                     scopes_to_text(&key.scopes).replace(' ', ","),
-                    key.created_at,
-                    key.expires_at
-                        .map_or_else(|| "never".to_owned(), |at| at.to_string()),
-                    key.last_used_at
-                        .map_or_else(|| "never".to_owned(), |at| at.to_string()),
+                    when(key.created_at),
+                    key.expires_at.map_or_else(|| "never".to_owned(), when),
+                    key.last_used_at.map_or_else(|| "never".to_owned(), when),
                     key.label
                 );
             }
@@ -183,7 +181,15 @@ fn parse_scope(text: &str) -> Result<Scope, String> {
 fn describe(key: &ServiceKeyInfo) -> String {
     let scopes = scopes_to_text(&key.scopes).replace(' ', "+");
     match key.expires_at {
-        Some(at) => format!("{scopes}, expires {at}"),
+        Some(at) => format!("{scopes}, expires {}", when(at)),
         None => format!("{scopes}, no expiry"),
     }
+}
+
+/// `2026-12-01T12:05:22Z`: RFC 3339 to the second, as scripts expect.
+fn when(at: OffsetDateTime) -> String {
+    at.replace_nanosecond(0)
+        .unwrap_or(at)
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| at.to_string())
 }
