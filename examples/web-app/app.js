@@ -4,7 +4,6 @@
 // through the `pkg` link. Everything below uses only its public API.
 
 const $ = (selector) => document.querySelector(selector);
-const ORG = "acme";
 const APP = "web-example";
 // Who is signed in, for the page's own display; the SDK keeps the token itself.
 const WHO = `${APP}/signed-in-as`;
@@ -12,16 +11,6 @@ const WHO = `${APP}/signed-in-as`;
 function problem(text) {
   $("#problem").textContent = text;
   $("#problem").hidden = !text;
-}
-
-// The demo's service key comes in the URL fragment (`#key=...`), which the
-// browser never sends to a server; `usage-server demo` prints that link.
-function serviceKey() {
-  const fromHash = new URLSearchParams(location.hash.slice(1)).get("key");
-  if (fromHash) {
-    sessionStorage.setItem(`${APP}/key`, fromHash);
-  }
-  return fromHash || sessionStorage.getItem(`${APP}/key`) || "";
 }
 
 async function loadPackage() {
@@ -36,15 +25,19 @@ async function loadPackage() {
   }
 }
 
-async function fetchToken(endpoint, key, user) {
-  const response = await fetch(`${endpoint}/v1/tokens`, {
+// A real web app gets the status token from its own back end at login. The
+// demo server stands in for that back end with `POST /demo/token`, on the
+// origin that served this page: the page holds no key, and `?endpoint=`
+// (where batches go) never receives anything but batches.
+async function fetchToken(user) {
+  const response = await fetch("/demo/token", {
     method: "POST",
-    headers: { "authorization": `Bearer ${key}`, "content-type": "application/json" },
-    body: JSON.stringify({ org: ORG, user }),
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ user }),
   });
   const body = await response.json().catch(() => ({}));
   if (!response.ok) {
-    throw new Error(body?.error?.message || `POST /v1/tokens answered ${response.status}`);
+    throw new Error(body?.error?.message || `POST /demo/token answered ${response.status}`);
   }
   return body.token;
 }
@@ -89,7 +82,10 @@ async function main() {
     onTokenExpired: () => problem("Your session token expired: sign in again to send the kept events."),
   });
 
-  $("#key").value = serviceKey();
+  const render = () => {
+    renderDebugger(tracker);
+    renderStatus(tracker);
+  };
   $("#signed-in").textContent = localStorage.getItem(WHO) || "nobody";
 
   $("#sign-in-form").addEventListener("submit", async (event) => {
@@ -97,10 +93,12 @@ async function main() {
     problem("");
     const user = $("#user").value;
     try {
-      const token = await fetchToken(endpoint, $("#key").value.trim(), user);
+      const token = await fetchToken(user);
       tracker.login(token);
       localStorage.setItem(WHO, user);
       $("#signed-in").textContent = user;
+      // The flag line changes with the login, not a timer tick later.
+      render();
     } catch (error) {
       problem(`Sign-in failed: ${error.message}${error.code ? ` (${error.code})` : ""}`);
     }
@@ -110,6 +108,7 @@ async function main() {
     tracker.logout();
     localStorage.removeItem(WHO);
     $("#signed-in").textContent = "nobody";
+    render();
   });
 
   for (const button of document.querySelectorAll("button[data-event]")) {
@@ -128,10 +127,6 @@ async function main() {
     }
   });
 
-  const render = () => {
-    renderDebugger(tracker);
-    renderStatus(tracker);
-  };
   render();
   setInterval(render, 250);
   document.body.dataset.ready = "true";

@@ -5,7 +5,7 @@ use time::OffsetDateTime;
 
 use super::{ApiError, AppState};
 use usage_validator::credentials::{self, Session, SESSION_PURPOSE};
-use usage_validator::model::{Actor, Role, User};
+use usage_validator::model::{Actor, Role, Scope, ServiceKeyInfo, User};
 
 /// The name of the admin session cookie over plain HTTP.
 pub const SESSION_COOKIE: &str = "usage_session";
@@ -71,11 +71,9 @@ pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v)
 }
 
-/// The org a service key acts for; 401 if the key is unknown or revoked.
-pub async fn service_key(
-    state: &AppState,
-    key: &str,
-) -> Result<usage_validator::model::ServiceKeyInfo, ApiError> {
+/// The record of a presented service key; 401 if it is unknown, revoked or
+/// expired. Notes its use (at most once a minute per key).
+pub async fn service_key(state: &AppState, key: &str) -> Result<ServiceKeyInfo, ApiError> {
     if !credentials::is_service_key(key) || key.len() > 256 {
         return Err(ApiError::unauthorized(
             "invalid_credentials",
@@ -83,21 +81,54 @@ pub async fn service_key(
         ));
     }
     let hash = credentials::hash_service_key(key);
-    state
+    let info = state
         .registry
         .store()
         .service_key_by_hash(&hash)
         .await?
         .ok_or_else(|| {
             ApiError::unauthorized("invalid_credentials", "unknown or revoked service key")
-        })
+        })?;
+    let now = OffsetDateTime::now_utc();
+    if info.is_expired(now) {
+        return Err(ApiError::unauthorized(
+            "key_expired",
+            "this service key has expired; create a new one",
+        ));
+    }
+    let stale = info
+        .last_used_at
+        .is_none_or(|at| (now - at).whole_seconds() >= credentials::LAST_USED_GRANULARITY_SECS);
+    if stale {
+        // Bookkeeping, not part of the answer: the request does not wait.
+        let store = state.registry.store().clone();
+        let id = info.id.clone();
+        tokio::spawn(async move {
+            if let Err(err) = store.touch_service_key(&id, now).await {
+                tracing::warn!(error = %err, key = %id, "could not record a service key's use");
+            }
+        });
+    }
+    Ok(info)
 }
 
-/// The service key's org must be `org`: 401 without a key, 403 for another org's.
+/// A service key of `org` with the `admin` scope: 401 without a valid key,
+/// 403 for another org's key or one without that scope.
 pub async fn require_service(
     state: &AppState,
     headers: &HeaderMap,
     org: &str,
+) -> Result<Caller, ApiError> {
+    require_scope(state, headers, org, Scope::Admin).await
+}
+
+/// A service key of `org` holding `scope`: 401 without a valid key, 403 for
+/// another org's key or one without `scope`.
+pub async fn require_scope(
+    state: &AppState,
+    headers: &HeaderMap,
+    org: &str,
+    scope: Scope,
 ) -> Result<Caller, ApiError> {
     let Some(key) = bearer(headers) else {
         return Err(ApiError::unauthorized(
@@ -109,6 +140,13 @@ pub async fn require_service(
     if info.org != org {
         return Err(ApiError::forbidden(
             "this service key belongs to another org",
+        ));
+    }
+    if !info.allows(scope) {
+        return Err(ApiError::new(
+            axum::http::StatusCode::FORBIDDEN,
+            "missing_scope",
+            format!("this service key lacks the `{scope}` scope"),
         ));
     }
     Ok(Caller::Service { key_id: info.id })

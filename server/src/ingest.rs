@@ -14,10 +14,11 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use usage_protocol::limits::MAX_BODY_BYTES;
 use usage_protocol::{BatchResponse, Claims, Event, RejectCode};
 
-use super::auth::{bearer, require_service};
+use super::auth::{bearer, require_scope};
 use super::{ApiError, AppState, BodyTimeout};
 use usage_validator::batch::{self, BatchError};
 use usage_validator::check::{check_batch, Subject};
+use usage_validator::model::Scope;
 use usage_validator::sink::{Accepted, Source};
 use usage_validator::token;
 
@@ -228,8 +229,8 @@ pub(super) struct ServerEvents {
     responses(
         (status = 200, description = "Checked; see the counts", body = BatchResponse),
         (status = 400, description = "Malformed request", body = super::ErrorBody),
-        (status = 401, description = "No or unknown service key", body = super::ErrorBody),
-        (status = 403, description = "Service key of another org", body = super::ErrorBody),
+        (status = 401, description = "No, unknown, revoked or expired (`key_expired`) service key", body = super::ErrorBody),
+        (status = 403, description = "Key of another org, or without the `tokens` scope (`missing_scope`)", body = super::ErrorBody),
         (status = 503, description = "registry_unavailable, with Retry-After", body = super::ErrorBody),
     ),
     security(("service_key" = []))
@@ -245,7 +246,7 @@ pub(super) async fn server_events(
     let body = read_body(&parts.headers, body).await?;
     let request: ServerEvents = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request("malformed_json", e.to_string()))?;
-    require_service(&state, &parts.headers, &request.org).await?;
+    require_scope(&state, &parts.headers, &request.org, Scope::Tokens).await?;
     usage_validator::registry::check_id(&request.user)?;
     let events = batch::parse_events(&request.events)?;
     let subject = Subject {

@@ -31,6 +31,8 @@
 //! ```
 
 mod admin;
+mod admin_links;
+pub use admin_links::{admin_link, page_path};
 pub mod auth;
 mod error;
 mod extract;
@@ -46,6 +48,8 @@ pub mod page;
 mod ratelimit;
 mod signin;
 pub use signin::{settings_path, signin_link};
+mod demo_token;
+mod keys_api;
 mod tokens;
 mod webapp;
 pub use webapp::default_web_app;
@@ -96,6 +100,9 @@ pub struct ServerConfig {
     /// Leaves `Secure` off the session cookie, for a server reached over plain
     /// HTTP on a host browsers do not treat as secure. Off by default.
     pub insecure_cookies: bool,
+    /// The demo org, under `usage-server demo` only: `POST /demo/token` mints
+    /// status tokens for its users, so the web example holds no key.
+    pub demo_org: Option<String>,
 }
 
 impl Default for ServerConfig {
@@ -112,6 +119,7 @@ impl Default for ServerConfig {
             limits: Limits::default(),
             guard: GuardLimits::default(),
             insecure_cookies: false,
+            demo_org: None,
         }
     }
 }
@@ -212,6 +220,9 @@ pub fn app(state: AppState) -> Router {
         .merge(ingest::routes(&state))
         .merge(tokens::routes())
         .merge(admin::routes())
+        .merge(keys_api::routes())
+        .merge(admin_links::routes())
+        .merge(demo_token::routes(&state))
         .merge(signin::routes())
         .merge(page::routes())
         .merge(ops::routes())

@@ -12,7 +12,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
-use super::{admin, ingest, ops, tokens, AppState};
+use super::{admin, admin_links, ingest, keys_api, ops, tokens, AppState};
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new().route("/openapi.json", get(openapi))
@@ -37,6 +37,11 @@ pub(super) async fn openapi() -> Json<utoipa::openapi::OpenApi> {
         admin::opt_out,
         admin::opt_in,
         admin::audit,
+        // Service keys with scopes, and the admin hand-over.
+        keys_api::list,
+        keys_api::create,
+        keys_api::revoke,
+        admin_links::create,
         ops::healthz,
         ops::readyz,
         ops::metrics,
@@ -66,6 +71,11 @@ impl Modify for Security {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .bearer_format("usk_ service key")
+                    .description(Some(
+                        "A service key of the org. Scope `tokens`: POST /v1/tokens and \
+                         /v1/server-events. Scope `admin`: everything under /api/orgs/{org}/ \
+                         and admin links. Keys made before scopes existed are full keys.",
+                    ))
                     .build(),
             ),
         );

@@ -111,7 +111,7 @@ async fn signin(
     let name = session_cookie(&state);
     let cookie =
         format!("{name}={value}; HttpOnly; SameSite=Lax; Path=/; Max-Age={SESSION_SECS}{secure}");
-    let mut response = Redirect::to(&settings_path(&link.org)).into_response();
+    let mut response = Redirect::to(&super::admin_links::landing(&link)).into_response();
     if let Ok(cookie) = HeaderValue::from_str(&cookie) {
         response.headers_mut().insert(header::SET_COOKIE, cookie);
     }

@@ -8,9 +8,10 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use usage_protocol::Claims;
 
-use super::auth::require_service;
+use super::auth::require_scope;
 use super::extract::JsonBody;
 use super::{ApiError, AppState};
+use usage_validator::model::Scope;
 use usage_validator::token;
 
 pub(super) fn routes() -> Router<AppState> {
@@ -50,8 +51,8 @@ pub struct TokenResponse {
     responses(
         (status = 200, body = TokenResponse),
         (status = 400, description = "Bad ids or fields", body = super::ErrorBody),
-        (status = 401, description = "No or unknown service key", body = super::ErrorBody),
-        (status = 403, description = "Service key of another org", body = super::ErrorBody),
+        (status = 401, description = "No, unknown, revoked or expired (`key_expired`) service key", body = super::ErrorBody),
+        (status = 403, description = "Key of another org, or without the `tokens` scope (`missing_scope`)", body = super::ErrorBody),
         (status = 503, description = "registry_unavailable", body = super::ErrorBody),
     ),
     security(("service_key" = []))
@@ -61,7 +62,7 @@ pub(super) async fn issue(
     headers: HeaderMap,
     JsonBody(request): JsonBody<TokenRequest>,
 ) -> Result<Json<TokenResponse>, ApiError> {
-    require_service(&state, &headers, &request.org).await?;
+    require_scope(&state, &headers, &request.org, Scope::Tokens).await?;
     state
         .registry
         .ensure_user(
@@ -71,20 +72,30 @@ pub(super) async fn issue(
             request.email.as_deref(),
         )
         .await?;
+    Ok(Json(status_token(&state, request.org, request.user).await?))
+}
+
+/// A status token for `user` of `org`, carrying the flag as the registry
+/// stands now.
+pub(super) async fn status_token(
+    state: &AppState,
+    org: String,
+    user: String,
+) -> Result<TokenResponse, ApiError> {
     state.registry.ensure_fresh().await?;
     let now = OffsetDateTime::now_utc().unix_timestamp();
     let claims = Claims {
-        opt_out: state.registry.is_opted_out(&request.org, &request.user),
+        opt_out: state.registry.is_opted_out(&org, &user),
         rev: state.registry.revision(),
-        org: request.org,
-        sub: request.user,
+        org,
+        sub: user,
         iat: now,
         exp: now + state.config.token_lifetime_secs,
     };
     let token = state.with_keys(|ring| token::issue(ring, &claims));
-    Ok(Json(TokenResponse {
+    Ok(TokenResponse {
         token,
         opt_out: claims.opt_out,
         exp: claims.exp,
-    }))
+    })
 }

@@ -143,6 +143,11 @@ async fn newest_rows_read(browser: &Browser, count: usize, fate: &str) {
 /// Opens the page and waits until the package has loaded.
 async fn open(browser: &Browser, url: &str) {
     browser.goto(url).await.expect("open the web example");
+    ready(browser).await;
+}
+
+/// Waits until the page's package has loaded.
+async fn ready(browser: &Browser) {
     browser
         .wait_for("body[data-ready=true]", PATIENCE)
         .await
@@ -212,7 +217,9 @@ async fn an_opted_out_user_of_the_web_example_stops_sending() {
         return;
     };
     let demo = server.demo();
-    let page = server.url(&format!("/demo/web-app/#key={}", demo.service_key));
+    // The page holds no key: it signs its users in through the demo's
+    // `POST /demo/token`.
+    let page = server.url("/demo/web-app/");
     let story = async {
         open(&browser, &page).await;
         sign_in(&browser, "bob").await;
@@ -238,7 +245,7 @@ async fn an_opted_out_user_of_the_web_example_stops_sending() {
 
         // A reload keeps the flag (it is cached in localStorage).
         browser.refresh().await.expect("reload");
-        open(&browser, &page).await;
+        ready(&browser).await;
         assert!(
             dropping(&browser).await,
             "the cached flag survives a reload"
@@ -271,8 +278,12 @@ async fn the_demo_says_how_to_build_a_missing_package() {
     let server = TestServer::start_demo().await;
     let stdout = server.stdout();
     assert!(
-        stdout.contains("/demo/web-app/#key="),
+        stdout.contains("/demo/web-app/\n"),
         "the demo prints the web example's link:\n{stdout}"
+    );
+    assert!(
+        !stdout.contains("#key="),
+        "the web example's link carries no key:\n{stdout}"
     );
     let dir = tempfile::tempdir().expect("temp dir");
     std::fs::write(dir.path().join("index.html"), "<!doctype html>").expect("write index");

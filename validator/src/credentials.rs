@@ -12,14 +12,25 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 use time::OffsetDateTime;
 
-use crate::model::ServiceKeyInfo;
+use crate::model::{Scope, ServiceKeyInfo};
 use crate::token::KeyRing;
 
 /// The prefix of every service key, so leaked keys are easy to recognise.
 pub const SERVICE_KEY_PREFIX: &str = "usk_";
 
-/// How long a sign-in link stays valid.
+/// How long a sign-in link made on the command line stays valid.
 pub const SIGNIN_LINK_SECS: i64 = 15 * 60;
+
+/// How long a sign-in link a product's back end asks for stays valid: the
+/// product redirects its admin at once, so minutes are plenty.
+pub const ADMIN_LINK_SECS: i64 = 2 * 60;
+
+/// The longest lifetime a service key can be given at creation: ten years.
+pub const MAX_KEY_LIFETIME_SECS: i64 = 10 * 365 * 24 * 60 * 60;
+
+/// How stale a key's recorded last use may get: it is written at most this
+/// often, so a busy key does not cost a store write per request.
+pub const LAST_USED_GRANULARITY_SECS: i64 = 60;
 
 /// How long an admin session lasts.
 pub const SESSION_SECS: i64 = 8 * 60 * 60;
@@ -41,8 +52,17 @@ pub struct NewServiceKey {
     pub hash: [u8; 32],
 }
 
-/// Makes a new service key for `org`.
-pub fn new_service_key(org: &str, label: &str) -> NewServiceKey {
+/// Makes a new service key for `org` holding `scopes` (at least one), that
+/// stops working at `expires_at` if given.
+pub fn new_service_key(
+    org: &str,
+    label: &str,
+    scopes: &[Scope],
+    expires_at: Option<OffsetDateTime>,
+) -> NewServiceKey {
+    let mut scopes = scopes.to_vec();
+    scopes.sort();
+    scopes.dedup();
     let mut id_bytes = [0u8; 6];
     getrandom::getrandom(&mut id_bytes).expect("the OS random source is available");
     let id: String = id_bytes.iter().map(|b| format!("{b:02x}")).collect();
@@ -54,7 +74,10 @@ pub fn new_service_key(org: &str, label: &str) -> NewServiceKey {
             id: format!("sk_{id}"),
             org: org.to_owned(),
             label: label.to_owned(),
+            scopes,
             created_at: OffsetDateTime::now_utc(),
+            expires_at,
+            last_used_at: None,
             revoked: false,
         },
         hash,
@@ -82,6 +105,10 @@ pub struct SignIn {
     pub exp: i64,
     /// Makes the link one-time: recorded as used at sign-in.
     pub nonce: String,
+    /// Where to land after sign-in: a path of the org's settings page,
+    /// checked when the link is made and again when it is used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub return_to: Option<String>,
 }
 
 impl SignIn {
@@ -92,7 +119,14 @@ impl SignIn {
             user: user.to_owned(),
             exp: OffsetDateTime::now_utc().unix_timestamp() + secs,
             nonce: random_b64(16),
+            return_to: None,
         }
+    }
+
+    /// The same link landing on `return_to` after sign-in.
+    pub fn landing_on(mut self, return_to: Option<String>) -> Self {
+        self.return_to = return_to;
+        self
     }
 }
 
@@ -243,10 +277,38 @@ mod tests {
 
     #[test]
     fn service_keys_are_stored_only_as_hashes() {
-        let key = new_service_key("acme", "ci");
+        let key = new_service_key("acme", "ci", &[Scope::Tokens], None);
         assert!(is_service_key(&key.secret));
         assert_eq!(hash_service_key(&key.secret), key.hash);
         assert!(!format!("{:?}", key.info).contains(&key.secret));
-        assert_ne!(new_service_key("acme", "ci").secret, key.secret);
+        assert_ne!(
+            new_service_key("acme", "ci", &[Scope::Tokens], None).secret,
+            key.secret
+        );
+    }
+
+    #[test]
+    fn a_new_key_holds_each_scope_it_was_given_once() {
+        let key = new_service_key(
+            "acme",
+            "ci",
+            &[Scope::Admin, Scope::Tokens, Scope::Admin],
+            None,
+        );
+        assert_eq!(key.info.scopes, [Scope::Tokens, Scope::Admin]);
+        assert!(key.info.allows(Scope::Admin) && key.info.allows(Scope::Tokens));
+        let tokens_only = new_service_key("acme", "ci", &[Scope::Tokens], None);
+        assert!(!tokens_only.info.allows(Scope::Admin));
+    }
+
+    #[test]
+    fn a_key_expires_at_its_time_and_not_before() {
+        let at = OffsetDateTime::now_utc() + time::Duration::minutes(5);
+        let key = new_service_key("acme", "ci", &Scope::ALL, Some(at));
+        assert!(!key.info.is_expired(at - time::Duration::seconds(1)));
+        assert!(key.info.is_expired(at));
+        assert!(!new_service_key("acme", "ci", &Scope::ALL, None)
+            .info
+            .is_expired(at + time::Duration::days(10_000)));
     }
 }

@@ -2,8 +2,39 @@
 //! product usage tracking with per-user opt-out: the library a back end
 //! embeds. The `usage-server` crate builds the HTTP service on top of it.
 //!
-//! A back end that tracks on behalf of its users embeds the same check the
-//! server runs: it asks the registry as it stands now, never a client's flag.
+//! A back end opens a [`Validator`] on the registry its `usage-server` keeps
+//! (the data folder, or the PostgreSQL URL) and does three things with it:
+//!
+//! ```
+//! # #[cfg(feature = "sqlite")]
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
+//! # let dir = tempfile::tempdir()?;
+//! # let data = dir.path().to_str().expect("a UTF-8 temp path");
+//! # usage_validator::Validator::open(data).await?.registry().store().ensure_org("acme").await?;
+//! use usage_validator::Validator;
+//!
+//! let validator = Validator::open(data).await?; // or "postgres://usage@db/usage"
+//! let login = validator.issue_token("acme", "bob").await?; // at login: hand `login.token` to the client SDK
+//! let track = !validator.is_opted_out("acme", "bob").await?; // before tracking server-side
+//! # assert!(track && !login.opt_out);
+//! # let events = vec![usage_protocol::Event::new(uuid::Uuid::now_v7(), "report.opened", time::OffsetDateTime::now_utc(), None, None).expect("a valid event")];
+//! let verdict = validator.check_batch(&login.token, events).await?; // a client's batch: store `verdict.accepted`
+//! # assert_eq!(verdict.accepted.len(), 1);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # })?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Every answer reads the registry as it stands now, so an opt-out an admin
+//! made on the server a moment ago counts at once. See `docs/embedding.md`
+//! in the repository for the whole embedding, the front end and the admin
+//! hand-over included.
+//!
+//! # The parts underneath
+//!
+//! The modules below stay public for back ends that need more control: the
+//! same decision with each part built by hand. The registry decides, not the
+//! token:
 //!
 //! ```
 //! # #[cfg(feature = "sqlite")]
@@ -72,6 +103,10 @@ pub mod registry;
 pub mod sink;
 pub mod store;
 pub mod token;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod validator;
 
 pub use error::{Error, Result};
 pub use registry::Registry;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub use validator::{IssuedToken, Validator, REGISTRY_FILE};

@@ -153,6 +153,50 @@ pub struct UserPage {
     pub next_cursor: Option<String>,
 }
 
+/// One job a service key may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scope {
+    /// Issue status tokens (`POST /v1/tokens`) and send server events
+    /// (`POST /v1/server-events`).
+    Tokens,
+    /// Everything under `/api/orgs/{org}/`, admin links and SCIM.
+    Admin,
+}
+
+impl Scope {
+    /// Every scope: what a full key holds.
+    pub const ALL: [Scope; 2] = [Scope::Tokens, Scope::Admin];
+
+    /// `tokens` or `admin`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Tokens => "tokens",
+            Self::Admin => "admin",
+        }
+    }
+}
+
+impl fmt::Display for Scope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Scope {
+    type Err = crate::Error;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "tokens" => Ok(Self::Tokens),
+            "admin" => Ok(Self::Admin),
+            other => Err(crate::Error::InvalidInput(format!(
+                "scope must be `tokens` or `admin`, not `{other}`"
+            ))),
+        }
+    }
+}
+
 /// A service key's record; the key itself is only ever stored hashed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServiceKeyInfo {
@@ -162,11 +206,56 @@ pub struct ServiceKeyInfo {
     pub org: String,
     /// A human label.
     pub label: String,
+    /// What the key may do, sorted, without repeats. Keys stored before
+    /// scopes existed read as full keys.
+    pub scopes: Vec<Scope>,
     /// When it was created.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
+    /// When it stops working, if ever.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub expires_at: Option<OffsetDateTime>,
+    /// When it was last presented, to the minute; `None` if never.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub last_used_at: Option<OffsetDateTime>,
     /// Whether it was revoked.
     pub revoked: bool,
+}
+
+impl ServiceKeyInfo {
+    /// Whether the key holds `scope`.
+    pub fn allows(&self, scope: Scope) -> bool {
+        self.scopes.contains(&scope)
+    }
+
+    /// Whether the key has expired at `now`.
+    pub fn is_expired(&self, now: OffsetDateTime) -> bool {
+        self.expires_at.is_some_and(|at| at <= now)
+    }
+}
+
+/// The scopes as stored: names separated by spaces.
+pub fn scopes_to_text(scopes: &[Scope]) -> String {
+    scopes
+        .iter()
+        .map(|s| s.as_str())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Scopes stored by [`scopes_to_text`]; `None` (a key stored before scopes
+/// existed) reads as a full key, so such keys keep working until rotated.
+pub fn scopes_from_text(text: Option<&str>) -> Result<Vec<Scope>, crate::Error> {
+    let Some(text) = text else {
+        return Ok(Scope::ALL.to_vec());
+    };
+    let mut scopes = text
+        .split_whitespace()
+        .map(str::parse)
+        .collect::<Result<Vec<Scope>, _>>()?;
+    scopes.sort();
+    scopes.dedup();
+    Ok(scopes)
 }
 
 /// What a bulk directory upsert did.
@@ -178,4 +267,24 @@ pub struct UpsertSummary {
     pub updated: u64,
     /// Users already as given.
     pub unchanged: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_scopes_read_back_sorted_once_and_legacy_keys_read_as_full() {
+        for scopes in [vec![Scope::Tokens], vec![Scope::Admin], Scope::ALL.to_vec()] {
+            let text = scopes_to_text(&scopes);
+            assert_eq!(scopes_from_text(Some(&text)).expect("parses"), scopes);
+        }
+        assert_eq!(
+            scopes_from_text(Some("admin tokens admin")).expect("parses"),
+            Scope::ALL
+        );
+        assert_eq!(scopes_from_text(None).expect("legacy"), Scope::ALL);
+        assert!(scopes_from_text(Some("tokens root")).is_err());
+        assert_eq!(scopes_from_text(Some("")).expect("parses"), []);
+    }
 }

@@ -127,18 +127,27 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// Removes a key that is not current; returns whether one was removed.
     fn remove_signing_key<'a>(&'a self, kid: &'a str) -> BoxFuture<'a, Result<bool>>;
 
-    /// Stores a new service key by the SHA-256 of its secret.
+    /// Stores a new service key, with its scopes and expiry, by the SHA-256
+    /// of its secret.
     fn add_service_key<'a>(
         &'a self,
         info: &'a ServiceKeyInfo,
         secret_hash: &'a [u8; 32],
     ) -> BoxFuture<'a, Result<()>>;
 
-    /// The live (not revoked) service key with this secret hash.
+    /// The unrevoked service key with this secret hash, expired or not (so
+    /// the caller can say which).
     fn service_key_by_hash<'a>(
         &'a self,
         secret_hash: &'a [u8; 32],
     ) -> BoxFuture<'a, Result<Option<ServiceKeyInfo>>>;
+
+    /// Records that key `id` was presented at `at`.
+    fn touch_service_key<'a>(
+        &'a self,
+        id: &'a str,
+        at: OffsetDateTime,
+    ) -> BoxFuture<'a, Result<()>>;
 
     /// The org's service keys, revoked ones included.
     fn service_keys<'a>(&'a self, org: &'a str) -> BoxFuture<'a, Result<Vec<ServiceKeyInfo>>>;

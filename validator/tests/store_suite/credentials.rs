@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use time::{Duration, OffsetDateTime};
-use usage_validator::model::ServiceKeyInfo;
+use usage_validator::model::{Scope, ServiceKeyInfo};
 use usage_validator::store::Store;
 use usage_validator::token::SigningKey;
 
@@ -77,7 +77,10 @@ fn service_key(id: &str, org: &str) -> ServiceKeyInfo {
         id: id.into(),
         org: org.into(),
         label: format!("label of {id}"),
+        scopes: Scope::ALL.to_vec(),
         created_at: OffsetDateTime::now_utc(),
+        expires_at: None,
+        last_used_at: None,
         revoked: false,
     }
 }
@@ -154,6 +157,64 @@ pub async fn case_service_keys_lookup_and_revoke(store: Arc<dyn Store>) {
         .add_service_key(&service_key("kd", "acme"), &[1u8; 32])
         .await;
     assert!(same_hash.is_err(), "a secret hash is unique");
+}
+
+pub async fn case_service_keys_keep_scopes_expiry_and_last_use(store: Arc<dyn Store>) {
+    store.ensure_org("acme").await.expect("org");
+    let expires = OffsetDateTime::now_utc() + Duration::hours(1);
+    let tokens_only = ServiceKeyInfo {
+        scopes: vec![Scope::Tokens],
+        expires_at: Some(expires),
+        ..service_key("kt", "acme")
+    };
+    let admin_only = ServiceKeyInfo {
+        scopes: vec![Scope::Admin],
+        ..service_key("ka", "acme")
+    };
+    store
+        .add_service_key(&tokens_only, &[4u8; 32])
+        .await
+        .expect("add");
+    store
+        .add_service_key(&admin_only, &[5u8; 32])
+        .await
+        .expect("add");
+
+    let found = store
+        .service_key_by_hash(&[4u8; 32])
+        .await
+        .expect("lookup")
+        .expect("found");
+    assert_eq!(found.scopes, [Scope::Tokens]);
+    assert_eq!(
+        found.expires_at.map(|at| at.unix_timestamp()),
+        Some(expires.unix_timestamp())
+    );
+    assert_eq!(found.last_used_at, None, "never used yet");
+    let found = store
+        .service_key_by_hash(&[5u8; 32])
+        .await
+        .expect("lookup")
+        .expect("found");
+    assert_eq!(found.scopes, [Scope::Admin]);
+    assert_eq!(found.expires_at, None);
+
+    // The last use moves forward only: an older time (a slower instance)
+    // does not overwrite a newer one.
+    let used = OffsetDateTime::now_utc();
+    store.touch_service_key("kt", used).await.expect("touch");
+    store
+        .touch_service_key("kt", used - Duration::minutes(5))
+        .await
+        .expect("touch older");
+    let listed = store.service_keys("acme").await.expect("list");
+    let kt = listed.iter().find(|k| k.id == "kt").expect("kt listed");
+    assert_eq!(
+        kt.last_used_at.map(|at| at.unix_timestamp()),
+        Some(used.unix_timestamp())
+    );
+    let ka = listed.iter().find(|k| k.id == "ka").expect("ka listed");
+    assert_eq!(ka.last_used_at, None, "touching one key leaves the others");
 }
 
 pub async fn case_nonce_is_consumed_once(store: Arc<dyn Store>) {

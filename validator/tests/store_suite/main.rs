@@ -59,6 +59,7 @@ store_suite! {
         audit::case_audit_newest_first_with_before,
         credentials::case_signing_keys_one_current,
         credentials::case_service_keys_lookup_and_revoke,
+        credentials::case_service_keys_keep_scopes_expiry_and_last_use,
         credentials::case_nonce_is_consumed_once,
         registry::case_registry_snapshot_equals_store,
     ],

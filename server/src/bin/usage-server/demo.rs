@@ -3,7 +3,7 @@
 use serde::Serialize;
 use usage_server::AppState;
 use usage_validator::credentials;
-use usage_validator::model::{Actor, Role, User};
+use usage_validator::model::{Actor, Role, Scope, User};
 
 use crate::{open, CliResult, ServeArgs};
 
@@ -28,6 +28,7 @@ struct DemoFile {
     url: String,
     org: String,
     service_key: String,
+    tokens_key: String,
     admin_signin_url: String,
     users: Vec<DemoUser>,
 }
@@ -41,7 +42,7 @@ struct DemoUser {
 
 /// Seeds the demo org (only what is missing, so a restart keeps changes),
 /// then serves.
-pub async fn run(args: ServeArgs) -> CliResult {
+pub async fn run(mut args: ServeArgs) -> CliResult {
     let store = open::store(&args.store).await?;
     store.ensure_org(ORG).await?;
     let mut missing = Vec::new();
@@ -56,12 +57,16 @@ pub async fn run(args: ServeArgs) -> CliResult {
         }
     }
     store.upsert_users(ORG, &missing, &Actor::System).await?;
-    let key = credentials::new_service_key(ORG, "demo");
-    store.add_service_key(&key.info, &key.hash).await?;
+    let full = credentials::new_service_key(ORG, "demo (full)", &Scope::ALL, None);
+    store.add_service_key(&full.info, &full.hash).await?;
+    let tokens = credentials::new_service_key(ORG, "demo (tokens)", &[Scope::Tokens], None);
+    store.add_service_key(&tokens.info, &tokens.hash).await?;
     drop(store);
 
+    args.demo_org = Some(ORG.into());
     let data = args.store.data.clone();
-    let secret = key.secret;
+    let secret = full.secret;
+    let tokens_key = tokens.secret;
     let ready = move |state: &AppState| {
         let url = state.config.public_url.clone();
         let link = state
@@ -70,6 +75,7 @@ pub async fn run(args: ServeArgs) -> CliResult {
             url: url.clone(),
             org: ORG.into(),
             service_key: secret.clone(),
+            tokens_key: tokens_key.clone(),
             admin_signin_url: link.clone(),
             users: USERS
                 .iter()
@@ -89,13 +95,17 @@ pub async fn run(args: ServeArgs) -> CliResult {
         println!(
             "\nDemo org `{ORG}` is ready. Admin: alice; users: bob, carol, dave, erin, frank, grace, heidi.\n\
              \n  Settings page (sign in as alice, link valid 24 h, one use):\n    {link}\n\
-             \n  Service key for back ends (shown once):\n    {secret}\n\
+             \n  Service keys (shown once; also in demo.json):\n\
+             \x20   tokens only, for a back end issuing status tokens and sending server events:\n      {tokens_key}\n\
+             \x20   full (tokens + admin), for automation of the admin API:\n      {secret}\n\
              \n  Try it:\n\
-             \x20   TOKEN=$(curl -s {url}/v1/tokens -H 'Authorization: Bearer {secret}' -H 'content-type: application/json' \\\n\
+             \x20   TOKEN=$(curl -s {url}/v1/tokens -H 'Authorization: Bearer {tokens_key}' -H 'content-type: application/json' \\\n\
              \x20     -d '{{\"org\":\"acme\",\"user\":\"bob\"}}' | sed -E 's/.*\"token\":\"([^\"]+)\".*/\\1/')\n\
              \x20   curl -s {url}/v1/batch -H \"Authorization: Bearer $TOKEN\" -H 'content-type: application/json' \\\n\
              \x20     -d '{{\"sent_at\":\"2026-01-01T00:00:00Z\",\"sdk\":{{\"name\":\"curl\",\"version\":\"1\"}},\"events\":[{{\"id\":\"'$(cat /proc/sys/kernel/random/uuid)'\",\"name\":\"demo.clicked\",\"ts\":\"2026-01-01T00:00:00Z\"}}]}}'\n\
-             \n  Web example (browser SDK, debugger panel):\n    {url}/demo/web-app/#key={secret}\n\
+             \n  Hand alice over from a product's back end (one-time link, 2 minutes):\n\
+             \x20   curl -s {url}/api/orgs/acme/admin-links -H 'Authorization: Bearer {secret}' -H 'content-type: application/json' -d '{{\"user\":\"alice\"}}'\n\
+             \n  Web example (browser SDK, debugger panel; holds no key, signs in through /demo/token):\n    {url}/demo/web-app/\n\
              \n  Rust SDK:\n\
              \x20   let tracker = usage_sdk::Tracker::builder(\"{url}\").build()?;\n\
              \x20   tracker.login(&token)?;\n\

@@ -1,8 +1,10 @@
 //! `usage-server keys`: service keys per org and signing-key rotation.
 
 use clap::Subcommand;
-use usage_validator::credentials;
+use time::OffsetDateTime;
+use usage_validator::credentials::{self, MAX_KEY_LIFETIME_SECS};
 use usage_validator::keystore::{load_keyring, new_kid};
+use usage_validator::model::{scopes_to_text, Actor, Scope, ServiceKeyInfo};
 use usage_validator::registry::check_id;
 use usage_validator::token::SigningKey;
 
@@ -19,10 +21,19 @@ pub enum KeysCommand {
         /// A label to recognise the key by.
         #[arg(long, env = "USAGE_KEY_LABEL", default_value = "service")]
         label: String,
+        /// What the key may do: `tokens` (issue status tokens, send server
+        /// events) and/or `admin` (the admin API, admin links). Repeat or
+        /// comma-separate; without it, a full key (both).
+        #[arg(long = "scope", env = "USAGE_KEY_SCOPE", value_delimiter = ',', value_parser = parse_scope)]
+        scopes: Vec<Scope>,
+        /// Seconds until the key stops working; without it, it works until revoked.
+        #[arg(long, env = "USAGE_KEY_EXPIRES_IN", value_parser = clap::value_parser!(i64).range(1..=MAX_KEY_LIFETIME_SECS))]
+        expires_in: Option<i64>,
         #[command(flatten)]
         store: StoreArgs,
     },
-    /// List an org's service keys.
+    /// List an org's service keys, one per line, tab-separated: id, state
+    /// (active, expired, revoked), scopes, created, expires, last used, label.
     List {
         /// The org.
         #[arg(long, env = "USAGE_ORG")]
@@ -73,27 +84,62 @@ pub async fn run(command: KeysCommand) -> CliResult {
     };
     let store = open::store(&store_args).await?;
     match command {
-        KeysCommand::Create { org, label, .. } => {
+        KeysCommand::Create {
+            org,
+            label,
+            scopes,
+            expires_in,
+            ..
+        } => {
             check_id(&org)?;
             store.ensure_org(&org).await?;
-            let key = credentials::new_service_key(&org, &label);
+            let scopes = if scopes.is_empty() {
+                Scope::ALL.to_vec()
+            } else {
+                scopes
+            };
+            let expires_at =
+                expires_in.map(|secs| OffsetDateTime::now_utc() + time::Duration::seconds(secs));
+            let key = credentials::new_service_key(&org, &label, &scopes, expires_at);
             store.add_service_key(&key.info, &key.hash).await?;
+            store
+                .record_audit(&org, &Actor::System, "service_key_create", &key.info.id)
+                .await?;
             eprintln!(
-                "created {} for `{org}`; store the key now, it is not shown again:",
-                key.info.id
+                "created {} ({}) for `{org}`; store the key now, it is not shown again:",
+                key.info.id,
+                describe(&key.info),
             );
             println!("{}", key.secret);
         }
         KeysCommand::List { org, .. } => {
+            let now = OffsetDateTime::now_utc();
             for key in store.service_keys(&org).await? {
-                let state = if key.revoked { "revoked" } else { "active" };
-                println!("{}\t{}\t{}\t{}", key.id, state, key.created_at, key.label);
+                let state = if key.revoked {
+                    "revoked"
+                } else if key.is_expired(now) {
+                    "expired"
+                } else {
+                    "active"
+                };
+                println!(
+                    "{}\t{state}\t{}\t{}\t{}\t{}\t{}",
+                    key.id,
+                    scopes_to_text(&key.scopes).replace(' ', ","),
+                    when(key.created_at),
+                    key.expires_at.map_or_else(|| "never".to_owned(), when),
+                    key.last_used_at.map_or_else(|| "never".to_owned(), when),
+                    key.label
+                );
             }
         }
         KeysCommand::Revoke { org, id, .. } => {
             if !store.revoke_service_key(&org, &id).await? {
                 return Err(format!("no active key `{id}` in `{org}`").into());
             }
+            store
+                .record_audit(&org, &Actor::System, "service_key_revoke", &id)
+                .await?;
             println!("revoked {id}");
         }
         KeysCommand::Rotate { .. } => {
@@ -123,4 +169,27 @@ pub async fn run(command: KeysCommand) -> CliResult {
         }
     }
     Ok(())
+}
+
+fn parse_scope(text: &str) -> Result<Scope, String> {
+    text.trim()
+        .parse()
+        .map_err(|err: usage_validator::Error| err.to_string())
+}
+
+/// `tokens+admin, expires 2026-...` for a key just made.
+fn describe(key: &ServiceKeyInfo) -> String {
+    let scopes = scopes_to_text(&key.scopes).replace(' ', "+");
+    match key.expires_at {
+        Some(at) => format!("{scopes}, expires {}", when(at)),
+        None => format!("{scopes}, no expiry"),
+    }
+}
+
+/// `2026-12-01T12:05:22Z`: RFC 3339 to the second, as scripts expect.
+fn when(at: OffsetDateTime) -> String {
+    at.replace_nanosecond(0)
+        .unwrap_or(at)
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| at.to_string())
 }

@@ -134,6 +134,9 @@ struct ServeArgs {
     /// Status tokens issued at once per service key.
     #[arg(long, env = "USAGE_TOKEN_BURST", default_value_t = GuardLimits::default().tokens.burst)]
     token_burst: u32,
+    /// Set by `demo` only, never a flag: the org `POST /demo/token` serves.
+    #[arg(skip)]
+    demo_org: Option<String>,
 }
 
 impl ServeArgs {
@@ -181,6 +184,7 @@ impl ServeArgs {
                 },
             },
             insecure_cookies: self.insecure_cookies,
+            demo_org: self.demo_org.clone(),
             ..ServerConfig::default()
         }
     }
@@ -204,6 +208,10 @@ struct AdminLinkArgs {
     /// How long the link stays valid, in seconds.
     #[arg(long, env = "USAGE_LINK_VALID_FOR", default_value_t = 900, value_parser = clap::value_parser!(i64).range(30..=604_800))]
     valid_for: i64,
+    /// A path of the org's settings page to land on after sign-in, such as
+    /// `/orgs/ORG/tools/product-usage/opt-out-settings?lang=sv`.
+    #[arg(long, env = "USAGE_RETURN_TO")]
+    return_to: Option<String>,
     #[command(flatten)]
     store: StoreArgs,
 }
@@ -268,13 +276,14 @@ async fn admin_link(args: AdminLinkArgs) -> CliResult {
         None => return Err(format!("no user `{}` in org `{}`", args.user, args.org).into()),
     }
     let ring = usage_validator::keystore::load_keyring(store.as_ref(), true).await?;
-    let link = usage_server::signin_link(
+    let link = usage_server::admin_link(
         &ring,
         &args.public_url,
         &args.org,
         &args.user,
         args.valid_for,
-    );
+        args.return_to.as_deref(),
+    )?;
     println!("{link}");
     Ok(())
 }

@@ -5,7 +5,7 @@ use sqlx::{PgPool, Row as _};
 use time::OffsetDateTime;
 
 use super::super::{from_ms, to_ms, StoredSigningKey};
-use crate::model::ServiceKeyInfo;
+use crate::model::{scopes_from_text, scopes_to_text, ServiceKeyInfo};
 use crate::token::SigningKey;
 use crate::{Error, Result};
 
@@ -64,12 +64,18 @@ pub(super) async fn remove_signing_key(pool: &PgPool, kid: &str) -> Result<bool>
     Ok(done.rows_affected() == 1)
 }
 
+const KEY_COLUMNS: &str =
+    "id, org, label, scopes, created_at, expires_at, last_used_at, revoked_at";
+
 fn row_to_key_info(row: &PgRow) -> Result<ServiceKeyInfo> {
     Ok(ServiceKeyInfo {
         id: row.try_get("id")?,
         org: row.try_get("org")?,
         label: row.try_get("label")?,
+        scopes: scopes_from_text(row.try_get::<Option<String>, _>("scopes")?.as_deref())?,
         created_at: from_ms(row.try_get("created_at")?),
+        expires_at: row.try_get::<Option<i64>, _>("expires_at")?.map(from_ms),
+        last_used_at: row.try_get::<Option<i64>, _>("last_used_at")?.map(from_ms),
         revoked: row.try_get::<Option<i64>, _>("revoked_at")?.is_some(),
     })
 }
@@ -80,14 +86,16 @@ pub(super) async fn add_service_key(
     secret_hash: &[u8; 32],
 ) -> Result<()> {
     sqlx::query(
-        "INSERT INTO service_keys (id, org, secret_hash, label, created_at)
-         VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO service_keys (id, org, secret_hash, label, created_at, scopes, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(&info.id)
     .bind(&info.org)
     .bind(&secret_hash[..])
     .bind(&info.label)
     .bind(to_ms(info.created_at))
+    .bind(scopes_to_text(&info.scopes))
+    .bind(info.expires_at.map(to_ms))
     .execute(pool)
     .await?;
     Ok(())
@@ -97,10 +105,9 @@ pub(super) async fn service_key_by_hash(
     pool: &PgPool,
     secret_hash: &[u8; 32],
 ) -> Result<Option<ServiceKeyInfo>> {
-    let row = sqlx::query(
-        "SELECT id, org, label, created_at, revoked_at FROM service_keys
-         WHERE secret_hash = $1 AND revoked_at IS NULL",
-    )
+    let row = sqlx::query(&format!(
+        "SELECT {KEY_COLUMNS} FROM service_keys WHERE secret_hash = $1 AND revoked_at IS NULL"
+    ))
     .bind(&secret_hash[..])
     .fetch_optional(pool)
     .await?;
@@ -108,10 +115,9 @@ pub(super) async fn service_key_by_hash(
 }
 
 pub(super) async fn service_keys(pool: &PgPool, org: &str) -> Result<Vec<ServiceKeyInfo>> {
-    let rows = sqlx::query(
-        "SELECT id, org, label, created_at, revoked_at FROM service_keys
-         WHERE org = $1 ORDER BY created_at, seq",
-    )
+    let rows = sqlx::query(&format!(
+        "SELECT {KEY_COLUMNS} FROM service_keys WHERE org = $1 ORDER BY created_at, seq"
+    ))
     .bind(org)
     .fetch_all(pool)
     .await?;
@@ -129,6 +135,19 @@ pub(super) async fn revoke_service_key(pool: &PgPool, org: &str, id: &str) -> Re
     .execute(pool)
     .await?;
     Ok(done.rows_affected() == 1)
+}
+
+pub(super) async fn touch_service_key(pool: &PgPool, id: &str, at: OffsetDateTime) -> Result<()> {
+    // Never moves the time backwards when instances race.
+    sqlx::query(
+        "UPDATE service_keys SET last_used_at = $1
+         WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $1)",
+    )
+    .bind(to_ms(at))
+    .bind(id)
+    .execute(pool)
+    .await?;
+    Ok(())
 }
 
 pub(super) async fn consume_nonce(

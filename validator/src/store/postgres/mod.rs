@@ -203,6 +203,14 @@ impl Store for PostgresStore {
         Box::pin(credentials::service_key_by_hash(&self.pool, secret_hash))
     }
 
+    fn touch_service_key<'a>(
+        &'a self,
+        id: &'a str,
+        at: OffsetDateTime,
+    ) -> BoxFuture<'a, Result<()>> {
+        Box::pin(credentials::touch_service_key(&self.pool, id, at))
+    }
+
     fn service_keys<'a>(&'a self, org: &'a str) -> BoxFuture<'a, Result<Vec<ServiceKeyInfo>>> {
         Box::pin(credentials::service_keys(&self.pool, org))
     }

@@ -4,17 +4,23 @@ use sqlx::Row as _;
 use time::OffsetDateTime;
 
 use super::SqliteStore;
-use crate::model::ServiceKeyInfo;
+use crate::model::{scopes_from_text, scopes_to_text, ServiceKeyInfo};
 use crate::store::{from_ms, to_ms, StoredSigningKey};
 use crate::token::SigningKey;
 use crate::{Error, Result};
+
+const KEY_COLUMNS: &str =
+    "id, org, label, scopes, created_at, expires_at, last_used_at, revoked_at";
 
 fn row_to_key_info(row: &sqlx::sqlite::SqliteRow) -> Result<ServiceKeyInfo> {
     Ok(ServiceKeyInfo {
         id: row.try_get("id")?,
         org: row.try_get("org")?,
         label: row.try_get("label")?,
+        scopes: scopes_from_text(row.try_get::<Option<String>, _>("scopes")?.as_deref())?,
         created_at: from_ms(row.try_get("created_at")?),
+        expires_at: row.try_get::<Option<i64>, _>("expires_at")?.map(from_ms),
+        last_used_at: row.try_get::<Option<i64>, _>("last_used_at")?.map(from_ms),
         revoked: row.try_get::<Option<i64>, _>("revoked_at")?.is_some(),
     })
 }
@@ -77,13 +83,16 @@ pub(super) async fn add_service_key(
     secret_hash: &[u8; 32],
 ) -> Result<()> {
     sqlx::query(
-        "INSERT INTO service_keys (id, org, secret_hash, label, created_at) VALUES (?, ?, ?, ?, ?)",
+        "INSERT INTO service_keys (id, org, secret_hash, label, created_at, scopes, expires_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(&info.id)
     .bind(&info.org)
     .bind(&secret_hash[..])
     .bind(&info.label)
     .bind(to_ms(info.created_at))
+    .bind(scopes_to_text(&info.scopes))
+    .bind(info.expires_at.map(to_ms))
     .execute(&store.writer)
     .await?;
     Ok(())
@@ -93,22 +102,22 @@ pub(super) async fn service_key_by_hash(
     store: &SqliteStore,
     secret_hash: &[u8; 32],
 ) -> Result<Option<ServiceKeyInfo>> {
-    let row = sqlx::query(
-                "SELECT id, org, label, created_at, revoked_at FROM service_keys WHERE secret_hash = ? AND revoked_at IS NULL",
-            )
-            .bind(&secret_hash[..])
-            .fetch_optional(&store.reader)
-            .await?;
+    let row = sqlx::query(&format!(
+        "SELECT {KEY_COLUMNS} FROM service_keys WHERE secret_hash = ? AND revoked_at IS NULL"
+    ))
+    .bind(&secret_hash[..])
+    .fetch_optional(&store.reader)
+    .await?;
     row.as_ref().map(row_to_key_info).transpose()
 }
 
 pub(super) async fn service_keys(store: &SqliteStore, org: &str) -> Result<Vec<ServiceKeyInfo>> {
-    let rows = sqlx::query(
-                "SELECT id, org, label, created_at, revoked_at FROM service_keys WHERE org = ? ORDER BY created_at",
-            )
-            .bind(org)
-            .fetch_all(&store.reader)
-            .await?;
+    let rows = sqlx::query(&format!(
+        "SELECT {KEY_COLUMNS} FROM service_keys WHERE org = ? ORDER BY created_at"
+    ))
+    .bind(org)
+    .fetch_all(&store.reader)
+    .await?;
     rows.iter().map(row_to_key_info).collect()
 }
 
@@ -122,6 +131,23 @@ pub(super) async fn revoke_service_key(store: &SqliteStore, org: &str, id: &str)
     .execute(&store.writer)
     .await?;
     Ok(done.rows_affected() == 1)
+}
+
+pub(super) async fn touch_service_key(
+    store: &SqliteStore,
+    id: &str,
+    at: OffsetDateTime,
+) -> Result<()> {
+    // Never moves the time backwards when instances race.
+    sqlx::query(
+        "UPDATE service_keys SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)",
+    )
+    .bind(to_ms(at))
+    .bind(id)
+    .bind(to_ms(at))
+    .execute(&store.writer)
+    .await?;
+    Ok(())
 }
 
 pub(super) async fn consume_nonce(
@@ -154,4 +180,58 @@ pub(super) async fn nonce_used(store: &SqliteStore, nonce: &str) -> Result<bool>
         .fetch_optional(&store.reader)
         .await?;
     Ok(row.is_some())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::borrow::Cow;
+
+    use sqlx::migrate::Migrator;
+    use sqlx::sqlite::SqliteConnectOptions;
+    use sqlx::SqlitePool;
+
+    use super::super::MIGRATOR;
+    use super::*;
+    use crate::model::Scope;
+    use crate::store::Store as _;
+
+    #[tokio::test]
+    async fn a_key_stored_before_scopes_existed_keeps_working_as_a_full_key() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("registry.db");
+        // The schema as released before scopes: the first migration only.
+        let options = SqliteConnectOptions::new()
+            .filename(&path)
+            .create_if_missing(true);
+        let pool = SqlitePool::connect_with(options).await.expect("open");
+        let before_scopes = Migrator {
+            migrations: Cow::Owned(MIGRATOR.migrations[..1].to_vec()),
+            ..Migrator::DEFAULT
+        };
+        before_scopes.run(&pool).await.expect("first migration");
+        sqlx::query("INSERT INTO orgs (id, created_at) VALUES ('acme', 0)")
+            .execute(&pool)
+            .await
+            .expect("org");
+        sqlx::query(
+            "INSERT INTO service_keys (id, org, secret_hash, label, created_at)
+             VALUES ('sk_old', 'acme', ?, 'old', 0)",
+        )
+        .bind(&[7u8; 32][..])
+        .execute(&pool)
+        .await
+        .expect("old key");
+        pool.close().await;
+
+        let store = SqliteStore::open(&path).await.expect("upgrade");
+        let key = store
+            .service_key_by_hash(&[7u8; 32])
+            .await
+            .expect("lookup")
+            .expect("the old key is still there");
+        assert_eq!(key.scopes, Scope::ALL);
+        assert_eq!(key.expires_at, None);
+        assert!(!key.revoked);
+        store.close().await;
+    }
 }

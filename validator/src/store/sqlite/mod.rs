@@ -365,6 +365,13 @@ impl Store for SqliteStore {
     ) -> BoxFuture<'a, Result<Option<ServiceKeyInfo>>> {
         Box::pin(credentials::service_key_by_hash(self, secret_hash))
     }
+    fn touch_service_key<'a>(
+        &'a self,
+        id: &'a str,
+        at: OffsetDateTime,
+    ) -> BoxFuture<'a, Result<()>> {
+        Box::pin(credentials::touch_service_key(self, id, at))
+    }
     fn service_keys<'a>(&'a self, org: &'a str) -> BoxFuture<'a, Result<Vec<ServiceKeyInfo>>> {
         Box::pin(credentials::service_keys(self, org))
     }
