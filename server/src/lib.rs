@@ -6,7 +6,9 @@
 
 mod admin;
 pub mod auth;
+mod directory;
 mod error;
+mod export;
 mod extract;
 mod ingest;
 mod metrics;
@@ -14,9 +16,11 @@ mod openapi;
 mod ops;
 pub mod page;
 mod ratelimit;
+mod scim;
 mod signin;
 pub use signin::{settings_path, signin_link};
 mod tokens;
+pub mod user_rows;
 mod webapp;
 
 use std::net::SocketAddr;
@@ -157,6 +161,8 @@ pub fn app(state: AppState) -> Router {
         .merge(ingest::routes(&state))
         .merge(tokens::routes())
         .merge(admin::routes())
+        .merge(directory::routes())
+        .merge(scim::routes())
         .merge(signin::routes())
         .merge(page::routes())
         .merge(ops::routes())

@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{admin, ingest, ops, tokens};
+use super::{admin, directory, ingest, ops, scim, tokens};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -12,12 +12,21 @@ use super::{admin, ingest, ops, tokens};
         ingest::batch,
         ingest::server_events,
         tokens::issue,
-        admin::upsert_user,
+        // Lists, audit trail and directory sync.
         admin::list_users,
         admin::list_opt_outs,
         admin::opt_out,
         admin::opt_in,
         admin::audit,
+        directory::upsert_user,
+        directory::remove_user,
+        directory::import,
+        scim::list,
+        scim::create,
+        scim::read,
+        scim::replace,
+        scim::patch,
+        scim::remove,
         ops::healthz,
         ops::readyz,
         ops::metrics,

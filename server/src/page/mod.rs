@@ -17,6 +17,7 @@ mod assets;
 mod change;
 mod flash;
 pub mod i18n;
+mod listing;
 mod refusal;
 mod security;
 mod show;

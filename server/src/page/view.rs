@@ -8,7 +8,7 @@ use time::{OffsetDateTime, UtcOffset};
 use super::assets;
 use super::i18n::Strings;
 use super::Language;
-use usage_validator::model::{DirectoryEntry, OptOutEntry};
+use usage_validator::model::{AuditEntry, DirectoryEntry, OptOutEntry};
 
 /// The frame around every page: language, stylesheet, header.
 #[derive(Debug)]
@@ -69,12 +69,99 @@ pub struct SettingsPage {
     pub candidates: Vec<Candidate>,
     /// The line under the drop-down.
     pub candidates_note: String,
-    /// Opted-out users.
+    /// The page's position in its lists, carried through forms.
+    pub view: String,
+    /// The search text of the opted-out table.
+    pub list_query: String,
+    /// Whether anyone at all is opted out (else the empty state shows).
+    pub anyone_opted_out: bool,
+    /// Opted-out users of this page of the table.
     pub rows: Vec<Row>,
-    /// The line under the table when it is cut short.
-    pub list_note: Option<String>,
+    /// The line above the table: which rows of how many.
+    pub list_position: String,
+    /// Links to the first and next pages of the table.
+    pub pager: Pager,
+    /// The audit section.
+    pub audit: AuditSection,
     /// The outcome of the last form post.
     pub flash: Option<FlashView>,
+}
+
+/// Links between pages of a list.
+#[derive(Debug, Default)]
+pub struct Pager {
+    /// Back to the first page, when not on it.
+    pub first: Option<String>,
+    /// On to the next page, when there is one.
+    pub next: Option<String>,
+}
+
+/// The audit section of the page.
+#[derive(Debug)]
+pub struct AuditSection {
+    /// The user id filtered by, or empty.
+    pub user: String,
+    /// The link that clears the filter, when one is set.
+    pub clear: Option<String>,
+    /// The entries shown, newest first.
+    pub rows: Vec<AuditRow>,
+    /// Links to the newest and older entries.
+    pub pager: Pager,
+}
+
+/// One entry of the audit section.
+#[derive(Debug, PartialEq, Eq)]
+pub struct AuditRow {
+    /// When, as RFC 3339.
+    pub when_iso: String,
+    /// When, for people.
+    pub when_text: String,
+    /// What was done, in words.
+    pub what: String,
+    /// Whom it was done to: name and id, or the id.
+    pub user: String,
+    /// Who did it, in words.
+    pub by: String,
+    /// Through what, in words.
+    pub via: String,
+}
+
+impl AuditRow {
+    /// The row of `entry`; `target_name` is the target's display name if known.
+    pub fn new(t: &Strings, entry: &AuditEntry, target_name: Option<&str>) -> Self {
+        let at = entry.at.to_offset(UtcOffset::UTC);
+        let what = match entry.action.as_str() {
+            "opt_out" => t.act_opt_out,
+            "opt_in" => t.act_opt_in,
+            "user_create" => t.act_user_create,
+            "user_update" => t.act_user_update,
+            "user_deactivate" => t.act_user_deactivate,
+            "user_activate" => t.act_user_activate,
+            "user_remove" => t.act_user_remove,
+            other => other,
+        };
+        let via = match entry.via.as_str() {
+            "page" => t.via_page,
+            "api" => t.via_api,
+            "cli" => t.via_cli,
+            "scim" => t.via_scim,
+            "system" => t.via_system,
+            _ => t.via_unknown,
+        };
+        let user = match target_name {
+            Some(name) if name != entry.target => format!("{name} ({})", entry.target),
+            _ => entry.target.clone(),
+        };
+        let name = entry.actor_name.clone();
+        Self {
+            when_iso: rfc3339(at),
+            when_text: human_time(at),
+            what: what.to_owned(),
+            user,
+            by: actor_label(t, &entry.actor, |_| name.clone()),
+            via: via.to_owned(),
+        }
+    }
 }
 
 /// A page that explains why the settings are not shown.
@@ -136,6 +223,8 @@ pub struct Row {
     pub by: String,
     /// Accessible name of the row's check box.
     pub pick_label: String,
+    /// Whether the user is deactivated in the directory.
+    pub inactive: bool,
 }
 
 impl Row {
@@ -150,6 +239,7 @@ impl Row {
             when_iso: rfc3339(at),
             when_text: human_time(at),
             by,
+            inactive: !entry.active,
         }
     }
 }
@@ -163,13 +253,20 @@ pub struct FlashView {
     pub success: bool,
 }
 
-/// An actor string of the change log (`user:alice`, `key:sk_1`, `system`) in
-/// words; `name_of` gives a user's display name if known.
+/// An actor string of the change log (`user:alice`, `key:sk_1`,
+/// `operator:root`, `system`) in words; `name_of` gives a user's display name
+/// or a key's label if known.
 pub fn actor_label(t: &Strings, actor: &str, name_of: impl Fn(&str) -> Option<String>) -> String {
     if let Some(id) = actor.strip_prefix("user:") {
         name_of(id).unwrap_or_else(|| id.to_owned())
     } else if let Some(id) = actor.strip_prefix("key:") {
-        t.actor_key.replace("{id}", id)
+        let key = t.actor_key.replace("{id}", id);
+        match name_of(id) {
+            Some(label) => format!("{key} ({label})"),
+            None => key,
+        }
+    } else if let Some(name) = actor.strip_prefix("operator:") {
+        t.actor_operator.replace("{name}", name)
     } else if actor == "system" {
         t.actor_system.to_owned()
     } else {
@@ -210,6 +307,14 @@ mod tests {
         assert_eq!(actor_label(&EN, "user:alice", names), "Alice Andersson");
         assert_eq!(actor_label(&EN, "user:gone", names), "gone");
         assert_eq!(actor_label(&EN, "key:sk_12", names), "service key sk_12");
+        assert_eq!(
+            actor_label(&EN, "key:sk_12", |_| Some("billing".into())),
+            "service key sk_12 (billing)"
+        );
+        assert_eq!(
+            actor_label(&SV, "operator:root", names),
+            "root på kommandoraden"
+        );
         assert_eq!(actor_label(&SV, "key:sk_12", names), "tjänstnyckel sk_12");
         assert_eq!(
             actor_label(&EN, "system", names),
@@ -226,6 +331,7 @@ mod tests {
             user: user("bob", "Bob Berg", "bob@acme.example"),
             opted_out_at: at,
             opted_out_by: "user:alice".into(),
+            active: true,
         };
         let row = Row::new(&EN, entry, "Alice".into());
         assert_eq!(row.when_text, "2026-11-18 11:06 UTC");
@@ -257,10 +363,44 @@ mod tests {
             candidates: vec![Candidate::from(DirectoryEntry {
                 user: user("m", evil, ""),
                 opted_out: false,
+                active: true,
             })],
             candidates_note: String::new(),
-            rows: Vec::new(),
-            list_note: None,
+            view: evil.into(),
+            list_query: evil.into(),
+            anyone_opted_out: true,
+            rows: vec![Row::new(
+                &EN,
+                OptOutEntry {
+                    user: user("e", evil, evil),
+                    opted_out_at: OffsetDateTime::UNIX_EPOCH,
+                    opted_out_by: "user:x".into(),
+                    active: false,
+                },
+                evil.into(),
+            )],
+            list_position: evil.into(),
+            pager: Pager::default(),
+            audit: AuditSection {
+                user: evil.into(),
+                clear: None,
+                rows: vec![AuditRow::new(
+                    &EN,
+                    &AuditEntry {
+                        id: 1,
+                        actor: format!("operator:{evil}"),
+                        actor_name: Some(evil.into()),
+                        via: "cli".into(),
+                        action: evil.into(),
+                        target: evil.into(),
+                        before: None,
+                        after: None,
+                        at: OffsetDateTime::UNIX_EPOCH,
+                    },
+                    Some(evil),
+                )],
+                pager: Pager::default(),
+            },
             flash: Some(FlashView {
                 text: evil.into(),
                 success: true,

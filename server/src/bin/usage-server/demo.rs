@@ -3,7 +3,7 @@
 use serde::Serialize;
 use usage_server::AppState;
 use usage_validator::credentials;
-use usage_validator::model::{Actor, Role, User};
+use usage_validator::model::{Author, Role, User};
 
 use crate::{open, CliResult, ServeArgs};
 
@@ -55,7 +55,7 @@ pub async fn run(args: ServeArgs) -> CliResult {
             });
         }
     }
-    store.upsert_users(ORG, &missing, &Actor::System).await?;
+    store.upsert_users(ORG, &missing, &Author::system()).await?;
     let key = credentials::new_service_key(ORG, "demo");
     store.add_service_key(&key.info, &key.hash).await?;
     drop(store);
