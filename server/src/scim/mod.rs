@@ -277,13 +277,15 @@ pub(super) async fn patch(
                         .ok_or_else(|| ScimError::invalid_value("`displayName` must be a string"))?
                         .to_owned();
                 }
-                other => return Err(ScimError::new(
-                    StatusCode::BAD_REQUEST,
-                    format!(
+                other => {
+                    return Err(ScimError::new(
+                        StatusCode::BAD_REQUEST,
+                        format!(
                         "attribute `{other}` cannot be patched here; use `active` or `displayName`"
                     ),
-                )
-                .typed("invalidPath")),
+                    )
+                    .typed("invalidPath"))
+                }
             }
         }
     }
