@@ -80,9 +80,13 @@ async fn change(
     };
 
     let path = page_path(org);
-    // Back to the same page of the lists; the view is parsed and written
-    // again, so nothing but its own fields reaches the URL.
-    let view = View::from_field(field(&fields, "view"));
+    // Back to the same page of the table and the audit section; the view is
+    // parsed and written again, so nothing but its own fields reaches the
+    // URL. The drop-down's search has done its job and is cleared.
+    let view = View {
+        q: None,
+        ..View::from_field(field(&fields, "view"))
+    };
     let mut response = Redirect::to(&view.href(&path, language)).into_response();
     if let Some(cookie) = flash.cookie(state, &path) {
         response.headers_mut().append(header::SET_COOKIE, cookie);

@@ -93,15 +93,16 @@ pub async fn page(
                 Ok(None)
             }
         },
+        // Whether anyone is opted out, when a search may hide them all.
         async {
             if view.list_q.is_some() {
                 let any = OptOutQuery {
                     limit: 1,
                     ..Default::default()
                 };
-                store.opt_outs(&org, &any).await.map(|p| p.total > 0)
+                store.opt_outs(&org, &any).await.map(|p| Some(p.total > 0))
             } else {
-                Ok(true)
+                Ok(None)
             }
         },
     );
@@ -130,6 +131,7 @@ pub async fn page(
         (_, false, _) => t.candidates_all.replace("{n}", &count),
     };
 
+    let anyone_opted_out = everyone.unwrap_or(opted_out.total > 0);
     let path = page_path(&org);
     let page_number = view.page_number();
     let from = (page_number - 1) * u64::from(ROWS_PER_PAGE) + 1;
@@ -186,7 +188,7 @@ pub async fn page(
         candidates_note,
         view: view.to_query(),
         list_query: list_search,
-        anyone_opted_out: everyone,
+        anyone_opted_out,
         rows,
         list_position,
         pager,
