@@ -348,7 +348,7 @@ pub struct OptOutQuery {
 /// One page of opted-out users.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OptOutPage {
-    /// Newest opt-out first; ties by name, then id.
+    /// Newest opt-out first; ties (opted out in one call) by id.
     pub opt_outs: Vec<OptOutEntry>,
     /// Pass as `cursor` to get the next page; absent on the last page.
     pub next_cursor: Option<String>,

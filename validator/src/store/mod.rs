@@ -106,7 +106,8 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         author: &'a Author,
     ) -> BoxFuture<'a, Result<Vec<Change>>>;
 
-    /// A page of the org's opted-out users (removed ones not), newest first.
+    /// A page of the org's opted-out users (removed ones not), newest first,
+    /// then by id.
     fn opt_outs<'a>(
         &'a self,
         org: &'a str,
@@ -241,17 +242,19 @@ pub(crate) fn audit_before(query: &AuditQuery) -> Result<i64> {
     }
 }
 
-/// Where an opted-out listing continues: `(at_ms, sort_key, id)` of the last
-/// row seen, or a position before every row.
-pub(crate) fn opt_out_after(query: &OptOutQuery) -> Result<(i64, String, String)> {
+/// Where an opted-out listing continues: `(at_ms, user_id)` of the last row
+/// seen, or a position before every row. Newest first, ties (users opted out
+/// in one call) by id: the order of the `opt_outs_by_time` index, so a page
+/// is read without sorting the whole list.
+pub(crate) fn opt_out_after(query: &OptOutQuery) -> Result<(i64, String)> {
     match &query.cursor {
-        None => Ok((i64::MAX, String::new(), String::new())),
+        None => Ok((i64::MAX, String::new())),
         Some(c) => {
-            let [at, key, id] = cursor::decode::<3>(cursor::OPT_OUTS, c)?;
+            let [at, id] = cursor::decode::<2>(cursor::OPT_OUTS, c)?;
             let at = at
                 .parse()
                 .map_err(|_| crate::Error::InvalidInput(cursor::NOT_OURS.into()))?;
-            Ok((at, key, id))
+            Ok((at, id))
         }
     }
 }

@@ -19,7 +19,7 @@ pub async fn case_opt_outs_page_newest_first_each_row_once(store: Arc<dyn Store>
     let names = numbered("u", 120);
     let refs: Vec<&str> = names.iter().map(String::as_str).collect();
     seed(store.as_ref(), "acme", &refs).await;
-    // Batches share a timestamp within, so ties are ordered by name then id.
+    // Batches share a timestamp within, so ties are ordered by id.
     for batch in names.chunks(25) {
         store
             .set_opted_out("acme", batch, true, &admin())
@@ -47,7 +47,7 @@ pub async fn case_opt_outs_page_newest_first_each_row_once(store: Arc<dyn Store>
             .windows(2)
             .all(|w| w[0].opted_out_at > w[1].opted_out_at
                 || (w[0].opted_out_at == w[1].opted_out_at && w[0].user.id < w[1].user.id)),
-        "newest first, then by name"
+        "newest first, then by id"
     );
     assert!(listed
         .iter()

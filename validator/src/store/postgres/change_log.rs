@@ -142,7 +142,7 @@ const OPT_OUT_FILTER: &str = "FROM opt_outs o JOIN users u ON u.org = o.org AND 
                       lower($2)) > 0)";
 
 pub(super) async fn opt_outs(pool: &PgPool, org: &str, query: &OptOutQuery) -> Result<OptOutPage> {
-    let (after_at, after_key, after_id) = opt_out_after(query)?;
+    let (after_at, after_id) = opt_out_after(query)?;
     let limit = query.limit.clamp(1, MAX_PAGE);
     let search = search_text(query.query.as_deref());
     // One repeatable-read transaction, so the count and the page agree.
@@ -156,15 +156,14 @@ pub(super) async fn opt_outs(pool: &PgPool, org: &str, query: &OptOutQuery) -> R
         .fetch_one(&mut *tx)
         .await?;
     let rows = sqlx::query(&format!(
-        "SELECT u.id, u.name, u.email, u.role, u.sort_key, u.status, o.at, o.actor {OPT_OUT_FILTER}
-           AND (o.at < $3 OR (o.at = $3 AND (u.sort_key, u.id) > ($4, $5)))
-         ORDER BY o.at DESC, u.sort_key, u.id
-         LIMIT $6"
+        "SELECT u.id, u.name, u.email, u.role, u.status, o.at, o.actor {OPT_OUT_FILTER}
+           AND (o.at < $3 OR (o.at = $3 AND o.user_id > $4))
+         ORDER BY o.at DESC, o.user_id
+         LIMIT $5"
     ))
     .bind(org)
     .bind(search)
     .bind(after_at)
-    .bind(&after_key)
     .bind(&after_id)
     .bind(i64::from(limit) + 1)
     .fetch_all(&mut *tx)
@@ -175,7 +174,6 @@ pub(super) async fn opt_outs(pool: &PgPool, org: &str, query: &OptOutQuery) -> R
     let mut next_cursor = None;
     for row in rows.iter().take(limit as usize) {
         let at: i64 = row.try_get("at")?;
-        let key: String = row.try_get("sort_key")?;
         let entry = OptOutEntry {
             user: User {
                 id: row.try_get("id")?,
@@ -190,7 +188,7 @@ pub(super) async fn opt_outs(pool: &PgPool, org: &str, query: &OptOutQuery) -> R
         if more {
             next_cursor = Some(cursor::encode(
                 cursor::OPT_OUTS,
-                &[&at.to_string(), &key, &entry.user.id],
+                &[&at.to_string(), &entry.user.id],
             ));
         }
         opt_outs.push(entry);
