@@ -24,7 +24,7 @@ use time::OffsetDateTime;
 use tokio::runtime::Runtime;
 use usage_protocol::{Batch, Claims};
 use usage_server::{app, AppState, ServerConfig};
-use usage_validator::model::{Actor, Role, User};
+use usage_validator::model::{Author, Role, User};
 use usage_validator::sink::NdjsonSink;
 use usage_validator::store::sqlite::SqliteStore;
 use usage_validator::store::Store as _;
@@ -69,7 +69,7 @@ async fn real(dir: &std::path::Path) -> (SocketAddr, String) {
         role: Role::User,
     };
     store
-        .upsert_users("acme", &[user], &Actor::System)
+        .upsert_users("acme", &[user], &Author::system())
         .await
         .expect("user");
     let registry = Arc::new(Registry::open(Arc::new(store)).await.expect("registry"));

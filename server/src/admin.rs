@@ -1,68 +1,78 @@
-//! The admin API under `/api/orgs/{org}`: directory, opt-outs, audit trail.
+//! The admin API under `/api/orgs/{org}`: the lists (users, opt-outs,
+//! audit trail; paged by cursor, searchable, opt-outs and audit also as CSV)
+//! and opting users out and in. Directory changes live in `directory`.
 
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
-use axum::routing::{get, post, put};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
-use super::auth::{require_org_access, require_service};
+use super::auth::{require_org_access, Caller};
+use super::export::{wants_csv, CsvTable};
 use super::extract::{JsonBody, QueryParams};
 use super::{ApiError, AppState};
-use usage_validator::model::{AuditEntry, OptOutEntry, Role, User, UserPage, UserQuery};
-use usage_validator::registry::{check_id, check_user};
+use usage_validator::model::{
+    AuditEntry, AuditQuery, Author, OptOutEntry, OptOutQuery, UserPage, UserQuery, Via,
+};
+use usage_validator::registry::{check_id, MAX_TEXT_LEN};
+use usage_validator::store::MAX_PAGE;
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/orgs/{org}/users", get(list_users))
-        .route("/api/orgs/{org}/users/{user}", put(upsert_user))
         .route("/api/orgs/{org}/opt-outs", get(list_opt_outs).post(opt_out))
         .route("/api/orgs/{org}/opt-ins", post(opt_in))
         .route("/api/orgs/{org}/audit", get(audit))
 }
 
-/// A directory record as sent to `PUT .../users/{user}`.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-pub(super) struct UserBody {
-    /// Display name.
-    name: String,
-    /// Email; may be empty.
-    #[serde(default)]
-    email: String,
-    /// `admin` or `user`.
-    #[schema(value_type = String, example = "user")]
-    role: Role,
+/// Most rows a CSV export holds.
+pub const MAX_EXPORT_ROWS: usize = 1_000_000;
+
+/// How `caller` is named in the audit trail when acting through `via`: an
+/// admin by id and name, a service key by id and label.
+pub(crate) async fn author_of(state: &AppState, org: &str, caller: &Caller, via: Via) -> Author {
+    let author = Author::new(caller.actor(), via);
+    match caller {
+        Caller::Admin { user, .. } => author.named(user.name.clone()),
+        Caller::Service { key_id, .. } => {
+            // The label is looked up for the record only: a key that cannot be
+            // named is still named by its id.
+            let keys = state.registry.store().service_keys(org).await;
+            match keys
+                .ok()
+                .and_then(|keys| keys.into_iter().find(|k| &k.id == key_id))
+            {
+                Some(key) => author.named(key.label),
+                None => author,
+            }
+        }
+    }
 }
 
-/// Adds or updates a directory user.
-#[utoipa::path(
-    put,
-    path = "/api/orgs/{org}/users/{user}",
-    tag = "admin",
-    request_body = UserBody,
-    params(("org" = String, Path), ("user" = String, Path)),
-    responses((status = 200, description = "The stored record"), (status = 400, body = super::ErrorBody), (status = 401, body = super::ErrorBody), (status = 403, body = super::ErrorBody)),
-    security(("service_key" = []))
-)]
-pub(super) async fn upsert_user(
-    State(state): State<AppState>,
-    Path((org, id)): Path<(String, String)>,
-    headers: HeaderMap,
-    JsonBody(body): JsonBody<UserBody>,
-) -> Result<Json<User>, ApiError> {
-    let caller = require_service(&state, &headers, &org).await?;
-    let user = User {
-        id,
-        name: body.name,
-        email: body.email,
-        role: body.role,
-    };
-    check_user(&user)?;
-    state
-        .registry
-        .upsert_user(&org, &user, &caller.actor())
-        .await?;
-    Ok(Json(user))
+/// The page size asked for: 1 to 1000, default 100.
+fn page_size(limit: Option<u32>) -> Result<u32, ApiError> {
+    let limit = limit.unwrap_or(100);
+    if (1..=MAX_PAGE).contains(&limit) {
+        Ok(limit)
+    } else {
+        Err(ApiError::bad_request(
+            "invalid_query",
+            format!("limit must be 1 to {MAX_PAGE}"),
+        ))
+    }
+}
+
+/// The search text asked for, at most 256 bytes.
+fn search_text(query: Option<String>) -> Result<Option<String>, ApiError> {
+    if query.as_ref().is_some_and(|s| s.len() > MAX_TEXT_LEN) {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            format!("query must be at most {MAX_TEXT_LEN} bytes"),
+        ));
+    }
+    Ok(query)
 }
 
 /// Query of `GET .../users`.
@@ -76,6 +86,9 @@ pub(super) struct UsersQuery {
     cursor: Option<String>,
     /// Only users with this opt-out status.
     opted_out: Option<bool>,
+    /// Only active (`true`) or deactivated (`false`) users; removed users
+    /// are never listed.
+    active: Option<bool>,
 }
 
 /// Lists the org's users with their opt-out status.
@@ -94,54 +107,111 @@ pub(super) async fn list_users(
     QueryParams(q): QueryParams<UsersQuery>,
 ) -> Result<Json<UserPage>, ApiError> {
     require_org_access(&state, &headers, &org, false).await?;
-    let limit = q.limit.unwrap_or(100);
-    if !(1..=1000).contains(&limit) {
-        return Err(ApiError::bad_request(
-            "invalid_query",
-            "limit must be 1 to 1000",
-        ));
-    }
-    if q.query.as_ref().is_some_and(|s| s.len() > 256) {
-        return Err(ApiError::bad_request(
-            "invalid_query",
-            "query must be at most 256 bytes",
-        ));
-    }
     let query = UserQuery {
-        query: q.query,
+        query: search_text(q.query)?,
         opted_out: q.opted_out,
-        limit,
+        active: q.active,
+        limit: page_size(q.limit)?,
         cursor: q.cursor,
     };
     Ok(Json(state.registry.store().list_users(&org, &query).await?))
 }
 
-/// The org's opted-out users.
+/// Query of `GET .../opt-outs`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub(super) struct OptOutsQuery {
+    /// Case-insensitive substring of id, name or email.
+    query: Option<String>,
+    /// Page size, 1 to 1000 (default 100); a CSV export holds every match.
+    limit: Option<u32>,
+    /// From a previous page's `next_cursor`.
+    cursor: Option<String>,
+}
+
+/// One page of the org's opted-out users.
 #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct OptOutList {
     /// Newest first, with when and by whom.
     #[schema(value_type = Vec<Object>)]
     pub opt_outs: Vec<OptOutEntry>,
+    /// Pass as `cursor` for the next page; absent on the last.
+    pub next_cursor: Option<String>,
+    /// How many opted-out users match the query, over all pages.
+    pub total: u64,
 }
 
-/// Lists opted-out users with when and by whom.
+/// Lists opted-out users with when and by whom, newest first; as CSV with
+/// `Accept: text/csv`.
 #[utoipa::path(
     get,
     path = "/api/orgs/{org}/opt-outs",
     tag = "admin",
-    params(("org" = String, Path)),
-    responses((status = 200, body = OptOutList), (status = 401, body = super::ErrorBody), (status = 403, body = super::ErrorBody)),
+    params(("org" = String, Path), OptOutsQuery),
+    responses(
+        (status = 200, body = OptOutList, description = "A page of opted-out users"),
+        (status = 200, content_type = "text/csv", description = "Every match, with `Accept: text/csv`: id,name,email,opted_out_at,opted_out_by,active"),
+        (status = 400, body = super::ErrorBody), (status = 401, body = super::ErrorBody), (status = 403, body = super::ErrorBody)),
     security(("service_key" = []), ("admin_session" = []))
 )]
 pub(super) async fn list_opt_outs(
     State(state): State<AppState>,
     Path(org): Path<String>,
     headers: HeaderMap,
-) -> Result<Json<OptOutList>, ApiError> {
+    QueryParams(q): QueryParams<OptOutsQuery>,
+) -> Result<Response, ApiError> {
     require_org_access(&state, &headers, &org, false).await?;
-    Ok(Json(OptOutList {
-        opt_outs: state.registry.store().opt_outs(&org).await?,
-    }))
+    let mut query = OptOutQuery {
+        query: search_text(q.query)?,
+        limit: page_size(q.limit)?,
+        cursor: q.cursor,
+    };
+    let store = state.registry.store();
+    if !wants_csv(&headers) {
+        let page = store.opt_outs(&org, &query).await?;
+        return Ok(Json(OptOutList {
+            opt_outs: page.opt_outs,
+            next_cursor: page.next_cursor,
+            total: page.total,
+        })
+        .into_response());
+    }
+    query.limit = MAX_PAGE;
+    query.cursor = None;
+    let mut table = CsvTable::new(&[
+        "id",
+        "name",
+        "email",
+        "opted_out_at",
+        "opted_out_by",
+        "active",
+    ]);
+    let mut rows = 0;
+    loop {
+        let page = store.opt_outs(&org, &query).await?;
+        for entry in &page.opt_outs {
+            let at = rfc3339(entry.opted_out_at);
+            table.row([
+                entry.user.id.as_str(),
+                &entry.user.name,
+                &entry.user.email,
+                &at,
+                &entry.opted_out_by,
+                if entry.active { "true" } else { "false" },
+            ]);
+        }
+        rows += page.opt_outs.len();
+        match page.next_cursor {
+            Some(next) if rows < MAX_EXPORT_ROWS => query.cursor = Some(next),
+            _ => break,
+        }
+    }
+    Ok(table.into_response(&format!("opt-outs-{org}.csv")))
+}
+
+fn rfc3339(at: time::OffsetDateTime) -> String {
+    at.to_offset(time::UtcOffset::UTC)
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
 }
 
 /// Users to opt out or in.
@@ -177,11 +247,11 @@ async fn change(
             "name at least one user",
         ));
     }
-    let actor = caller.actor();
+    let author = author_of(state, org, &caller, Via::Api).await;
     let summary = if opted_out {
-        state.registry.opt_out(org, &users, &actor).await?
+        state.registry.opt_out(org, &users, author).await?
     } else {
-        state.registry.opt_in(org, &users, &actor).await?
+        state.registry.opt_in(org, &users, author).await?
     };
     let changed: Vec<String> = summary.changes.into_iter().map(|c| c.user).collect();
     let mut unchanged: Vec<String> = users.into_iter().filter(|u| !changed.contains(u)).collect();
@@ -233,52 +303,100 @@ pub(super) async fn opt_in(
 
 /// Query of `GET .../audit`.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
-pub(super) struct AuditQuery {
-    /// Page size, 1 to 1000 (default 100).
+pub(super) struct AuditParams {
+    /// Only entries about this user id.
+    user: Option<String>,
+    /// Page size, 1 to 1000 (default 100); a CSV export holds every match.
     limit: Option<u32>,
-    /// Entries older than this id (from a previous page's `next_before`).
-    before: Option<u64>,
+    /// From a previous page's `next_cursor`.
+    cursor: Option<String>,
 }
 
 /// One page of the audit trail.
 #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct AuditPage {
-    /// Newest first.
+pub struct AuditList {
+    /// Newest first: who (`actor`, `actor_name`), through what (`via`), what
+    /// (`action` on `target`), the state `before` and `after`, and when (`at`).
     #[schema(value_type = Vec<Object>)]
     pub entries: Vec<AuditEntry>,
-    /// Pass as `before` for the next page; absent on the last.
-    pub next_before: Option<u64>,
+    /// Pass as `cursor` for the next page; absent on the last.
+    pub next_cursor: Option<String>,
 }
 
-/// Who changed what, when.
+/// Who changed what, through what, when, with the state before and after;
+/// as CSV with `Accept: text/csv`.
 #[utoipa::path(
     get,
     path = "/api/orgs/{org}/audit",
     tag = "admin",
-    params(("org" = String, Path), AuditQuery),
-    responses((status = 200, body = AuditPage), (status = 401, body = super::ErrorBody), (status = 403, body = super::ErrorBody)),
+    params(("org" = String, Path), AuditParams),
+    responses(
+        (status = 200, body = AuditList, description = "A page of the audit trail, newest first"),
+        (status = 200, content_type = "text/csv", description = "Every match, with `Accept: text/csv`: id,at,action,target,via,actor,actor_name,before,after"),
+        (status = 400, body = super::ErrorBody), (status = 401, body = super::ErrorBody), (status = 403, body = super::ErrorBody)),
     security(("service_key" = []), ("admin_session" = []))
 )]
 pub(super) async fn audit(
     State(state): State<AppState>,
     Path(org): Path<String>,
     headers: HeaderMap,
-    QueryParams(q): QueryParams<AuditQuery>,
-) -> Result<Json<AuditPage>, ApiError> {
+    QueryParams(q): QueryParams<AuditParams>,
+) -> Result<Response, ApiError> {
     require_org_access(&state, &headers, &org, false).await?;
-    let limit = q.limit.unwrap_or(100);
-    if !(1..=1000).contains(&limit) {
-        return Err(ApiError::bad_request(
-            "invalid_query",
-            "limit must be 1 to 1000",
-        ));
+    if let Some(user) = &q.user {
+        check_id(user)?;
     }
-    let entries = state.registry.store().audit(&org, limit, q.before).await?;
-    let next_before = (entries.len() == limit as usize)
-        .then(|| entries.last().map(|e| e.id))
-        .flatten();
-    Ok(Json(AuditPage {
-        entries,
-        next_before,
-    }))
+    let mut query = AuditQuery {
+        target: q.user,
+        limit: page_size(q.limit)?,
+        cursor: q.cursor,
+    };
+    let store = state.registry.store();
+    if !wants_csv(&headers) {
+        let page = store.audit(&org, &query).await?;
+        return Ok(Json(AuditList {
+            entries: page.entries,
+            next_cursor: page.next_cursor,
+        })
+        .into_response());
+    }
+    query.limit = MAX_PAGE;
+    query.cursor = None;
+    let mut table = CsvTable::new(&[
+        "id",
+        "at",
+        "action",
+        "target",
+        "via",
+        "actor",
+        "actor_name",
+        "before",
+        "after",
+    ]);
+    let mut rows = 0;
+    loop {
+        let page = store.audit(&org, &query).await?;
+        for entry in &page.entries {
+            let json = |v: &Option<serde_json::Value>| v.as_ref().map(ToString::to_string);
+            let (id, at) = (entry.id.to_string(), rfc3339(entry.at));
+            let (before, after) = (json(&entry.before), json(&entry.after));
+            table.row([
+                id.as_str(),
+                &at,
+                &entry.action,
+                &entry.target,
+                &entry.via,
+                &entry.actor,
+                entry.actor_name.as_deref().unwrap_or(""),
+                before.as_deref().unwrap_or(""),
+                after.as_deref().unwrap_or(""),
+            ]);
+        }
+        rows += page.entries.len();
+        match page.next_cursor {
+            Some(next) if rows < MAX_EXPORT_ROWS => query.cursor = Some(next),
+            _ => break,
+        }
+    }
+    Ok(table.into_response(&format!("audit-{org}.csv")))
 }

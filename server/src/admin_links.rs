@@ -140,7 +140,12 @@ pub(super) async fn create(
         )
     })?;
     store
-        .record_audit(&org, &caller.actor(), "admin_link", &request.user)
+        .record_audit(
+            &org,
+            &super::admin::author_of(&state, &org, &caller, usage_validator::model::Via::Api).await,
+            "admin_link",
+            &request.user,
+        )
         .await?;
     Ok(Json(AdminLink {
         url,

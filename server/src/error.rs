@@ -91,6 +91,11 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         self.code
     }
+
+    /// The message for the client.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
 }
 
 impl From<Error> for ApiError {
@@ -100,6 +105,11 @@ impl From<Error> for ApiError {
             Error::UnknownUsers(users) => Self::not_found(
                 "unknown_user",
                 format!("not in the org's directory: {}", users.join(", ")),
+            ),
+            Error::InactiveUser { .. } => Self::new(
+                StatusCode::CONFLICT,
+                "user_inactive",
+                format!("{err}; reactivate them in the directory first"),
             ),
             Error::InvalidId(_) => Self::bad_request(
                 "invalid_id",

@@ -154,7 +154,12 @@ pub(super) async fn create(
     let store = state.registry.store();
     store.add_service_key(&key.info, &key.hash).await?;
     store
-        .record_audit(&org, &caller.actor(), "service_key_create", &key.info.id)
+        .record_audit(
+            &org,
+            &super::admin::author_of(&state, &org, &caller, usage_validator::model::Via::Api).await,
+            "service_key_create",
+            &key.info.id,
+        )
         .await?;
     Ok((
         StatusCode::CREATED,
@@ -193,7 +198,12 @@ pub(super) async fn revoke(
         ));
     }
     store
-        .record_audit(&org, &caller.actor(), "service_key_revoke", &id)
+        .record_audit(
+            &org,
+            &super::admin::author_of(&state, &org, &caller, usage_validator::model::Via::Api).await,
+            "service_key_revoke",
+            &id,
+        )
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

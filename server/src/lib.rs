@@ -34,7 +34,9 @@ mod admin;
 mod admin_links;
 pub use admin_links::{admin_link, page_path};
 pub mod auth;
+mod directory;
 mod error;
+mod export;
 mod extract;
 mod guard;
 pub use guard::{GuardLimits, Rate};
@@ -46,11 +48,13 @@ mod openapi;
 mod ops;
 pub mod page;
 mod ratelimit;
+mod scim;
 mod signin;
 pub use signin::{settings_path, signin_link};
 mod demo_token;
 mod keys_api;
 mod tokens;
+pub mod user_rows;
 mod webapp;
 pub use webapp::default_web_app;
 
@@ -223,6 +227,8 @@ pub fn app(state: AppState) -> Router {
         .merge(keys_api::routes())
         .merge(admin_links::routes())
         .merge(demo_token::routes(&state))
+        .merge(directory::routes())
+        .merge(scim::routes())
         .merge(signin::routes())
         .merge(page::routes())
         .merge(ops::routes())

@@ -12,7 +12,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
-use super::{admin, admin_links, ingest, keys_api, ops, tokens, AppState};
+use super::{admin, admin_links, directory, ingest, keys_api, ops, scim, tokens, AppState};
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new().route("/openapi.json", get(openapi))
@@ -31,12 +31,21 @@ pub(super) async fn openapi() -> Json<utoipa::openapi::OpenApi> {
         ingest::batch,
         ingest::server_events,
         tokens::issue,
-        admin::upsert_user,
+        // Lists, audit trail and directory sync.
         admin::list_users,
         admin::list_opt_outs,
         admin::opt_out,
         admin::opt_in,
         admin::audit,
+        directory::upsert_user,
+        directory::remove_user,
+        directory::import,
+        scim::list,
+        scim::create,
+        scim::read,
+        scim::replace,
+        scim::patch,
+        scim::remove,
         // Service keys with scopes, and the admin hand-over.
         keys_api::list,
         keys_api::create,

@@ -50,7 +50,7 @@
         controller.abort();
       }
       controller = new AbortController();
-      const params = new URLSearchParams({ opted_out: "false", limit: String(limit) });
+      const params = new URLSearchParams({ opted_out: "false", active: "true", limit: String(limit) });
       if (query) {
         params.set("query", query);
       }

@@ -7,7 +7,7 @@ use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use tower::ServiceExt as _;
 use usage_server::{admin_link, app, AppState, ServerConfig};
-use usage_validator::model::{Actor, Role, User};
+use usage_validator::model::{Author, Role, User};
 use usage_validator::sink::MemorySink;
 use usage_validator::store::sqlite::SqliteStore;
 use usage_validator::store::Store as _;
@@ -23,7 +23,7 @@ async fn state() -> AppState {
         role: Role::Admin,
     };
     store
-        .upsert_users("acme", &[alice], &Actor::System)
+        .upsert_users("acme", &[alice], &Author::system())
         .await
         .expect("admin");
     let registry = Arc::new(Registry::open(Arc::new(store)).await.expect("registry"));

@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 use tower::ServiceExt as _;
 use usage_protocol::Claims;
 use usage_server::{app, AppState, ServerConfig};
-use usage_validator::model::{Actor, Role, User};
+use usage_validator::model::{Author, Role, User};
 use usage_validator::sink::{Accepted, MemorySink, Sink};
 use usage_validator::store::sqlite::SqliteStore;
 use usage_validator::store::{BoxFuture, Store as _};
@@ -54,7 +54,7 @@ async fn state(sink: Arc<FlakySink>) -> AppState {
         role: Role::User,
     };
     store
-        .upsert_users("acme", &[bob], &Actor::System)
+        .upsert_users("acme", &[bob], &Author::system())
         .await
         .expect("user");
     let registry = Arc::new(Registry::open(Arc::new(store)).await.expect("registry"));

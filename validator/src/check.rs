@@ -84,7 +84,7 @@ mod tests {
     use uuid::Uuid;
 
     use super::*;
-    use crate::model::{Actor, Role, User};
+    use crate::model::{Actor, Author, Role, User};
     use crate::store::sqlite::SqliteStore;
     use crate::store::Store as _;
 
@@ -105,7 +105,7 @@ mod tests {
             })
             .collect();
         store
-            .upsert_users("acme", &users, &Actor::System)
+            .upsert_users("acme", &users, &Author::system())
             .await
             .expect("users");
         Registry::open(Arc::new(store)).await.expect("registry")

@@ -12,6 +12,15 @@ pub enum Error {
     /// Some named users are not in the org's directory; nothing was changed.
     #[error("unknown users: {}", .0.join(", "))]
     UnknownUsers(Vec<String>),
+    /// The user is deactivated or removed in the org's directory, so no
+    /// status token is issued for them.
+    #[error("user `{user}` is {} in the org's directory", .status.as_str())]
+    InactiveUser {
+        /// The user.
+        user: String,
+        /// Their status.
+        status: crate::model::UserStatus,
+    },
     /// An org or user id is not 1 to 128 bytes of `A-Z a-z 0-9 . _ @ + -`.
     #[error("invalid id `{0}`")]
     InvalidId(String),

@@ -44,7 +44,7 @@
 //! use usage_protocol::{Claims, Event};
 //! use usage_validator::check::{check_batch, Subject};
 //! use usage_validator::dedupe::Dedupe;
-//! use usage_validator::model::{Actor, Role, User};
+//! use usage_validator::model::{Actor, Author, Role, User};
 //! use usage_validator::store::{sqlite::SqliteStore, Store as _};
 //! use usage_validator::token::{self, KeyRing, SigningKey};
 //! use usage_validator::Registry;
@@ -53,7 +53,7 @@
 //! let store = SqliteStore::in_memory().await?;
 //! store.ensure_org("acme").await?;
 //! let bob = User { id: "bob".into(), name: "Bob".into(), email: String::new(), role: Role::User };
-//! store.upsert_users("acme", &[bob], &Actor::System).await?;
+//! store.upsert_users("acme", &[bob], &Author::system()).await?;
 //! let registry = Registry::open(Arc::new(store)).await?;
 //!
 //! // At login: a status token carrying the flag as it is now.

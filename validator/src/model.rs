@@ -53,6 +53,47 @@ pub struct User {
     pub role: Role,
 }
 
+/// Where a user stands in their org's directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UserStatus {
+    /// In the directory: offered on the page, issued status tokens.
+    Active,
+    /// Kept in the directory (and in the opt-out list if opted out), but not
+    /// offered on the page and refused status tokens.
+    Deactivated,
+    /// Gone from every listing and refused status tokens; the record stays
+    /// only so that their opt-out state and audit history are kept, and
+    /// comes back if the user is added again.
+    Removed,
+}
+
+impl UserStatus {
+    /// `active`, `deactivated` or `removed`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Deactivated => "deactivated",
+            Self::Removed => "removed",
+        }
+    }
+}
+
+impl FromStr for UserStatus {
+    type Err = crate::Error;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "active" => Ok(Self::Active),
+            "deactivated" => Ok(Self::Deactivated),
+            "removed" => Ok(Self::Removed),
+            other => Err(crate::Error::InvalidInput(format!(
+                "status must be `active`, `deactivated` or `removed`, not `{other}`"
+            ))),
+        }
+    }
+}
+
 /// A directory user with their opt-out status.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DirectoryEntry {
@@ -61,6 +102,8 @@ pub struct DirectoryEntry {
     pub user: User,
     /// Whether the user is opted out of tracking now.
     pub opted_out: bool,
+    /// Whether the user is active (deactivated users are listed with `false`).
+    pub active: bool,
 }
 
 /// An opted-out user, with when and by whom.
@@ -74,6 +117,9 @@ pub struct OptOutEntry {
     pub opted_out_at: OffsetDateTime,
     /// Who opted them out (an actor string such as `user:alice`).
     pub opted_out_by: String,
+    /// Whether the user is active in the directory (deactivated users stay
+    /// listed while opted out).
+    pub active: bool,
 }
 
 /// One entry of the append-only change log of opt-out state.
@@ -94,17 +140,30 @@ pub struct Change {
     pub at: OffsetDateTime,
 }
 
-/// One entry of an org's audit trail.
+/// One entry of an org's audit trail: who did what to whom, through what,
+/// when, and the record before and after.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditEntry {
-    /// Increasing id, usable as a cursor.
+    /// Increasing id.
     pub id: u64,
-    /// Who acted.
+    /// Who acted, as an actor string: `user:alice`, `key:sk_1`,
+    /// `operator:root` or `system`.
     pub actor: String,
-    /// What was done: `opt_out`, `opt_in`, `user_upsert`, `service_key_create`, ...
+    /// The actor for people: the admin's name, the key's label or the
+    /// operator's name, when known.
+    pub actor_name: Option<String>,
+    /// Through what: `page`, `api`, `cli`, `scim` or `system`; empty for
+    /// entries written before this was recorded.
+    pub via: String,
+    /// What was done: `opt_out`, `opt_in`, `user_create`, `user_update`,
+    /// `user_deactivate`, `user_activate`, `user_remove`, `service_key_create`, ...
     pub action: String,
     /// What it was done to, such as a user id.
     pub target: String,
+    /// The target's state before, when the action changed one.
+    pub before: Option<serde_json::Value>,
+    /// The target's state after.
+    pub after: Option<serde_json::Value>,
     /// When.
     #[serde(with = "time::serde::rfc3339")]
     pub at: OffsetDateTime,
@@ -117,7 +176,10 @@ pub enum Actor {
     User(String),
     /// A service key, by its public id.
     ServiceKey(String),
-    /// The server itself (demo seeding, imports from the CLI).
+    /// Someone at the server's command line, by the name they gave (or
+    /// their OS user).
+    Operator(String),
+    /// The server itself (demo seeding, users added at token issue).
     System,
 }
 
@@ -126,8 +188,97 @@ impl fmt::Display for Actor {
         match self {
             Self::User(id) => write!(f, "user:{id}"),
             Self::ServiceKey(id) => write!(f, "key:{id}"),
+            Self::Operator(name) => write!(f, "operator:{name}"),
             Self::System => f.write_str("system"),
         }
+    }
+}
+
+/// Through what a change was made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Via {
+    /// The settings page.
+    Page,
+    /// The HTTP API (service key or admin session).
+    Api,
+    /// The server's command line.
+    Cli,
+    /// Directory sync from an identity provider (SCIM).
+    Scim,
+    /// The server on its own (demo seeding, users added at token issue).
+    System,
+}
+
+impl Via {
+    /// `page`, `api`, `cli`, `scim` or `system`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Page => "page",
+            Self::Api => "api",
+            Self::Cli => "cli",
+            Self::Scim => "scim",
+            Self::System => "system",
+        }
+    }
+}
+
+/// Who made a change, through what, with a name for people: what the audit
+/// trail records of every change.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Author {
+    /// Who.
+    pub actor: Actor,
+    /// Through what.
+    pub via: Via,
+    /// The admin's name, the key's label or the operator's name, if known.
+    pub name: Option<String>,
+}
+
+impl Author {
+    /// `actor` acting through `via`, with no name for people.
+    pub fn new(actor: Actor, via: Via) -> Self {
+        Self {
+            actor,
+            via,
+            name: None,
+        }
+    }
+
+    /// The same author with a name for people.
+    pub fn named(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// The server on its own.
+    pub fn system() -> Self {
+        Self::new(Actor::System, Via::System)
+    }
+}
+
+/// An actor with the channel it usually acts through: an operator at the
+/// command line, the server on its own, anyone else over the API.
+impl From<Actor> for Author {
+    fn from(actor: Actor) -> Self {
+        let via = match actor {
+            Actor::Operator(_) => Via::Cli,
+            Actor::System => Via::System,
+            Actor::User(_) | Actor::ServiceKey(_) => Via::Api,
+        };
+        Self::new(actor, via)
+    }
+}
+
+impl From<&Actor> for Author {
+    fn from(actor: &Actor) -> Self {
+        actor.clone().into()
+    }
+}
+
+impl From<&Author> for Author {
+    fn from(author: &Author) -> Self {
+        author.clone()
     }
 }
 
@@ -138,6 +289,9 @@ pub struct UserQuery {
     pub query: Option<String>,
     /// Only users with this opt-out status.
     pub opted_out: Option<bool>,
+    /// Only active (`true`) or only deactivated (`false`) users; removed
+    /// users are never listed.
+    pub active: Option<bool>,
     /// Page size, 1 to 1000.
     pub limit: u32,
     /// Continue after this cursor (from a previous page).
@@ -267,6 +421,48 @@ pub struct UpsertSummary {
     pub updated: u64,
     /// Users already as given.
     pub unchanged: u64,
+}
+
+/// What to list of an org's opted-out users.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OptOutQuery {
+    /// Case-insensitive substring of id, name or email.
+    pub query: Option<String>,
+    /// Page size, 1 to 1000.
+    pub limit: u32,
+    /// Continue after this cursor (from a previous page).
+    pub cursor: Option<String>,
+}
+
+/// One page of opted-out users.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OptOutPage {
+    /// Newest opt-out first; ties (opted out in one call) by id.
+    pub opt_outs: Vec<OptOutEntry>,
+    /// Pass as `cursor` to get the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+    /// How many users match the query over all pages.
+    pub total: u64,
+}
+
+/// What to list of an org's audit trail.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditQuery {
+    /// Only entries about this target (a user id).
+    pub target: Option<String>,
+    /// Page size, 1 to 1000.
+    pub limit: u32,
+    /// Continue after this cursor (from a previous page).
+    pub cursor: Option<String>,
+}
+
+/// One page of the audit trail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditPage {
+    /// Newest first.
+    pub entries: Vec<AuditEntry>,
+    /// Pass as `cursor` to get the next page; absent on the last page.
+    pub next_cursor: Option<String>,
 }
 
 #[cfg(test)]

@@ -8,12 +8,14 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 
 use super::flash::{Flash, Outcome};
+use super::listing::View;
 use super::{admin, page_path, Intent, Language};
 use crate::AppState;
-use usage_validator::model::{Actor, User};
+use usage_validator::model::{Actor, Author, User, Via};
 use usage_validator::Error;
 
-/// A posted form: `csrf`, `lang` and any number of `user` fields, in order.
+/// A posted form: `csrf`, `lang`, `view` (where on the page it was sent
+/// from) and any number of `user` fields, in order.
 type Fields = Vec<(String, String)>;
 
 /// `POST .../opt-out`.
@@ -60,9 +62,9 @@ async fn change(
         Err(refusal) => return refusal.page(language, org),
     };
     let mut users: Vec<String> = Vec::new();
-    for (_, user) in fields.into_iter().filter(|(key, _)| key == "user") {
-        if !user.is_empty() && !users.contains(&user) {
-            users.push(user);
+    for (_, user) in fields.iter().filter(|(key, _)| key == "user") {
+        if !user.is_empty() && !users.contains(user) {
+            users.push(user.clone());
         }
     }
 
@@ -78,7 +80,14 @@ async fn change(
     };
 
     let path = page_path(org);
-    let mut response = Redirect::to(&format!("{path}{}", language.suffix())).into_response();
+    // Back to the same page of the table and the audit section; the view is
+    // parsed and written again, so nothing but its own fields reaches the
+    // URL. The drop-down's search has done its job and is cleared.
+    let view = View {
+        q: None,
+        ..View::from_field(field(&fields, "view"))
+    };
+    let mut response = Redirect::to(&view.href(&path, language)).into_response();
     if let Some(cookie) = flash.cookie(state, &path) {
         response.headers_mut().append(header::SET_COOKIE, cookie);
     }
@@ -93,11 +102,11 @@ async fn apply(
     users: Vec<String>,
     opting_out: bool,
 ) -> Flash {
-    let actor = Actor::User(admin.id.clone());
+    let author = Author::new(Actor::User(admin.id.clone()), Via::Page).named(admin.name.clone());
     let result = if opting_out {
-        state.registry.opt_out(org, &users, &actor).await
+        state.registry.opt_out(org, &users, author).await
     } else {
-        state.registry.opt_in(org, &users, &actor).await
+        state.registry.opt_in(org, &users, author).await
     };
     match result {
         Ok(_) => {
@@ -123,8 +132,8 @@ async fn display_names(state: &AppState, org: &str, users: &[String]) -> Vec<Str
     let mut names = Vec::with_capacity(users.len());
     for (i, id) in users.iter().enumerate() {
         let name = if i < super::flash::NAMES_SHOWN {
-            match state.registry.store().user(org, id).await {
-                Ok(Some(user)) => user.name,
+            match state.registry.store().user_with_status(org, id).await {
+                Ok(Some((user, _))) => user.name,
                 _ => id.clone(),
             }
         } else {

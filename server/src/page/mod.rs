@@ -8,15 +8,21 @@
 //!
 //! | route | what |
 //! | --- | --- |
-//! | `GET  /orgs/{org}/tools/product-usage/opt-out-settings?q=&lang=` | the page |
-//! | `POST /orgs/{org}/tools/product-usage/opt-out-settings/opt-out` | form: `csrf`, `user` |
-//! | `POST /orgs/{org}/tools/product-usage/opt-out-settings/opt-in` | form: `csrf`, `user`... |
+//! | `GET  /orgs/{org}/tools/product-usage/opt-out-settings?lang=&q=&list_q=&cursor=&p=&audit_user=&audit_cursor=` | the page |
+//! | `POST /orgs/{org}/tools/product-usage/opt-out-settings/opt-out` | form: `csrf`, `view`, `user` |
+//! | `POST /orgs/{org}/tools/product-usage/opt-out-settings/opt-in` | form: `csrf`, `view`, `user`... |
+//!
+//! `q` searches the drop-down; `list_q`, `cursor` and `p` search and page the
+//! opted-out table; `audit_user` and `audit_cursor` filter and page the
+//! audit section (see `listing`).
 //! | `GET  /assets/opt-out-settings/{file}` | stylesheet and script, content-hashed |
 
 mod assets;
+mod audit_view;
 mod change;
 mod flash;
 pub mod i18n;
+mod listing;
 mod refusal;
 mod security;
 mod show;

@@ -10,6 +10,8 @@ use super::i18n::Strings;
 use super::Language;
 use usage_validator::model::{DirectoryEntry, OptOutEntry};
 
+pub use super::audit_view::{AuditRow, AuditSection, Pager};
+
 /// The frame around every page: language, stylesheet, header.
 #[derive(Debug)]
 pub struct Chrome {
@@ -69,10 +71,20 @@ pub struct SettingsPage {
     pub candidates: Vec<Candidate>,
     /// The line under the drop-down.
     pub candidates_note: String,
-    /// Opted-out users.
+    /// The page's position in its lists, carried through forms.
+    pub view: String,
+    /// The search text of the opted-out table.
+    pub list_query: String,
+    /// Whether anyone at all is opted out (else the empty state shows).
+    pub anyone_opted_out: bool,
+    /// Opted-out users of this page of the table.
     pub rows: Vec<Row>,
-    /// The line under the table when it is cut short.
-    pub list_note: Option<String>,
+    /// The line above the table: which rows of how many.
+    pub list_position: String,
+    /// Links to the first and next pages of the table.
+    pub pager: Pager,
+    /// The audit section.
+    pub audit: AuditSection,
     /// The outcome of the last form post.
     pub flash: Option<FlashView>,
 }
@@ -136,6 +148,8 @@ pub struct Row {
     pub by: String,
     /// Accessible name of the row's check box.
     pub pick_label: String,
+    /// Whether the user is deactivated in the directory.
+    pub inactive: bool,
 }
 
 impl Row {
@@ -150,6 +164,7 @@ impl Row {
             when_iso: rfc3339(at),
             when_text: human_time(at),
             by,
+            inactive: !entry.active,
         }
     }
 }
@@ -163,13 +178,20 @@ pub struct FlashView {
     pub success: bool,
 }
 
-/// An actor string of the change log (`user:alice`, `key:sk_1`, `system`) in
-/// words; `name_of` gives a user's display name if known.
+/// An actor string of the change log (`user:alice`, `key:sk_1`,
+/// `operator:root`, `system`) in words; `name_of` gives a user's display name
+/// or a key's label if known.
 pub fn actor_label(t: &Strings, actor: &str, name_of: impl Fn(&str) -> Option<String>) -> String {
     if let Some(id) = actor.strip_prefix("user:") {
         name_of(id).unwrap_or_else(|| id.to_owned())
     } else if let Some(id) = actor.strip_prefix("key:") {
-        t.actor_key.replace("{id}", id)
+        let key = t.actor_key.replace("{id}", id);
+        match name_of(id) {
+            Some(label) => format!("{key} ({label})"),
+            None => key,
+        }
+    } else if let Some(name) = actor.strip_prefix("operator:") {
+        t.actor_operator.replace("{name}", name)
     } else if actor == "system" {
         t.actor_system.to_owned()
     } else {
@@ -177,12 +199,12 @@ pub fn actor_label(t: &Strings, actor: &str, name_of: impl Fn(&str) -> Option<St
     }
 }
 
-fn rfc3339(at: OffsetDateTime) -> String {
+pub(super) fn rfc3339(at: OffsetDateTime) -> String {
     at.format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()
 }
 
-fn human_time(at: OffsetDateTime) -> String {
+pub(super) fn human_time(at: OffsetDateTime) -> String {
     at.format(format_description!(
         "[year]-[month]-[day] [hour]:[minute] UTC"
     ))
@@ -193,7 +215,7 @@ fn human_time(at: OffsetDateTime) -> String {
 mod tests {
     use super::*;
     use crate::page::i18n::{EN, SV};
-    use usage_validator::model::{Role, User};
+    use usage_validator::model::{AuditEntry, Role, User};
 
     fn user(id: &str, name: &str, email: &str) -> User {
         User {
@@ -210,6 +232,14 @@ mod tests {
         assert_eq!(actor_label(&EN, "user:alice", names), "Alice Andersson");
         assert_eq!(actor_label(&EN, "user:gone", names), "gone");
         assert_eq!(actor_label(&EN, "key:sk_12", names), "service key sk_12");
+        assert_eq!(
+            actor_label(&EN, "key:sk_12", |_| Some("billing".into())),
+            "service key sk_12 (billing)"
+        );
+        assert_eq!(
+            actor_label(&SV, "operator:root", names),
+            "root på kommandoraden"
+        );
         assert_eq!(actor_label(&SV, "key:sk_12", names), "tjänstnyckel sk_12");
         assert_eq!(
             actor_label(&EN, "system", names),
@@ -226,6 +256,7 @@ mod tests {
             user: user("bob", "Bob Berg", "bob@acme.example"),
             opted_out_at: at,
             opted_out_by: "user:alice".into(),
+            active: true,
         };
         let row = Row::new(&EN, entry, "Alice".into());
         assert_eq!(row.when_text, "2026-11-18 11:06 UTC");
@@ -257,10 +288,44 @@ mod tests {
             candidates: vec![Candidate::from(DirectoryEntry {
                 user: user("m", evil, ""),
                 opted_out: false,
+                active: true,
             })],
             candidates_note: String::new(),
-            rows: Vec::new(),
-            list_note: None,
+            view: evil.into(),
+            list_query: evil.into(),
+            anyone_opted_out: true,
+            rows: vec![Row::new(
+                &EN,
+                OptOutEntry {
+                    user: user("e", evil, evil),
+                    opted_out_at: OffsetDateTime::UNIX_EPOCH,
+                    opted_out_by: "user:x".into(),
+                    active: false,
+                },
+                evil.into(),
+            )],
+            list_position: evil.into(),
+            pager: Pager::default(),
+            audit: AuditSection {
+                user: evil.into(),
+                clear: None,
+                rows: vec![AuditRow::new(
+                    &EN,
+                    &AuditEntry {
+                        id: 1,
+                        actor: format!("operator:{evil}"),
+                        actor_name: Some(evil.into()),
+                        via: "cli".into(),
+                        action: evil.into(),
+                        target: evil.into(),
+                        before: None,
+                        after: None,
+                        at: OffsetDateTime::UNIX_EPOCH,
+                    },
+                    Some(evil),
+                )],
+                pager: Pager::default(),
+            },
             flash: Some(FlashView {
                 text: evil.into(),
                 success: true,

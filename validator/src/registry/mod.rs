@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 pub use snapshot::Snapshot;
 use usage_protocol::is_valid_id;
 
-use crate::model::{Actor, Change, Role, User};
+use crate::model::{Author, Change, Role, User, UserStatus};
 use crate::store::Store;
 use crate::{Error, Result};
 
@@ -251,9 +251,9 @@ impl Registry {
         &self,
         org: &str,
         users: &[String],
-        actor: &Actor,
+        author: impl Into<Author>,
     ) -> Result<ChangeSummary> {
-        self.set_opted_out(org, users, true, actor).await
+        self.set_opted_out(org, users, true, &author.into()).await
     }
 
     /// Opts `users` of `org` back in. Idempotent.
@@ -261,9 +261,9 @@ impl Registry {
         &self,
         org: &str,
         users: &[String],
-        actor: &Actor,
+        author: impl Into<Author>,
     ) -> Result<ChangeSummary> {
-        self.set_opted_out(org, users, false, actor).await
+        self.set_opted_out(org, users, false, &author.into()).await
     }
 
     async fn set_opted_out(
@@ -271,25 +271,12 @@ impl Registry {
         org: &str,
         users: &[String],
         opted_out: bool,
-        actor: &Actor,
+        author: &Author,
     ) -> Result<ChangeSummary> {
-        check_id(org)?;
-        if users.len() > MAX_USERS_PER_CHANGE {
-            return Err(Error::InvalidInput(format!(
-                "at most {MAX_USERS_PER_CHANGE} users per call"
-            )));
-        }
-        let mut seen = HashSet::with_capacity(users.len());
-        let mut unique = Vec::with_capacity(users.len());
-        for user in users {
-            check_id(user)?;
-            if seen.insert(user.as_str()) {
-                unique.push(user.clone());
-            }
-        }
+        let unique = checked_ids(org, users)?;
         let changes = self
             .store
-            .set_opted_out(org, &unique, opted_out, actor)
+            .set_opted_out(org, &unique, opted_out, author)
             .await?;
         // The commit is done; make the snapshot show it before returning, or
         // refuse to vouch for the registry until it does.
@@ -303,17 +290,39 @@ impl Registry {
     }
 
     /// Adds or updates one directory user.
-    pub async fn upsert_user(&self, org: &str, user: &User, actor: &Actor) -> Result<()> {
+    pub async fn upsert_user(
+        &self,
+        org: &str,
+        user: &User,
+        author: impl Into<Author>,
+    ) -> Result<()> {
         check_user(user)?;
         self.store
-            .upsert_users(org, std::slice::from_ref(user), actor)
+            .upsert_users(org, std::slice::from_ref(user), &author.into())
             .await?;
         Ok(())
     }
 
+    /// Sets the directory status of `users`: deactivated and removed users
+    /// leave the page's drop-down and are refused status tokens; their
+    /// opt-out state stays as it is. Returns the ids whose status changed.
+    pub async fn set_user_status(
+        &self,
+        org: &str,
+        users: &[String],
+        status: UserStatus,
+        author: impl Into<Author>,
+    ) -> Result<Vec<String>> {
+        let unique = checked_ids(org, users)?;
+        self.store
+            .set_user_status(org, &unique, status, &author.into())
+            .await
+    }
+
     /// Makes sure `id` is in the org's directory (as a plain user if new) and
     /// returns the record. A given name or email updates the record; the role
-    /// is never changed here.
+    /// is never changed here. A deactivated or removed user is refused with
+    /// [`Error::InactiveUser`]: they are not issued tokens.
     pub async fn ensure_user(
         &self,
         org: &str,
@@ -322,7 +331,16 @@ impl Registry {
         email: Option<&str>,
     ) -> Result<User> {
         check_id(id)?;
-        let existing = self.store.user(org, id).await?;
+        let existing = match self.store.user_with_status(org, id).await? {
+            Some((_, status @ (UserStatus::Deactivated | UserStatus::Removed))) => {
+                return Err(Error::InactiveUser {
+                    user: id.to_owned(),
+                    status,
+                })
+            }
+            Some((user, UserStatus::Active)) => Some(user),
+            None => None,
+        };
         let wanted = match &existing {
             Some(user) => User {
                 name: name.unwrap_or(&user.name).to_owned(),
@@ -339,11 +357,31 @@ impl Registry {
         if existing.as_ref() != Some(&wanted) {
             check_user(&wanted)?;
             self.store
-                .upsert_users(org, std::slice::from_ref(&wanted), &Actor::System)
+                .upsert_users(org, std::slice::from_ref(&wanted), &Author::system())
                 .await?;
         }
         Ok(wanted)
     }
+}
+
+/// Checks the org and user ids of one change and drops repeated users,
+/// keeping the first of each.
+fn checked_ids(org: &str, users: &[String]) -> Result<Vec<String>> {
+    check_id(org)?;
+    if users.len() > MAX_USERS_PER_CHANGE {
+        return Err(Error::InvalidInput(format!(
+            "at most {MAX_USERS_PER_CHANGE} users per call"
+        )));
+    }
+    let mut seen = HashSet::with_capacity(users.len());
+    let mut unique = Vec::with_capacity(users.len());
+    for user in users {
+        check_id(user)?;
+        if seen.insert(user.as_str()) {
+            unique.push(user.clone());
+        }
+    }
+    Ok(unique)
 }
 
 /// Checks an org or user id.

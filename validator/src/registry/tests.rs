@@ -3,7 +3,7 @@ use std::path::Path;
 use proptest::prelude::*;
 
 use super::*;
-use crate::model;
+use crate::model::{self, Actor};
 use crate::store::sqlite::SqliteStore;
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -28,7 +28,7 @@ async fn seeded(path: &Path, users: &[&str]) -> Registry {
     store.ensure_org("acme").await.expect("org");
     let users: Vec<User> = users.iter().map(|id| user(id)).collect();
     store
-        .upsert_users("acme", &users, &Actor::System)
+        .upsert_users("acme", &users, &Author::system())
         .await
         .expect("users");
     Registry::open(Arc::new(store)).await.expect("registry")
@@ -81,9 +81,16 @@ fn opt_out_then_opt_in_restores_and_repeats_change_nothing() {
 
         let audit = registry
             .store()
-            .audit("acme", 10, None)
+            .audit(
+                "acme",
+                &model::AuditQuery {
+                    limit: 10,
+                    ..Default::default()
+                },
+            )
             .await
-            .expect("audit");
+            .expect("audit")
+            .entries;
         let actions: Vec<&str> = audit.iter().map(|a| a.action.as_str()).collect();
         assert_eq!(&actions[..2], ["opt_in", "opt_out"]);
         assert_eq!(audit[0].actor, "user:alice");
@@ -131,7 +138,18 @@ fn a_reopened_file_has_the_same_state() {
         assert!(registry.is_opted_out("acme", "bob"));
         assert!(!registry.is_opted_out("acme", "carol"));
         assert!(!registry.is_opted_out("acme", "dave"));
-        let list = registry.store().opt_outs("acme").await.expect("list");
+        let list = registry
+            .store()
+            .opt_outs(
+                "acme",
+                &model::OptOutQuery {
+                    limit: 10,
+                    ..Default::default()
+                },
+            )
+            .await
+            .expect("list")
+            .opt_outs;
         assert_eq!(list.len(), 1);
         assert_eq!(list[0].user.id, "bob");
     });
@@ -179,7 +197,7 @@ fn directory_listing_pages_and_filters() {
             store.ensure_org("acme").await.expect("org");
             let users: Vec<User> = (0..25).map(|i| user(&format!("user{i:02}"))).collect();
             store
-                .upsert_users("acme", &users, &Actor::System)
+                .upsert_users("acme", &users, &Author::system())
                 .await
                 .expect("users");
             Registry::open(Arc::new(store)).await.expect("registry")
@@ -266,7 +284,7 @@ proptest! {
             for org in ["a", "b"] {
                 store.ensure_org(org).await.expect("org");
                 let users: Vec<User> = (0..8).map(|i| user(&format!("u{i}"))).collect();
-                store.upsert_users(org, &users, &Actor::System).await.expect("users");
+                store.upsert_users(org, &users, &Author::system()).await.expect("users");
             }
             let registry = Registry::open(Arc::new(store)).await.expect("registry");
             for (i, op) in ops.iter().enumerate() {

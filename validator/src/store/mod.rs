@@ -14,8 +14,8 @@ use std::pin::Pin;
 use time::OffsetDateTime;
 
 use crate::model::{
-    Actor, AuditEntry, Change, OptOutEntry, ServiceKeyInfo, UpsertSummary, User, UserPage,
-    UserQuery,
+    AuditPage, AuditQuery, Author, Change, OptOutPage, OptOutQuery, ServiceKeyInfo, UpsertSummary,
+    User, UserPage, UserQuery, UserStatus,
 };
 use crate::token::SigningKey;
 use crate::Result;
@@ -55,18 +55,39 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// Whether the org exists.
     fn org_exists<'a>(&'a self, org: &'a str) -> BoxFuture<'a, Result<bool>>;
 
-    /// Adds or updates directory users in one transaction.
+    /// Adds or updates directory users in one transaction. A removed user
+    /// named again comes back active; a deactivated one stays deactivated.
     fn upsert_users<'a>(
         &'a self,
         org: &'a str,
         users: &'a [User],
-        actor: &'a Actor,
+        author: &'a Author,
     ) -> BoxFuture<'a, Result<UpsertSummary>>;
 
-    /// One directory user.
+    /// One active directory user: deactivated and removed users are not
+    /// found here, so they lose any admin rights at once.
     fn user<'a>(&'a self, org: &'a str, id: &'a str) -> BoxFuture<'a, Result<Option<User>>>;
 
-    /// A page of directory users with their opt-out status.
+    /// One directory user whatever their status.
+    fn user_with_status<'a>(
+        &'a self,
+        org: &'a str,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<(User, UserStatus)>>>;
+
+    /// Sets the directory status of `users` in one transaction and returns
+    /// the ids whose status changed. Fails with
+    /// [`crate::Error::UnknownUsers`], changing nothing, if any user is not in
+    /// the directory or was removed.
+    fn set_user_status<'a>(
+        &'a self,
+        org: &'a str,
+        users: &'a [String],
+        status: UserStatus,
+        author: &'a Author,
+    ) -> BoxFuture<'a, Result<Vec<String>>>;
+
+    /// A page of directory users (removed ones never) with their opt-out status.
     fn list_users<'a>(
         &'a self,
         org: &'a str,
@@ -76,17 +97,22 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// Sets the opt-out state of `users` in one transaction and returns the
     /// changes written: none for users already in that state. Fails with
     /// [`crate::Error::UnknownUsers`], changing nothing, if any user is not in
-    /// the directory.
+    /// the directory or was removed.
     fn set_opted_out<'a>(
         &'a self,
         org: &'a str,
         users: &'a [String],
         opted_out: bool,
-        actor: &'a Actor,
+        author: &'a Author,
     ) -> BoxFuture<'a, Result<Vec<Change>>>;
 
-    /// The org's opted-out users, newest first.
-    fn opt_outs<'a>(&'a self, org: &'a str) -> BoxFuture<'a, Result<Vec<OptOutEntry>>>;
+    /// A page of the org's opted-out users (removed ones not), newest first,
+    /// then by id.
+    fn opt_outs<'a>(
+        &'a self,
+        org: &'a str,
+        query: &'a OptOutQuery,
+    ) -> BoxFuture<'a, Result<OptOutPage>>;
 
     /// Changes with a revision above `rev`, oldest first, at most `limit`.
     fn changes_since(&self, rev: u64, limit: u32) -> BoxFuture<'_, Result<Vec<Change>>>;
@@ -97,19 +123,15 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// The newest revision of the change log (0 when empty).
     fn head_revision(&self) -> BoxFuture<'_, Result<u64>>;
 
-    /// The org's audit trail, newest first, entries with id below `before`.
-    fn audit<'a>(
-        &'a self,
-        org: &'a str,
-        limit: u32,
-        before: Option<u64>,
-    ) -> BoxFuture<'a, Result<Vec<AuditEntry>>>;
+    /// A page of the org's audit trail, newest first.
+    fn audit<'a>(&'a self, org: &'a str, query: &'a AuditQuery)
+        -> BoxFuture<'a, Result<AuditPage>>;
 
     /// Appends to the org's audit trail.
     fn record_audit<'a>(
         &'a self,
         org: &'a str,
-        actor: &'a Actor,
+        author: &'a Author,
         action: &'a str,
         target: &'a str,
     ) -> BoxFuture<'a, Result<()>>;
@@ -185,6 +207,9 @@ pub(crate) fn sort_key(name: &str) -> String {
     name.to_lowercase()
 }
 
+/// Most rows one page of a listing holds.
+pub const MAX_PAGE: u32 = 1000;
+
 /// The page of a listing query that asked for `limit + 1` rows, each with
 /// its sort key: the extra row only says another page follows.
 pub(crate) fn user_page(rows: Vec<(crate::model::DirectoryEntry, String)>, limit: u32) -> UserPage {
@@ -196,30 +221,153 @@ pub(crate) fn user_page(rows: Vec<(crate::model::DirectoryEntry, String)>, limit
         last_key = Some(key);
     }
     let next_cursor = match (more, last_key, users.last()) {
-        (true, Some(key), Some(last)) => Some(cursor::encode(&key, &last.user.id)),
+        (true, Some(key), Some(last)) => {
+            Some(cursor::encode(cursor::USERS, &[&key, &last.user.id]))
+        }
         _ => None,
     };
     UserPage { users, next_cursor }
 }
 
-/// A listing cursor: opaque to clients, `(sort_key, id)` inside.
+/// The page of an audit query that asked for `limit + 1` entries.
+pub(crate) fn audit_page(mut entries: Vec<crate::model::AuditEntry>, limit: u32) -> AuditPage {
+    let more = entries.len() > limit as usize;
+    entries.truncate(limit as usize);
+    let next_cursor = match (more, entries.last()) {
+        (true, Some(last)) => Some(cursor::encode(cursor::AUDIT, &[&last.id.to_string()])),
+        _ => None,
+    };
+    AuditPage {
+        entries,
+        next_cursor,
+    }
+}
+
+/// The audit id a cursor continues below (`i64::MAX` without one).
+pub(crate) fn audit_before(query: &AuditQuery) -> Result<i64> {
+    match &query.cursor {
+        None => Ok(i64::MAX),
+        Some(c) => {
+            let [id] = cursor::decode::<1>(cursor::AUDIT, c)?;
+            id.parse()
+                .map_err(|_| crate::Error::InvalidInput(cursor::NOT_OURS.into()))
+        }
+    }
+}
+
+/// Where an opted-out listing continues: `(at_ms, user_id)` of the last row
+/// seen, or a position before every row. Newest first, ties (users opted out
+/// in one call) by id: the order of the `opt_outs_by_time` index, so a page
+/// is read without sorting the whole list.
+pub(crate) fn opt_out_after(query: &OptOutQuery) -> Result<(i64, String)> {
+    match &query.cursor {
+        None => Ok((i64::MAX, String::new())),
+        Some(c) => {
+            let [at, id] = cursor::decode::<2>(cursor::OPT_OUTS, c)?;
+            let at = at
+                .parse()
+                .map_err(|_| crate::Error::InvalidInput(cursor::NOT_OURS.into()))?;
+            Ok((at, id))
+        }
+    }
+}
+
+/// The search text of a listing, if any: blank means none.
+pub(crate) fn search_text(query: Option<&str>) -> Option<&str> {
+    query.filter(|q| !q.trim().is_empty())
+}
+
+/// The record of a user as the audit trail keeps it, before or after a change.
+pub(crate) fn user_state(user: &User, status: UserStatus) -> String {
+    serde_json::json!({
+        "name": user.name,
+        "email": user.email,
+        "role": user.role.as_str(),
+        "status": status.as_str(),
+    })
+    .to_string()
+}
+
+/// An opt-out state as the audit trail keeps it.
+pub(crate) fn opt_out_state_json(opted_out: bool) -> String {
+    serde_json::json!({ "opted_out": opted_out }).to_string()
+}
+
+/// The status of a user as the audit trail keeps it.
+pub(crate) fn status_json(status: UserStatus) -> String {
+    serde_json::json!({ "status": status.as_str() }).to_string()
+}
+
+/// The audit action of a status change.
+pub(crate) fn status_action(status: UserStatus) -> &'static str {
+    match status {
+        UserStatus::Active => "user_activate",
+        UserStatus::Deactivated => "user_deactivate",
+        UserStatus::Removed => "user_remove",
+    }
+}
+
+/// A JSON column read back; text that does not parse (never written by us)
+/// reads as a plain string rather than failing the listing.
+pub(crate) fn json_column(text: Option<String>) -> Option<serde_json::Value> {
+    text.map(|t| serde_json::from_str(&t).unwrap_or(serde_json::Value::String(t)))
+}
+
+/// Listing cursors: opaque to clients; inside, a tag naming the listing and
+/// the sort key of the last row seen, so a cursor of one list is refused by
+/// another.
 pub(crate) mod cursor {
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use base64::Engine as _;
 
     use crate::{Error, Result};
 
-    /// Encodes the position after `(sort_key, id)`.
-    pub(crate) fn encode(sort_key: &str, id: &str) -> String {
-        URL_SAFE_NO_PAD.encode(format!("{sort_key}\u{0}{id}"))
+    /// The tag of directory listings.
+    pub(crate) const USERS: &str = "u";
+    /// The tag of opted-out listings.
+    pub(crate) const OPT_OUTS: &str = "o";
+    /// The tag of audit listings.
+    pub(crate) const AUDIT: &str = "a";
+    /// The error for a cursor this server did not make.
+    pub(crate) const NOT_OURS: &str = "cursor is not one this server made for this list";
+
+    /// Encodes the position after the row whose sort key is `parts`.
+    pub(crate) fn encode(tag: &str, parts: &[&str]) -> String {
+        let mut text = String::from(tag);
+        for part in parts {
+            text.push('\u{0}');
+            text.push_str(part);
+        }
+        URL_SAFE_NO_PAD.encode(text)
     }
 
-    /// Decodes a cursor made by [`encode`].
-    pub(crate) fn decode(cursor: &str) -> Result<(String, String)> {
-        let bad = || Error::InvalidInput("cursor is not one this server made".into());
+    /// Decodes a cursor made by [`encode`] with the same tag and `N` parts.
+    pub(crate) fn decode<const N: usize>(tag: &str, cursor: &str) -> Result<[String; N]> {
+        let bad = || Error::InvalidInput(NOT_OURS.into());
         let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad())?;
         let text = String::from_utf8(bytes).map_err(|_| bad())?;
-        let (key, id) = text.split_once('\u{0}').ok_or_else(bad)?;
-        Ok((key.to_owned(), id.to_owned()))
+        let mut parts = text.split('\u{0}');
+        if parts.next() != Some(tag) {
+            return Err(bad());
+        }
+        let parts: Vec<String> = parts.map(str::to_owned).collect();
+        parts.try_into().map_err(|_| bad())
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn a_cursor_reads_back_only_in_its_own_list() {
+            let c = encode(OPT_OUTS, &["17", "bob", "b\u{e9}"]);
+            assert_eq!(
+                decode::<3>(OPT_OUTS, &c).expect("ours"),
+                ["17", "bob", "b\u{e9}"]
+            );
+            assert!(decode::<3>(USERS, &c).is_err());
+            assert!(decode::<2>(OPT_OUTS, &c).is_err());
+            assert!(decode::<1>(AUDIT, "not base64!").is_err());
+        }
     }
 }

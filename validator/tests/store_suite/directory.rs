@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use usage_validator::model::{Actor, Role, User, UserQuery};
+use usage_validator::model::{AuditQuery, Author, Role, User, UserQuery};
 use usage_validator::store::Store;
 use usage_validator::Error;
 
@@ -86,7 +86,17 @@ pub async fn case_orgs_and_upsert_summary(store: Arc<dyn Store>) {
         .expect("fred");
     assert_eq!(fred.name, "Frederick");
 
-    let audit = store.audit("acme", 100, None).await.expect("audit");
+    let audit = store
+        .audit(
+            "acme",
+            &AuditQuery {
+                limit: 100,
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("audit")
+        .entries;
     let creates = audit.iter().filter(|e| e.action == "user_create").count();
     let updates = audit.iter().filter(|e| e.action == "user_update").count();
     assert_eq!((creates, updates), (5, 3), "one audit entry per write");
@@ -111,7 +121,7 @@ pub async fn case_concurrent_upserts_count_each_user_once(store: Arc<dyn Store>)
             }
             tokio::spawn(async move {
                 store
-                    .upsert_users("acme", &users, &Actor::System)
+                    .upsert_users("acme", &users, &Author::system())
                     .await
                     .expect("upsert")
             })
@@ -143,7 +153,7 @@ pub async fn case_list_search_filter_and_paging(store: Arc<dyn Store>) {
         users.push(user(&format!("m{i:02}"), &format!("Member {:02}", 20 - i)));
     }
     store
-        .upsert_users("acme", &users, &Actor::System)
+        .upsert_users("acme", &users, &Author::system())
         .await
         .expect("users");
     seed(store.as_ref(), "other", &["outsider"]).await;
@@ -226,6 +236,7 @@ pub async fn case_list_search_filter_and_paging(store: Arc<dyn Store>) {
     let filter = |opted_out, text: Option<&str>| UserQuery {
         query: text.map(str::to_owned),
         opted_out: Some(opted_out),
+        active: None,
         limit: 2,
         cursor: None,
     };

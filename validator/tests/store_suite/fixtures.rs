@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 
-use usage_validator::model::{Actor, Role, User, UserQuery};
+use usage_validator::model::{Actor, Author, OptOutEntry, OptOutQuery, Role, User, UserQuery, Via};
 use usage_validator::store::{OptOutState, Store};
 
 /// A plain directory user with an email made from the id.
@@ -20,9 +20,9 @@ pub fn ids(list: &[&str]) -> Vec<String> {
     list.iter().map(|s| s.to_string()).collect()
 }
 
-/// The product admin making changes in the cases.
-pub fn admin() -> Actor {
-    Actor::User("alice".into())
+/// The product admin making changes in the cases, on the settings page.
+pub fn admin() -> Author {
+    Author::new(Actor::User("alice".into()), Via::Page).named("Alice Admin")
 }
 
 /// Creates `org` with `users` in its directory (names are upper-cased ids).
@@ -33,7 +33,7 @@ pub async fn seed(store: &dyn Store, org: &str, users: &[&str]) {
         .map(|id| user(id, &id.to_uppercase()))
         .collect();
     store
-        .upsert_users(org, &users, &Actor::System)
+        .upsert_users(org, &users, &Author::system())
         .await
         .expect("upsert users");
 }
@@ -72,6 +72,24 @@ pub async fn all_pages(store: &dyn Store, org: &str, mut query: UserQuery) -> Ve
         let page = store.list_users(org, &query).await.expect("list users");
         assert!(page.users.len() <= query.limit as usize);
         seen.extend(page.users.into_iter().map(|entry| entry.user.id));
+        match page.next_cursor {
+            Some(cursor) => query.cursor = Some(cursor),
+            None => return seen,
+        }
+    }
+}
+
+/// Every page of an opted-out listing, following cursors to the end.
+pub async fn all_opt_out_pages(
+    store: &dyn Store,
+    org: &str,
+    mut query: OptOutQuery,
+) -> Vec<OptOutEntry> {
+    let mut seen = Vec::new();
+    loop {
+        let page = store.opt_outs(org, &query).await.expect("list opt-outs");
+        assert!(page.opt_outs.len() <= query.limit as usize);
+        seen.extend(page.opt_outs);
         match page.next_cursor {
             Some(cursor) => query.cursor = Some(cursor),
             None => return seen,

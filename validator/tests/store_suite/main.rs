@@ -9,6 +9,7 @@ mod audit;
 mod credentials;
 mod directory;
 mod fixtures;
+mod lists;
 mod opt_outs;
 mod postgres_only;
 mod registry;
@@ -56,7 +57,12 @@ store_suite! {
         opt_outs::case_unknown_users_change_nothing,
         opt_outs::case_revisions_contiguous_under_concurrency,
         opt_outs::case_opt_out_state_agrees_with_change_log,
-        audit::case_audit_newest_first_with_before,
+        audit::case_audit_newest_first_paged_by_cursor,
+        audit::case_audit_says_who_how_and_before_after,
+        lists::case_opt_outs_page_newest_first_each_row_once,
+        lists::case_opt_out_search_and_total,
+        lists::case_paging_is_stable_under_concurrent_inserts,
+        lists::case_deactivated_and_removed_users,
         credentials::case_signing_keys_one_current,
         credentials::case_service_keys_lookup_and_revoke,
         credentials::case_service_keys_keep_scopes_expiry_and_last_use,

@@ -3,7 +3,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use usage_validator::model::Actor;
+use usage_validator::model::{Actor, AuditQuery, Author, OptOutQuery};
 use usage_validator::store::{OptOutState, Store};
 use usage_validator::Error;
 
@@ -43,7 +43,7 @@ pub async fn case_opt_out_and_in_are_idempotent_and_logged(store: Arc<dyn Store>
             "acme",
             &ids(&["dave", "dave"]),
             true,
-            &Actor::ServiceKey("k1".into()),
+            &Author::from(Actor::ServiceKey("k1".into())),
         )
         .await
         .expect("a user named twice");
@@ -69,13 +69,34 @@ pub async fn case_opt_out_and_in_are_idempotent_and_logged(store: Arc<dyn Store>
     assert_eq!(store.changes_since(1, 2).await.expect("limited"), log[1..3]);
     assert!(store.changes_since(5, 100).await.expect("none").is_empty());
 
-    let opt_outs = store.opt_outs("acme").await.expect("opt-outs");
+    let listed = store
+        .opt_outs(
+            "acme",
+            &OptOutQuery {
+                limit: 10,
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("opt-outs");
+    assert_eq!(listed.total, 1);
+    let opt_outs = listed.opt_outs;
     assert_eq!(opt_outs.len(), 1);
     assert_eq!(opt_outs[0].user.id, "dave");
     assert_eq!(opt_outs[0].opted_out_by, "key:k1");
     assert_eq!(opt_outs[0].opted_out_at, twice[0].at);
 
-    let audit = store.audit("acme", 100, None).await.expect("audit");
+    let audit = store
+        .audit(
+            "acme",
+            &AuditQuery {
+                limit: 100,
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("audit")
+        .entries;
     let trail: Vec<(&str, &str)> = audit
         .iter()
         .filter(|e| e.action.starts_with("opt_"))
@@ -101,7 +122,17 @@ pub async fn case_unknown_users_change_nothing(store: Arc<dyn Store>) {
         .set_opted_out("acme", &ids(&["carol"]), true, &admin())
         .await
         .expect("opt out");
-    let audit_before = store.audit("acme", 100, None).await.expect("audit");
+    let audit_before = store
+        .audit(
+            "acme",
+            &AuditQuery {
+                limit: 100,
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("audit")
+        .entries;
 
     for opted_out in [true, false] {
         let err = store
@@ -131,7 +162,17 @@ pub async fn case_unknown_users_change_nothing(store: Arc<dyn Store>) {
         [("acme".to_string(), "carol".to_string())]
     );
     assert_eq!(
-        store.audit("acme", 100, None).await.expect("audit"),
+        store
+            .audit(
+                "acme",
+                &AuditQuery {
+                    limit: 100,
+                    ..Default::default()
+                },
+            )
+            .await
+            .expect("audit")
+            .entries,
         audit_before
     );
 }
@@ -168,7 +209,7 @@ async fn hammer(writers: &[Arc<dyn Store>], reader: Arc<dyn Store>) -> Vec<u64> 
                         .map(|k| format!("u{}", (t + round + k) % 10))
                         .collect();
                     let changes = store
-                        .set_opted_out("acme", &users, (t + round) % 2 == 0, &Actor::System)
+                        .set_opted_out("acme", &users, (t + round) % 2 == 0, &Author::system())
                         .await
                         .expect("set opted out");
                     let mine: Vec<u64> = changes.iter().map(|c| c.rev).collect();

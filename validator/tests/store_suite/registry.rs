@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use usage_validator::model::Actor;
+use usage_validator::model::{Actor, Author};
 use usage_validator::store::Store;
 use usage_validator::Registry;
 
@@ -44,7 +44,7 @@ async fn seed_registry_users(store: &dyn Store) {
 pub async fn case_registry_snapshot_equals_store(store: Arc<dyn Store>) {
     seed_registry_users(store.as_ref()).await;
     store
-        .set_opted_out("beta", &ids(&["frank"]), true, &Actor::System)
+        .set_opted_out("beta", &ids(&["frank"]), true, &Author::system())
         .await
         .expect("before the registry opens");
     let registry = Registry::open(store.clone()).await.expect("registry");
@@ -64,11 +64,11 @@ pub async fn case_registry_snapshot_equals_store(store: Arc<dyn Store>) {
 
     // Written behind the registry's back, as another instance would.
     store
-        .set_opted_out("beta", &ids(&["bob", "erin"]), true, &Actor::System)
+        .set_opted_out("beta", &ids(&["bob", "erin"]), true, &Author::system())
         .await
         .expect("direct write");
     store
-        .set_opted_out("beta", &ids(&["frank"]), false, &Actor::System)
+        .set_opted_out("beta", &ids(&["frank"]), false, &Author::system())
         .await
         .expect("direct write");
     assert_eq!(registry.catch_up().await.expect("catch up"), 7);

@@ -3,7 +3,7 @@
 use serde::Serialize;
 use usage_server::AppState;
 use usage_validator::credentials;
-use usage_validator::model::{Actor, Role, Scope, User};
+use usage_validator::model::{Author, Role, Scope, User};
 
 use crate::{open, CliResult, ServeArgs};
 
@@ -56,7 +56,7 @@ pub async fn run(mut args: ServeArgs) -> CliResult {
             });
         }
     }
-    store.upsert_users(ORG, &missing, &Actor::System).await?;
+    store.upsert_users(ORG, &missing, &Author::system()).await?;
     let full = credentials::new_service_key(ORG, "demo (full)", &Scope::ALL, None);
     store.add_service_key(&full.info, &full.hash).await?;
     let tokens = credentials::new_service_key(ORG, "demo (tokens)", &[Scope::Tokens], None);

@@ -1,11 +1,14 @@
 //! `usage-server users import`: a directory from CSV, with a progress bar.
+//! Every change is recorded in the audit trail as made at the command line
+//! by the operator (`--operator`, default the OS user).
 
 use std::path::PathBuf;
 
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use usage_validator::model::{Actor, Role, UpsertSummary, User};
-use usage_validator::registry::{check_id, check_user};
+use usage_server::user_rows::{self, RowsError};
+use usage_validator::model::{Actor, Author, UpsertSummary, User, Via};
+use usage_validator::registry::check_id;
 
 use crate::{open, CliResult, StoreArgs};
 
@@ -20,67 +23,62 @@ pub struct ImportArgs {
     /// CSV file with a header row naming `id`, `name`, and optionally `email`
     /// and `role` (`admin` or `user`, default `user`).
     file: PathBuf,
+    /// Who runs the import, as the audit trail names them (default: the OS
+    /// user, from `USER` or `USERNAME`).
+    #[arg(long, env = "USAGE_OPERATOR")]
+    operator: Option<String>,
     #[command(flatten)]
     store: StoreArgs,
+}
+
+/// The operator's name: as given, else the OS user; without control
+/// characters and at most 64 characters, as the audit trail keeps it.
+pub fn operator_name(given: Option<&str>) -> String {
+    let from_env = || {
+        ["USER", "USERNAME"]
+            .into_iter()
+            .find_map(|var| std::env::var(var).ok())
+    };
+    let name = given
+        .map(str::to_owned)
+        .or_else(from_env)
+        .unwrap_or_default();
+    let name: String = name.chars().filter(|c| !c.is_control()).take(64).collect();
+    let name = name.trim();
+    if name.is_empty() {
+        "unknown".to_owned()
+    } else {
+        name.to_owned()
+    }
 }
 
 /// Reads and checks every row before anything is written, so a bad file
 /// changes nothing.
 fn read_users(path: &PathBuf) -> Result<Vec<User>, Box<dyn std::error::Error + Send + Sync>> {
-    let mut reader = csv::ReaderBuilder::new()
-        .trim(csv::Trim::All)
-        .from_path(path)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let headers = reader.headers()?.clone();
-    let column = |name: &str| headers.iter().position(|h| h.eq_ignore_ascii_case(name));
-    let (Some(id_col), Some(name_col)) = (column("id"), column("name")) else {
-        return Err("the CSV header must name at least `id` and `name` columns".into());
-    };
-    let (email_col, role_col) = (column("email"), column("role"));
-    let mut users = Vec::new();
-    let mut errors = Vec::new();
-    for (i, record) in reader.records().enumerate() {
-        let line = i + 2;
-        let record = match record {
-            Ok(record) => record,
-            Err(err) => {
-                errors.push(format!("line {line}: {err}"));
-                continue;
-            }
-        };
-        let field = |col: Option<usize>| col.and_then(|c| record.get(c)).unwrap_or("").to_owned();
-        let role = match field(role_col).as_str() {
-            "" => Ok(Role::User),
-            other => other.parse::<Role>(),
-        };
-        let user = role.map(|role| User {
-            id: field(Some(id_col)),
-            name: field(Some(name_col)),
-            email: field(email_col),
-            role,
-        });
-        match user.and_then(|u| check_id(&u.id).and(check_user(&u)).map(|()| u)) {
-            Ok(user) => users.push(user),
-            Err(err) => errors.push(format!("line {line}: {err}")),
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    match user_rows::from_csv(&bytes) {
+        Ok(users) => Ok(users),
+        Err(RowsError::Rows { errors, total }) => {
+            let lines: Vec<String> = errors
+                .iter()
+                .map(|e| format!("line {}: {}", e.row, e.message))
+                .collect();
+            Err(format!(
+                "nothing was imported; fix these rows first ({total} in all):\n  {}",
+                lines.join("\n  ")
+            )
+            .into())
         }
-        if errors.len() >= 20 {
-            break;
-        }
+        Err(other) => Err(format!("nothing was imported: {other}").into()),
     }
-    if !errors.is_empty() {
-        return Err(format!(
-            "nothing was imported; fix these rows first:\n  {}",
-            errors.join("\n  ")
-        )
-        .into());
-    }
-    Ok(users)
 }
 
 /// Imports the file.
 pub async fn run(args: ImportArgs) -> CliResult {
     check_id(&args.org)?;
     let users = read_users(&args.file)?;
+    let operator = operator_name(args.operator.as_deref());
+    let author = Author::new(Actor::Operator(operator.clone()), Via::Cli).named(operator);
     let store = open::store(&args.store).await?;
     store.ensure_org(&args.org).await?;
     let bar = ProgressBar::new(users.len() as u64);
@@ -93,7 +91,7 @@ pub async fn run(args: ImportArgs) -> CliResult {
     );
     let mut total = UpsertSummary::default();
     for chunk in users.chunks(CHUNK) {
-        let summary = store.upsert_users(&args.org, chunk, &Actor::System).await?;
+        let summary = store.upsert_users(&args.org, chunk, &author).await?;
         total.created += summary.created;
         total.updated += summary.updated;
         total.unchanged += summary.unchanged;
@@ -109,4 +107,16 @@ pub async fn run(args: ImportArgs) -> CliResult {
         total.unchanged
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::operator_name;
+
+    #[test]
+    fn the_operator_is_named_cleanly() {
+        assert_eq!(operator_name(Some(" ops\u{7}team ")), "opsteam");
+        assert_eq!(operator_name(Some(&"x".repeat(100))).len(), 64);
+        assert_eq!(operator_name(Some("  ")), "unknown");
+    }
 }

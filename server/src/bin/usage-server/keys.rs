@@ -4,7 +4,7 @@ use clap::Subcommand;
 use time::OffsetDateTime;
 use usage_validator::credentials::{self, MAX_KEY_LIFETIME_SECS};
 use usage_validator::keystore::{load_keyring, new_kid};
-use usage_validator::model::{scopes_to_text, Actor, Scope, ServiceKeyInfo};
+use usage_validator::model::{scopes_to_text, Actor, Author, Scope, ServiceKeyInfo, Via};
 use usage_validator::registry::check_id;
 use usage_validator::token::SigningKey;
 
@@ -103,7 +103,7 @@ pub async fn run(command: KeysCommand) -> CliResult {
             let key = credentials::new_service_key(&org, &label, &scopes, expires_at);
             store.add_service_key(&key.info, &key.hash).await?;
             store
-                .record_audit(&org, &Actor::System, "service_key_create", &key.info.id)
+                .record_audit(&org, &cli_author(), "service_key_create", &key.info.id)
                 .await?;
             eprintln!(
                 "created {} ({}) for `{org}`; store the key now, it is not shown again:",
@@ -138,7 +138,7 @@ pub async fn run(command: KeysCommand) -> CliResult {
                 return Err(format!("no active key `{id}` in `{org}`").into());
             }
             store
-                .record_audit(&org, &Actor::System, "service_key_revoke", &id)
+                .record_audit(&org, &cli_author(), "service_key_revoke", &id)
                 .await?;
             println!("revoked {id}");
         }
@@ -192,4 +192,11 @@ fn when(at: OffsetDateTime) -> String {
         .unwrap_or(at)
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_else(|_| at.to_string())
+}
+
+/// How a key change on the command line is named in the audit trail: the
+/// operator, by their OS user.
+fn cli_author() -> Author {
+    let operator = crate::import::operator_name(None);
+    Author::new(Actor::Operator(operator.clone()), Via::Cli).named(operator)
 }

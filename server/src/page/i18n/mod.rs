@@ -191,8 +191,6 @@ pub struct Strings {
     pub opt_in_hint: &'static str,
     /// The list's empty state.
     pub list_empty: &'static str,
-    /// Under the table when it is cut short: `{shown}` of `{total}`.
-    pub list_truncated: &'static str,
     /// An actor that is a service key; `{id}` is the key's id.
     pub actor_key: &'static str,
     /// The server itself as an actor (seeding, imports).
@@ -249,6 +247,84 @@ pub struct Strings {
     pub unavailable_body: &'static str,
     /// Link back to the page from an error page.
     pub back_to_page: &'static str,
+    /// Label of the search box over the opted-out table.
+    pub list_search_label: &'static str,
+    /// Hint under that search box.
+    pub list_search_hint: &'static str,
+    /// The button that searches the table.
+    pub list_search_button: &'static str,
+    /// The link that clears the table's search.
+    pub list_search_clear: &'static str,
+    /// Above the table: `{page}`, rows `{from}` to `{to}` of `{total}`.
+    pub list_position: &'static str,
+    /// The table's state when the search matches nobody.
+    pub list_no_match: &'static str,
+    /// Accessible name of the table's page links.
+    pub pager_label: &'static str,
+    /// Link to the next page of a list.
+    pub next_page: &'static str,
+    /// Link back to the first page of a list.
+    pub first_page: &'static str,
+    /// After the name of a deactivated user.
+    pub inactive_mark: &'static str,
+    /// An operator at the command line; `{name}` is who.
+    pub actor_operator: &'static str,
+    /// Heading of the audit section.
+    pub audit_heading: &'static str,
+    /// Help on the audit section.
+    pub audit_help: &'static str,
+    /// The audit table's caption.
+    pub audit_caption: &'static str,
+    /// Audit column: when.
+    pub audit_col_when: &'static str,
+    /// Audit column: what was done.
+    pub audit_col_what: &'static str,
+    /// Audit column: the user it was done to.
+    pub audit_col_user: &'static str,
+    /// Audit column: who did it.
+    pub audit_col_by: &'static str,
+    /// Audit column: through what.
+    pub audit_col_via: &'static str,
+    /// Label of the audit filter box.
+    pub audit_filter_label: &'static str,
+    /// Hint under the audit filter box.
+    pub audit_filter_hint: &'static str,
+    /// The audit filter button.
+    pub audit_filter_button: &'static str,
+    /// The link that clears the audit filter.
+    pub audit_show_all: &'static str,
+    /// The audit table's empty state.
+    pub audit_empty: &'static str,
+    /// Link to older audit entries.
+    pub audit_older: &'static str,
+    /// Link back to the newest audit entries.
+    pub audit_newest: &'static str,
+    /// Through the settings page.
+    pub via_page: &'static str,
+    /// Through the API.
+    pub via_api: &'static str,
+    /// Through the command line.
+    pub via_cli: &'static str,
+    /// Through directory sync.
+    pub via_scim: &'static str,
+    /// By the server on its own.
+    pub via_system: &'static str,
+    /// Through something not recorded (older entries).
+    pub via_unknown: &'static str,
+    /// Action: opted out.
+    pub act_opt_out: &'static str,
+    /// Action: opted in.
+    pub act_opt_in: &'static str,
+    /// Action: added to the directory.
+    pub act_user_create: &'static str,
+    /// Action: directory record changed.
+    pub act_user_update: &'static str,
+    /// Action: deactivated.
+    pub act_user_deactivate: &'static str,
+    /// Action: reactivated.
+    pub act_user_activate: &'static str,
+    /// Action: removed from the directory.
+    pub act_user_remove: &'static str,
 }
 
 #[cfg(test)]

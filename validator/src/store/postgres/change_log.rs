@@ -6,9 +6,12 @@ use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Row as _};
 use time::OffsetDateTime;
 
-use super::super::{from_ms, to_ms, OptOutState};
-use super::{audit, to_i64, to_u64, CHANGES_CHANNEL};
-use crate::model::{Actor, Change, OptOutEntry, Role, User};
+use super::super::{
+    cursor, from_ms, opt_out_after, opt_out_state_json, search_text, to_ms, OptOutState, MAX_PAGE,
+};
+use super::audit::{self, Record};
+use super::{to_i64, to_u64, CHANGES_CHANNEL};
+use crate::model::{Author, Change, OptOutEntry, OptOutPage, OptOutQuery, Role, User};
 use crate::{Error, Result};
 
 pub(super) async fn set_opted_out(
@@ -16,18 +19,19 @@ pub(super) async fn set_opted_out(
     org: &str,
     users: &[String],
     opted_out: bool,
-    actor: &Actor,
+    author: &Author,
 ) -> Result<Vec<Change>> {
-    let actor = actor.to_string();
+    let actor = author.actor.to_string();
     let mut tx = pool.begin().await?;
-    let known: HashSet<String> =
-        sqlx::query_scalar("SELECT id FROM users WHERE org = $1 AND id = ANY($2)")
-            .bind(org)
-            .bind(users)
-            .fetch_all(&mut *tx)
-            .await?
-            .into_iter()
-            .collect();
+    let known: HashSet<String> = sqlx::query_scalar(
+        "SELECT id FROM users WHERE org = $1 AND id = ANY($2) AND status <> 'removed'",
+    )
+    .bind(org)
+    .bind(users)
+    .fetch_all(&mut *tx)
+    .await?
+    .into_iter()
+    .collect();
     let unknown: Vec<String> = users
         .iter()
         .filter(|user| !known.contains(*user))
@@ -93,8 +97,16 @@ pub(super) async fn set_opted_out(
     .execute(&mut *tx)
     .await?;
     let action = if opted_out { "opt_out" } else { "opt_in" };
-    let entries: Vec<(&str, &str)> = changed.iter().map(|user| (action, *user)).collect();
-    audit::record_many(&mut tx, org, &actor, &entries, now_ms).await?;
+    let entries: Vec<Record> = changed
+        .iter()
+        .map(|user| Record {
+            action,
+            target: user,
+            before: Some(opt_out_state_json(!opted_out)),
+            after: Some(opt_out_state_json(opted_out)),
+        })
+        .collect();
+    audit::record_many(&mut tx, org, author, &entries, now_ms).await?;
     sqlx::query("UPDATE registry_head SET rev = $1")
         .bind(newest)
         .execute(&mut *tx)
@@ -121,29 +133,71 @@ pub(super) async fn set_opted_out(
         .collect())
 }
 
-pub(super) async fn opt_outs(pool: &PgPool, org: &str) -> Result<Vec<OptOutEntry>> {
-    let rows = sqlx::query(
-        "SELECT u.id, u.name, u.email, u.role, o.at, o.actor
-         FROM opt_outs o JOIN users u ON u.org = o.org AND u.id = o.user_id
-         WHERE o.org = $1 ORDER BY o.at DESC, u.sort_key, u.id",
-    )
+/// The filter every opted-out listing shares: the org, users not removed,
+/// and the search text (`$2`) if any.
+const OPT_OUT_FILTER: &str = "FROM opt_outs o JOIN users u ON u.org = o.org AND u.id = o.user_id
+     WHERE o.org = $1 AND u.status <> 'removed'
+       AND ($2::text IS NULL
+            OR strpos(lower(concat_ws(' ', u.id, u.name, u.email) COLLATE \"default\"),
+                      lower($2)) > 0)";
+
+pub(super) async fn opt_outs(pool: &PgPool, org: &str, query: &OptOutQuery) -> Result<OptOutPage> {
+    let (after_at, after_id) = opt_out_after(query)?;
+    let limit = query.limit.clamp(1, MAX_PAGE);
+    let search = search_text(query.query.as_deref());
+    // One repeatable-read transaction, so the count and the page agree.
+    let mut tx = pool.begin().await?;
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        .execute(&mut *tx)
+        .await?;
+    let total: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) {OPT_OUT_FILTER}"))
+        .bind(org)
+        .bind(search)
+        .fetch_one(&mut *tx)
+        .await?;
+    let rows = sqlx::query(&format!(
+        "SELECT u.id, u.name, u.email, u.role, u.status, o.at, o.actor {OPT_OUT_FILTER}
+           AND (o.at < $3 OR (o.at = $3 AND o.user_id > $4))
+         ORDER BY o.at DESC, o.user_id
+         LIMIT $5"
+    ))
     .bind(org)
-    .fetch_all(pool)
+    .bind(search)
+    .bind(after_at)
+    .bind(&after_id)
+    .bind(i64::from(limit) + 1)
+    .fetch_all(&mut *tx)
     .await?;
-    rows.iter()
-        .map(|row| {
-            Ok(OptOutEntry {
-                user: User {
-                    id: row.try_get("id")?,
-                    name: row.try_get("name")?,
-                    email: row.try_get("email")?,
-                    role: row.try_get::<String, _>("role")?.parse::<Role>()?,
-                },
-                opted_out_at: from_ms(row.try_get("at")?),
-                opted_out_by: row.try_get("actor")?,
-            })
-        })
-        .collect()
+    tx.commit().await?;
+    let more = rows.len() > limit as usize;
+    let mut opt_outs = Vec::with_capacity(rows.len().min(limit as usize));
+    let mut next_cursor = None;
+    for row in rows.iter().take(limit as usize) {
+        let at: i64 = row.try_get("at")?;
+        let entry = OptOutEntry {
+            user: User {
+                id: row.try_get("id")?,
+                name: row.try_get("name")?,
+                email: row.try_get("email")?,
+                role: row.try_get::<String, _>("role")?.parse::<Role>()?,
+            },
+            opted_out_at: from_ms(at),
+            opted_out_by: row.try_get("actor")?,
+            active: row.try_get::<String, _>("status")? == "active",
+        };
+        if more {
+            next_cursor = Some(cursor::encode(
+                cursor::OPT_OUTS,
+                &[&at.to_string(), &entry.user.id],
+            ));
+        }
+        opt_outs.push(entry);
+    }
+    Ok(OptOutPage {
+        opt_outs,
+        next_cursor,
+        total: to_u64(total),
+    })
 }
 
 fn row_to_change(row: &PgRow) -> Result<Change> {

@@ -6,9 +6,12 @@ use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, PgPool, Row as _};
 use time::OffsetDateTime;
 
-use super::super::{cursor, sort_key, to_ms, user_page};
-use super::audit;
-use crate::model::{Actor, DirectoryEntry, UpsertSummary, User, UserPage, UserQuery};
+use super::super::{
+    cursor, search_text, sort_key, status_action, status_json, to_ms, user_page, user_state,
+    MAX_PAGE,
+};
+use super::audit::{self, Record};
+use crate::model::{Author, DirectoryEntry, UpsertSummary, User, UserPage, UserQuery, UserStatus};
 use crate::{Error, Result};
 
 fn row_to_user(row: &PgRow) -> Result<User> {
@@ -41,10 +44,9 @@ pub(super) async fn upsert_users(
     pool: &PgPool,
     org: &str,
     users: &[User],
-    actor: &Actor,
+    author: &Author,
 ) -> Result<UpsertSummary> {
     let now = to_ms(OffsetDateTime::now_utc());
-    let actor = actor.to_string();
     let mut tx = pool.begin().await?;
     // FOR KEY SHARE is what the users' foreign key takes anyway; taking it
     // first answers UnknownOrg before any write.
@@ -59,18 +61,32 @@ pub(super) async fn upsert_users(
     let mut summary = UpsertSummary::default();
     for run in distinct_runs(users) {
         let written = upsert_run(&mut tx, org, run, now).await?;
+        let by_id: std::collections::HashMap<&str, &User> =
+            run.iter().map(|u| (u.id.as_str(), u)).collect();
         let mut audit_entries = Vec::with_capacity(written.len());
-        for (id, created) in &written {
-            if *created {
+        for w in &written {
+            let Some(user) = by_id.get(w.id.as_str()) else {
+                continue;
+            };
+            let action = if w.created {
                 summary.created += 1;
-                audit_entries.push(("user_create", id.as_str()));
+                "user_create"
             } else {
                 summary.updated += 1;
-                audit_entries.push(("user_update", id.as_str()));
-            }
+                "user_update"
+            };
+            audit_entries.push(Record {
+                action,
+                target: &w.id,
+                before: w
+                    .before
+                    .as_ref()
+                    .map(|(old, status)| user_state(old, *status)),
+                after: Some(user_state(user, w.status)),
+            });
         }
         summary.unchanged += (run.len() - written.len()) as u64;
-        audit::record_many(&mut tx, org, &actor, &audit_entries, now).await?;
+        audit::record_many(&mut tx, org, author, &audit_entries, now).await?;
     }
     tx.commit().await?;
     Ok(summary)
@@ -96,15 +112,25 @@ fn distinct_runs(users: &[User]) -> Vec<&[User]> {
     runs
 }
 
+/// A user an upsert created or changed.
+struct Written {
+    id: String,
+    created: bool,
+    status: UserStatus,
+    /// The record and status before, as the statement's snapshot saw them.
+    before: Option<(User, UserStatus)>,
+}
+
 /// Writes one run of distinct users; returns, in input order, those created
-/// or changed, each with whether it was created. The comparison happens under
-/// the row lock, so concurrent instances never count a user twice.
+/// or changed. The comparison happens under the row lock, so concurrent
+/// instances never count a user twice. A removed user comes back active; a
+/// deactivated one stays deactivated.
 async fn upsert_run(
     conn: &mut PgConnection,
     org: &str,
     users: &[User],
     now: i64,
-) -> Result<Vec<(String, bool)>> {
+) -> Result<Vec<Written>> {
     let ids: Vec<&str> = users.iter().map(|u| u.id.as_str()).collect();
     let names: Vec<&str> = users.iter().map(|u| u.name.as_str()).collect();
     let emails: Vec<&str> = users.iter().map(|u| u.email.as_str()).collect();
@@ -113,20 +139,30 @@ async fn upsert_run(
     // Rows are written in id order, so concurrent upserts of overlapping
     // users lock them in the same order and cannot deadlock; the result comes
     // back in input order. `xmax = 0` holds exactly for freshly inserted rows.
+    // `old` reads the statement's snapshot: the record as it was before.
     let rows = sqlx::query(
         "WITH input AS (
              SELECT * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
                  WITH ORDINALITY AS t (id, name, email, role, sort_key, n)
+         ), old AS (
+             SELECT id, name, email, role, status FROM users
+             WHERE org = $1 AND id = ANY($2::text[])
          ), written AS (
-             INSERT INTO users (org, id, name, email, role, sort_key, created_at, updated_at)
-             SELECT $1, id, name, email, role, sort_key, $7, $7 FROM input ORDER BY id
+             INSERT INTO users (org, id, name, email, role, sort_key, status, created_at, updated_at)
+             SELECT $1, id, name, email, role, sort_key, 'active', $7, $7 FROM input ORDER BY id
              ON CONFLICT (org, id) DO UPDATE SET name = excluded.name, email = excluded.email,
-                 role = excluded.role, sort_key = excluded.sort_key, updated_at = excluded.updated_at
+                 role = excluded.role, sort_key = excluded.sort_key,
+                 status = CASE WHEN users.status = 'removed' THEN 'active' ELSE users.status END,
+                 updated_at = excluded.updated_at
              WHERE (users.name, users.email, users.role)
                  IS DISTINCT FROM (excluded.name, excluded.email, excluded.role)
-             RETURNING id, xmax = 0 AS created
+                 OR users.status = 'removed'
+             RETURNING id, xmax = 0 AS created, status
          )
-         SELECT written.id, written.created FROM written JOIN input USING (id) ORDER BY input.n",
+         SELECT written.id, written.created, written.status,
+                old.name AS old_name, old.email AS old_email, old.role AS old_role,
+                old.status AS old_status
+         FROM written JOIN input USING (id) LEFT JOIN old USING (id) ORDER BY input.n",
     )
     .bind(org)
     .bind(&ids)
@@ -138,44 +174,142 @@ async fn upsert_run(
     .fetch_all(&mut *conn)
     .await?;
     rows.iter()
-        .map(|row| Ok((row.try_get("id")?, row.try_get("created")?)))
+        .map(|row| {
+            let id: String = row.try_get("id")?;
+            let created: bool = row.try_get("created")?;
+            let old_status: Option<String> = row.try_get("old_status")?;
+            let before = match (created, old_status) {
+                (false, Some(old_status)) => Some((
+                    User {
+                        id: id.clone(),
+                        name: row.try_get("old_name")?,
+                        email: row.try_get("old_email")?,
+                        role: row.try_get::<String, _>("old_role")?.parse()?,
+                    },
+                    old_status.parse()?,
+                )),
+                _ => None,
+            };
+            Ok(Written {
+                created,
+                status: row.try_get::<String, _>("status")?.parse()?,
+                before,
+                id,
+            })
+        })
         .collect()
 }
 
-pub(super) async fn user(pool: &PgPool, org: &str, id: &str) -> Result<Option<User>> {
-    let row = sqlx::query("SELECT id, name, email, role FROM users WHERE org = $1 AND id = $2")
+pub(super) async fn user_with_status(
+    pool: &PgPool,
+    org: &str,
+    id: &str,
+) -> Result<Option<(User, UserStatus)>> {
+    let row =
+        sqlx::query("SELECT id, name, email, role, status FROM users WHERE org = $1 AND id = $2")
+            .bind(org)
+            .bind(id)
+            .fetch_optional(pool)
+            .await?;
+    match row {
+        Some(row) => Ok(Some((
+            row_to_user(&row)?,
+            row.try_get::<String, _>("status")?.parse()?,
+        ))),
+        None => Ok(None),
+    }
+}
+
+pub(super) async fn set_user_status(
+    pool: &PgPool,
+    org: &str,
+    users: &[String],
+    status: UserStatus,
+    author: &Author,
+) -> Result<Vec<String>> {
+    let now = to_ms(OffsetDateTime::now_utc());
+    let mut tx = pool.begin().await?;
+    // Locked in id order, as upserts lock them, so the two cannot deadlock.
+    let rows = sqlx::query(
+        "SELECT id, status FROM users WHERE org = $1 AND id = ANY($2) AND status <> 'removed'
+         ORDER BY id FOR UPDATE",
+    )
+    .bind(org)
+    .bind(users)
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut current = std::collections::HashMap::with_capacity(rows.len());
+    for row in &rows {
+        let id: String = row.try_get("id")?;
+        let old: UserStatus = row.try_get::<String, _>("status")?.parse()?;
+        current.insert(id, old);
+    }
+    let unknown: Vec<String> = users
+        .iter()
+        .filter(|u| !current.contains_key(*u))
+        .cloned()
+        .collect();
+    if !unknown.is_empty() {
+        return Err(Error::UnknownUsers(unknown));
+    }
+    let changed: Vec<(&String, UserStatus)> = users
+        .iter()
+        .filter_map(|u| current.get(u).map(|old| (u, *old)))
+        .filter(|(_, old)| *old != status)
+        .collect();
+    let ids: Vec<&str> = changed.iter().map(|(id, _)| id.as_str()).collect();
+    sqlx::query("UPDATE users SET status = $3, updated_at = $4 WHERE org = $1 AND id = ANY($2)")
         .bind(org)
-        .bind(id)
-        .fetch_optional(pool)
+        .bind(&ids)
+        .bind(status.as_str())
+        .bind(now)
+        .execute(&mut *tx)
         .await?;
-    row.as_ref().map(row_to_user).transpose()
+    let entries: Vec<Record> = changed
+        .iter()
+        .map(|(id, old)| Record {
+            action: status_action(status),
+            target: id,
+            before: Some(status_json(*old)),
+            after: Some(status_json(status)),
+        })
+        .collect();
+    audit::record_many(&mut tx, org, author, &entries, now).await?;
+    tx.commit().await?;
+    Ok(ids.into_iter().map(str::to_owned).collect())
 }
 
 pub(super) async fn list_users(pool: &PgPool, org: &str, query: &UserQuery) -> Result<UserPage> {
     let (after_key, after_id) = match &query.cursor {
-        Some(c) => cursor::decode(c)?,
+        Some(c) => {
+            let [key, id] = cursor::decode::<2>(cursor::USERS, c)?;
+            (key, id)
+        }
         None => (String::new(), String::new()),
     };
-    let limit = query.limit.clamp(1, 1000);
+    let limit = query.limit.clamp(1, MAX_PAGE);
     // The search text is matched in the database's own collation, so case
     // folds beyond ASCII where the locale knows how.
     let rows = sqlx::query(
-        "SELECT u.id, u.name, u.email, u.role, u.sort_key, o.user_id IS NOT NULL AS opted_out
+        "SELECT u.id, u.name, u.email, u.role, u.sort_key, u.status,
+                o.user_id IS NOT NULL AS opted_out
          FROM users u LEFT JOIN opt_outs o ON o.org = u.org AND o.user_id = u.id
-         WHERE u.org = $1
+         WHERE u.org = $1 AND u.status <> 'removed'
            AND (u.sort_key, u.id) > ($2, $3)
            AND ($4::text IS NULL
                 OR strpos(lower(concat_ws(' ', u.id, u.name, u.email) COLLATE \"default\"),
                           lower($4)) > 0)
            AND ($5::boolean IS NULL OR (o.user_id IS NOT NULL) = $5)
+           AND ($6::boolean IS NULL OR (u.status = 'active') = $6)
          ORDER BY u.sort_key, u.id
-         LIMIT $6",
+         LIMIT $7",
     )
     .bind(org)
     .bind(&after_key)
     .bind(&after_id)
-    .bind(query.query.as_deref().filter(|q| !q.is_empty()))
+    .bind(search_text(query.query.as_deref()))
     .bind(query.opted_out)
+    .bind(query.active)
     .bind(i64::from(limit) + 1)
     .fetch_all(pool)
     .await?;
@@ -185,6 +319,7 @@ pub(super) async fn list_users(pool: &PgPool, org: &str, query: &UserQuery) -> R
             let entry = DirectoryEntry {
                 user: row_to_user(row)?,
                 opted_out: row.try_get("opted_out")?,
+                active: row.try_get::<String, _>("status")? == "active",
             };
             Ok((entry, row.try_get::<String, _>("sort_key")?))
         })

@@ -28,10 +28,10 @@ mod directory;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use time::OffsetDateTime;
 
-use super::{BoxFuture, OptOutState, Store, StoredSigningKey};
+use super::{to_ms, BoxFuture, OptOutState, Store, StoredSigningKey};
 use crate::model::{
-    Actor, AuditEntry, Change, OptOutEntry, ServiceKeyInfo, UpsertSummary, User, UserPage,
-    UserQuery,
+    AuditPage, AuditQuery, Author, Change, OptOutPage, OptOutQuery, ServiceKeyInfo, UpsertSummary,
+    User, UserPage, UserQuery, UserStatus,
 };
 use crate::token::SigningKey;
 use crate::Result;
@@ -108,13 +108,37 @@ impl Store for PostgresStore {
         &'a self,
         org: &'a str,
         users: &'a [User],
-        actor: &'a Actor,
+        author: &'a Author,
     ) -> BoxFuture<'a, Result<UpsertSummary>> {
-        Box::pin(directory::upsert_users(&self.pool, org, users, actor))
+        Box::pin(directory::upsert_users(&self.pool, org, users, author))
     }
 
     fn user<'a>(&'a self, org: &'a str, id: &'a str) -> BoxFuture<'a, Result<Option<User>>> {
-        Box::pin(directory::user(&self.pool, org, id))
+        Box::pin(async move {
+            Ok(directory::user_with_status(&self.pool, org, id)
+                .await?
+                .and_then(|(user, status)| (status == UserStatus::Active).then_some(user)))
+        })
+    }
+
+    fn user_with_status<'a>(
+        &'a self,
+        org: &'a str,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<(User, UserStatus)>>> {
+        Box::pin(directory::user_with_status(&self.pool, org, id))
+    }
+
+    fn set_user_status<'a>(
+        &'a self,
+        org: &'a str,
+        users: &'a [String],
+        status: UserStatus,
+        author: &'a Author,
+    ) -> BoxFuture<'a, Result<Vec<String>>> {
+        Box::pin(directory::set_user_status(
+            &self.pool, org, users, status, author,
+        ))
     }
 
     fn list_users<'a>(
@@ -130,15 +154,19 @@ impl Store for PostgresStore {
         org: &'a str,
         users: &'a [String],
         opted_out: bool,
-        actor: &'a Actor,
+        author: &'a Author,
     ) -> BoxFuture<'a, Result<Vec<Change>>> {
         Box::pin(change_log::set_opted_out(
-            &self.pool, org, users, opted_out, actor,
+            &self.pool, org, users, opted_out, author,
         ))
     }
 
-    fn opt_outs<'a>(&'a self, org: &'a str) -> BoxFuture<'a, Result<Vec<OptOutEntry>>> {
-        Box::pin(change_log::opt_outs(&self.pool, org))
+    fn opt_outs<'a>(
+        &'a self,
+        org: &'a str,
+        query: &'a OptOutQuery,
+    ) -> BoxFuture<'a, Result<OptOutPage>> {
+        Box::pin(change_log::opt_outs(&self.pool, org, query))
     }
 
     fn changes_since(&self, rev: u64, limit: u32) -> BoxFuture<'_, Result<Vec<Change>>> {
@@ -156,20 +184,35 @@ impl Store for PostgresStore {
     fn audit<'a>(
         &'a self,
         org: &'a str,
-        limit: u32,
-        before: Option<u64>,
-    ) -> BoxFuture<'a, Result<Vec<AuditEntry>>> {
-        Box::pin(audit::page(&self.pool, org, limit, before))
+        query: &'a AuditQuery,
+    ) -> BoxFuture<'a, Result<AuditPage>> {
+        Box::pin(audit::page(&self.pool, org, query))
     }
 
     fn record_audit<'a>(
         &'a self,
         org: &'a str,
-        actor: &'a Actor,
+        author: &'a Author,
         action: &'a str,
         target: &'a str,
     ) -> BoxFuture<'a, Result<()>> {
-        Box::pin(audit::record(&self.pool, org, actor, action, target))
+        Box::pin(async move {
+            let mut conn = self.pool.acquire().await?;
+            let entry = audit::Record {
+                action,
+                target,
+                before: None,
+                after: None,
+            };
+            audit::record_many(
+                &mut conn,
+                org,
+                author,
+                &[entry],
+                to_ms(OffsetDateTime::now_utc()),
+            )
+            .await
+        })
     }
 
     fn signing_keys(&self) -> BoxFuture<'_, Result<Vec<StoredSigningKey>>> {

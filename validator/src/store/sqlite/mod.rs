@@ -12,14 +12,16 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Row as _, SqlitePool};
 use time::OffsetDateTime;
 
-use super::{from_ms, to_ms, BoxFuture, OptOutState, Store, StoredSigningKey};
+use super::{to_ms, BoxFuture, OptOutState, Store, StoredSigningKey};
 use crate::model::{
-    Actor, AuditEntry, Change, OptOutEntry, ServiceKeyInfo, UpsertSummary, User, UserPage,
-    UserQuery,
+    AuditPage, AuditQuery, Author, Change, OptOutPage, OptOutQuery, ServiceKeyInfo, UpsertSummary,
+    User, UserPage, UserQuery, UserStatus,
 };
 use crate::token::SigningKey;
-use crate::{Error, Result};
+use crate::Result;
 
+mod audit;
+mod change_log;
 mod credentials;
 mod directory;
 
@@ -93,20 +95,6 @@ fn row_to_user(row: &sqlx::sqlite::SqliteRow) -> Result<User> {
     })
 }
 
-fn row_to_change(row: &sqlx::sqlite::SqliteRow) -> Result<Change> {
-    Ok(Change {
-        rev: u64::try_from(row.try_get::<i64, _>("rev")?).unwrap_or(0),
-        org: row.try_get("org")?,
-        user: row.try_get("user_id")?,
-        opted_out: row.try_get("opted_out")?,
-        actor: row.try_get("actor")?,
-        at: from_ms(row.try_get("at")?),
-    })
-}
-
-const AUDIT_INSERT: &str =
-    "INSERT INTO audit (org, actor, action, target, at) VALUES (?, ?, ?, ?, ?)";
-
 impl Store for SqliteStore {
     fn ensure_org<'a>(&'a self, org: &'a str) -> BoxFuture<'a, Result<()>> {
         Box::pin(async move {
@@ -127,20 +115,37 @@ impl Store for SqliteStore {
             Ok(row.is_some())
         })
     }
-
     fn upsert_users<'a>(
         &'a self,
         org: &'a str,
         users: &'a [User],
-        actor: &'a Actor,
+        author: &'a Author,
     ) -> BoxFuture<'a, Result<UpsertSummary>> {
-        Box::pin(directory::upsert_users(self, org, users, actor))
+        Box::pin(directory::upsert_users(self, org, users, author))
     }
-
     fn user<'a>(&'a self, org: &'a str, id: &'a str) -> BoxFuture<'a, Result<Option<User>>> {
-        Box::pin(directory::user(self, org, id))
+        Box::pin(async move {
+            Ok(directory::user_with_status(self, org, id)
+                .await?
+                .and_then(|(user, status)| (status == UserStatus::Active).then_some(user)))
+        })
     }
-
+    fn user_with_status<'a>(
+        &'a self,
+        org: &'a str,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<(User, UserStatus)>>> {
+        Box::pin(directory::user_with_status(self, org, id))
+    }
+    fn set_user_status<'a>(
+        &'a self,
+        org: &'a str,
+        users: &'a [String],
+        status: UserStatus,
+        author: &'a Author,
+    ) -> BoxFuture<'a, Result<Vec<String>>> {
+        Box::pin(directory::set_user_status(self, org, users, status, author))
+    }
     fn list_users<'a>(
         &'a self,
         org: &'a str,
@@ -153,135 +158,24 @@ impl Store for SqliteStore {
         org: &'a str,
         users: &'a [String],
         opted_out: bool,
-        actor: &'a Actor,
+        author: &'a Author,
     ) -> BoxFuture<'a, Result<Vec<Change>>> {
-        Box::pin(async move {
-            let now = OffsetDateTime::now_utc();
-            let now_ms = to_ms(now);
-            let actor = actor.to_string();
-            let mut tx = self.writer.begin().await?;
-            let mut unknown = Vec::new();
-            for user in users {
-                let known = sqlx::query("SELECT 1 FROM users WHERE org = ? AND id = ?")
-                    .bind(org)
-                    .bind(user)
-                    .fetch_optional(&mut *tx)
-                    .await?
-                    .is_some();
-                if !known {
-                    unknown.push(user.clone());
-                }
-            }
-            if !unknown.is_empty() {
-                return Err(Error::UnknownUsers(unknown));
-            }
-            let mut changes = Vec::new();
-            for user in users {
-                let changed = if opted_out {
-                    sqlx::query(
-                        "INSERT INTO opt_outs (org, user_id, at, actor) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                    )
-                    .bind(org)
-                    .bind(user)
-                    .bind(now_ms)
-                    .bind(&actor)
-                    .execute(&mut *tx)
-                    .await?
-                } else {
-                    sqlx::query("DELETE FROM opt_outs WHERE org = ? AND user_id = ?")
-                        .bind(org)
-                        .bind(user)
-                        .execute(&mut *tx)
-                        .await?
-                };
-                if changed.rows_affected() == 0 {
-                    continue;
-                }
-                let rev = sqlx::query(
-                    "INSERT INTO changes (org, user_id, opted_out, actor, at) VALUES (?, ?, ?, ?, ?)",
-                )
-                .bind(org)
-                .bind(user)
-                .bind(opted_out)
-                .bind(&actor)
-                .bind(now_ms)
-                .execute(&mut *tx)
-                .await?
-                .last_insert_rowid();
-                sqlx::query(AUDIT_INSERT)
-                    .bind(org)
-                    .bind(&actor)
-                    .bind(if opted_out { "opt_out" } else { "opt_in" })
-                    .bind(user)
-                    .bind(now_ms)
-                    .execute(&mut *tx)
-                    .await?;
-                changes.push(Change {
-                    rev: u64::try_from(rev).unwrap_or(0),
-                    org: org.to_owned(),
-                    user: user.clone(),
-                    opted_out,
-                    actor: actor.clone(),
-                    at: from_ms(now_ms),
-                });
-            }
-            tx.commit().await?;
-            Ok(changes)
-        })
+        Box::pin(change_log::set_opted_out(
+            self, org, users, opted_out, author,
+        ))
     }
-    fn opt_outs<'a>(&'a self, org: &'a str) -> BoxFuture<'a, Result<Vec<OptOutEntry>>> {
-        Box::pin(async move {
-            let rows = sqlx::query(
-                "SELECT u.id, u.name, u.email, u.role, o.at, o.actor
-                 FROM opt_outs o JOIN users u ON u.org = o.org AND u.id = o.user_id
-                 WHERE o.org = ? ORDER BY o.at DESC, u.sort_key, u.id",
-            )
-            .bind(org)
-            .fetch_all(&self.reader)
-            .await?;
-            rows.iter()
-                .map(|row| {
-                    Ok(OptOutEntry {
-                        user: row_to_user(row)?,
-                        opted_out_at: from_ms(row.try_get("at")?),
-                        opted_out_by: row.try_get("actor")?,
-                    })
-                })
-                .collect()
-        })
+    fn opt_outs<'a>(
+        &'a self,
+        org: &'a str,
+        query: &'a OptOutQuery,
+    ) -> BoxFuture<'a, Result<OptOutPage>> {
+        Box::pin(change_log::opt_outs(self, org, query))
     }
     fn changes_since(&self, rev: u64, limit: u32) -> BoxFuture<'_, Result<Vec<Change>>> {
-        Box::pin(async move {
-            let rows = sqlx::query(
-                "SELECT rev, org, user_id, opted_out, actor, at FROM changes WHERE rev > ? ORDER BY rev LIMIT ?",
-            )
-            .bind(i64::try_from(rev).unwrap_or(i64::MAX))
-            .bind(i64::from(limit))
-            .fetch_all(&self.reader)
-            .await?;
-            rows.iter().map(row_to_change).collect()
-        })
+        Box::pin(change_log::changes_since(self, rev, limit))
     }
     fn opt_out_state(&self) -> BoxFuture<'_, Result<OptOutState>> {
-        Box::pin(async move {
-            // One read transaction: the pairs and the revision agree.
-            let mut tx = self.reader.begin().await?;
-            let rev: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(rev), 0) FROM changes")
-                .fetch_one(&mut *tx)
-                .await?;
-            let rows = sqlx::query("SELECT org, user_id FROM opt_outs")
-                .fetch_all(&mut *tx)
-                .await?;
-            tx.commit().await?;
-            let opted_out = rows
-                .iter()
-                .map(|row| Ok((row.try_get("org")?, row.try_get("user_id")?)))
-                .collect::<Result<_>>()?;
-            Ok(OptOutState {
-                rev: u64::try_from(rev).unwrap_or(0),
-                opted_out,
-            })
-        })
+        Box::pin(change_log::opt_out_state(self))
     }
     fn head_revision(&self) -> BoxFuture<'_, Result<u64>> {
         Box::pin(async move {
@@ -294,49 +188,33 @@ impl Store for SqliteStore {
     fn audit<'a>(
         &'a self,
         org: &'a str,
-        limit: u32,
-        before: Option<u64>,
-    ) -> BoxFuture<'a, Result<Vec<AuditEntry>>> {
-        Box::pin(async move {
-            let before = before.map_or(i64::MAX, |b| i64::try_from(b).unwrap_or(i64::MAX));
-            let rows = sqlx::query(
-                "SELECT id, actor, action, target, at FROM audit WHERE org = ? AND id < ? ORDER BY id DESC LIMIT ?",
-            )
-            .bind(org)
-            .bind(before)
-            .bind(i64::from(limit.clamp(1, 1000)))
-            .fetch_all(&self.reader)
-            .await?;
-            rows.iter()
-                .map(|row| {
-                    Ok(AuditEntry {
-                        id: u64::try_from(row.try_get::<i64, _>("id")?).unwrap_or(0),
-                        actor: row.try_get("actor")?,
-                        action: row.try_get("action")?,
-                        target: row.try_get("target")?,
-                        at: from_ms(row.try_get("at")?),
-                    })
-                })
-                .collect()
-        })
+        query: &'a AuditQuery,
+    ) -> BoxFuture<'a, Result<AuditPage>> {
+        Box::pin(audit::page(self, org, query))
     }
     fn record_audit<'a>(
         &'a self,
         org: &'a str,
-        actor: &'a Actor,
+        author: &'a Author,
         action: &'a str,
         target: &'a str,
     ) -> BoxFuture<'a, Result<()>> {
         Box::pin(async move {
-            sqlx::query(AUDIT_INSERT)
-                .bind(org)
-                .bind(actor.to_string())
-                .bind(action)
-                .bind(target)
-                .bind(to_ms(OffsetDateTime::now_utc()))
-                .execute(&self.writer)
-                .await?;
-            Ok(())
+            let mut conn = self.writer.acquire().await?;
+            let entry = audit::Record {
+                action,
+                target,
+                before: None,
+                after: None,
+            };
+            audit::record(
+                &mut conn,
+                org,
+                author,
+                &entry,
+                to_ms(OffsetDateTime::now_utc()),
+            )
+            .await
         })
     }
     fn signing_keys(&self) -> BoxFuture<'_, Result<Vec<StoredSigningKey>>> {
