@@ -43,7 +43,8 @@
 //! let event = Event::new(uuid::Uuid::now_v7(), "report.opened", time::OffsetDateTime::now_utc(), None, None)
 //!     .expect("a valid event");
 //! let subject = Subject { org: &verified.org, user: &verified.sub };
-//! let verdict = check_batch(&registry, &Dedupe::default(), subject, vec![Ok(event)]);
+//! let dedupe = Dedupe::default();
+//! let verdict = check_batch(&registry, &dedupe, subject, vec![Ok(event)]);
 //! assert!(verdict.response.opted_out);
 //! assert_eq!(verdict.response.discarded, 1);
 //! assert!(verdict.accepted.is_empty());

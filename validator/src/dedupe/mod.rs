@@ -27,6 +27,8 @@ use std::sync::Mutex;
 use hashbrown::DefaultHashBuilder;
 use uuid::Uuid;
 
+use crate::sink::Sink;
+
 /// Default number of ids remembered.
 pub const DEFAULT_CAPACITY: usize = 1_000_000;
 
@@ -90,14 +92,51 @@ impl Dedupe {
         window.insert_all(keys, fresh, now);
     }
 
-    /// Forgets keys recorded by [`Dedupe::insert_all`] whose events could not be
-    /// stored, so their retry is accepted.
-    pub fn forget(&self, keys: &[u128]) {
+    /// Records the keys of a batch about to be stored, as
+    /// [`Dedupe::insert_all`] does, and holds the new ones in a reservation:
+    /// commit it once their events are stored. Dropped uncommitted (the
+    /// store failed, or the request was abandoned), it forgets them, so the
+    /// batch's retry is accepted rather than taken for a duplicate.
+    pub fn reserve(&self, mut keys: Vec<u128>, fresh: &mut Vec<bool>) -> Reservation<'_> {
+        self.insert_all(&keys, fresh);
+        let mut new = fresh.iter();
+        keys.retain(|_| new.next().is_some_and(|&new| new));
+        Reservation { dedupe: self, keys }
+    }
+
+    /// Forgets keys recorded by [`Dedupe::insert_all`].
+    fn forget(&self, keys: &[u128]) {
         let mut window = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         for &key in keys {
             window.remove(key);
         }
         window.drop_gaps();
+    }
+
+    /// Refills the window from the ids `sink` stored last, as after a
+    /// restart, so a batch retried across the restart is still a duplicate;
+    /// returns how many ids the window remembers. The ids come in oldest
+    /// first and go in in pieces: beyond the window itself this holds one
+    /// piece of keys in memory, whatever the sink holds.
+    pub async fn refill(&self, sink: &dyn Sink) -> crate::Result<usize> {
+        const PIECE: usize = 4096;
+        let capacity = self
+            .inner
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .capacity;
+        let mut keys = Vec::with_capacity(PIECE);
+        let mut fresh = Vec::with_capacity(PIECE);
+        sink.each_recent_id(capacity, &mut |org, id| {
+            keys.push(self.key(org, id));
+            if keys.len() == PIECE {
+                self.insert_all(&keys, &mut fresh);
+                keys.clear();
+            }
+        })
+        .await?;
+        self.insert_all(&keys, &mut fresh);
+        Ok(self.len())
     }
 
     /// How many ids are remembered.
@@ -108,6 +147,40 @@ impl Dedupe {
     /// Whether no id is remembered.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+/// Ids of one batch recorded in a [`Dedupe`] window before the batch is
+/// stored: [`Reservation::commit`] once stored; dropping it forgets them.
+#[derive(Debug)]
+#[must_use = "dropping a reservation forgets its ids; commit it once the events are stored"]
+pub struct Reservation<'a> {
+    dedupe: &'a Dedupe,
+    keys: Vec<u128>,
+}
+
+impl Reservation<'_> {
+    /// The events are stored: their ids stay remembered.
+    pub fn commit(mut self) {
+        self.keys.clear();
+    }
+
+    /// How many new ids it holds.
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Whether it holds no id.
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        if !self.keys.is_empty() {
+            self.dedupe.forget(&self.keys);
+        }
     }
 }
 

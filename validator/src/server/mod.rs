@@ -118,18 +118,8 @@ impl AppState {
     ) -> Result<Self> {
         let keys = load_keyring(registry.store().as_ref(), true).await?;
         let dedupe = Dedupe::with_capacity(config.dedupe_capacity);
-        let recent = sink.recent_ids(config.dedupe_capacity).await?;
-        let keys_of: Vec<u128> = recent
-            .iter()
-            .rev()
-            .map(|(org, id)| dedupe.key(org, *id))
-            .collect();
-        let mut fresh = Vec::new();
-        dedupe.insert_all(&keys_of, &mut fresh);
-        tracing::info!(
-            remembered = keys_of.len(),
-            "dedupe window refilled from the sink"
-        );
+        let remembered = dedupe.refill(sink.as_ref()).await?;
+        tracing::info!(remembered, "dedupe window refilled from the sink");
         Ok(Self(Arc::new(Shared {
             registry,
             keys: RwLock::new(keys),
