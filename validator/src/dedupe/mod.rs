@@ -17,9 +17,16 @@
 //!
 //! Answers are exact either way: a slot holds part of a key's hash and the
 //! key's place in arrival order, and an id is a duplicate only if the key at
-//! that place is equal to it. A full default window takes about 60–80 MB
-//! (16 bytes per id in arrival order, 16 MB of buckets, 8 MB for the ring,
-//! and the slices' tables).
+//! that place is equal to it.
+//!
+//! Memory is bounded whatever ids clients choose: at most 80 bytes per id
+//! of capacity (16 in arrival order, 16 to 32 of buckets, and a budget of 32
+//! for the slices' tables, past which keys of further slices go to the
+//! buckets), 8 bytes per slice of the ring (8 MiB for the default ring), and
+//! 8 MiB of spare tables; about 81–97 MB for the default million ids. Ids of
+//! failed batches that are forgotten leave gaps, compacted once they
+//! outnumber the capacity. The refill from the sink ([`Dedupe::refill`])
+//! adds one piece of 4,096 keys.
 
 use std::hash::BuildHasher;
 use std::sync::Mutex;
