@@ -52,11 +52,15 @@ pub enum RejectCode {
     InvalidName,
     /// `ts` is not an RFC 3339 timestamp.
     InvalidTimestamp,
-    /// `props` is present but not a JSON object.
+    /// `props` is present but not a JSON object, nests deeper than
+    /// [`MAX_PROPS_DEPTH`](crate::limits::MAX_PROPS_DEPTH) levels, or holds what
+    /// a sink cannot store: `\u0000`, a lone surrogate, or a number of more
+    /// than [`MAX_PROPS_NUMBER_DIGITS`](crate::limits::MAX_PROPS_NUMBER_DIGITS)
+    /// digits or with an exponent beyond that.
     InvalidProps,
     /// `props` serializes to more than 32 KiB.
     PropsTooLarge,
-    /// `session` is not a string of at most 128 bytes.
+    /// `session` is not a string of 1 to 128 bytes without `\u0000`.
     InvalidSession,
     /// A code this version does not know, sent by a newer collector.
     #[serde(other)]
@@ -155,7 +159,7 @@ impl Event {
         session: Option<String>,
     ) -> Result<Self, RejectCode> {
         EventName::parse(name)?;
-        let event = Self {
+        let mut event = Self {
             id,
             name: name.to_owned(),
             ts,
@@ -170,15 +174,16 @@ impl Event {
     pub fn parse(raw: &str) -> Result<Self, RejectCode> {
         // Well-formed events, the common case, take one typed pass; only a
         // malformed one is read again field by field to name the fault.
-        if let Ok(event) = serde_json::from_str::<Event>(raw) {
+        if let Ok(mut event) = serde_json::from_str::<Event>(raw) {
             event.check()?;
             return Ok(event);
         }
         Self::parse_loosely(raw)
     }
 
-    /// Checks a deserialized event against the rules [`Event::parse`] applies.
-    pub fn check(&self) -> Result<(), RejectCode> {
+    /// Checks a deserialized event against the rules [`Event::parse`] applies,
+    /// and writes its `props` compactly, as the collector stores them.
+    pub fn check(&mut self) -> Result<(), RejectCode> {
         EventName::parse(&self.name)?;
         self.check_optional_fields()
     }
@@ -202,7 +207,7 @@ impl Event {
             }
             _ => None,
         };
-        let event = Self {
+        let mut event = Self {
             id,
             name: name.into_owned(),
             ts,
@@ -213,17 +218,20 @@ impl Event {
         Ok(event)
     }
 
-    fn check_optional_fields(&self) -> Result<(), RejectCode> {
-        if let Some(props) = &self.props {
-            if !props.get().trim_start().starts_with('{') {
-                return Err(RejectCode::InvalidProps);
+    /// Checks `props` and `session`, and writes `props` compactly: a stored
+    /// event is one line, and holds nothing a sink cannot store.
+    fn check_optional_fields(&mut self) -> Result<(), RejectCode> {
+        if let Some(props) = &mut self.props {
+            if let Some(compact) = crate::props::compact(props.get())? {
+                *props = RawValue::from_string(compact).map_err(|_| RejectCode::InvalidProps)?;
             }
             if props.get().len() > MAX_PROPS_BYTES {
                 return Err(RejectCode::PropsTooLarge);
             }
         }
         if let Some(session) = &self.session {
-            if session.is_empty() || session.len() > MAX_SESSION_LEN {
+            // PostgreSQL's `text` cannot hold NUL.
+            if session.is_empty() || session.len() > MAX_SESSION_LEN || session.contains('\0') {
                 return Err(RejectCode::InvalidSession);
             }
         }
@@ -300,6 +308,39 @@ mod tests {
         assert!(EventName::parse("").is_err());
         assert!(EventName::parse(&"a".repeat(129)).is_err());
         assert!(EventName::parse("å").is_err());
+    }
+
+    #[test]
+    fn props_are_kept_compact_whatever_the_client_sent() {
+        let raw = r#"{"id":"0190b6b2-7a1e-7c3a-9d2e-1f2a3b4c5d6e","name":"a","ts":"2026-11-29T08:00:00Z","props":{"k":
+{"org":"globex","user":"ceo"}
+}}"#;
+        let event = Event::parse(raw).expect("valid");
+        let props = event.props.as_ref().map(|p| p.get());
+        assert_eq!(props, Some(r#"{"k":{"org":"globex","user":"ceo"}}"#));
+        let built = Event::new(
+            event.id,
+            "a",
+            event.ts,
+            RawValue::from_string("{ \"a\" : 1 }".into()).ok(),
+            None,
+        )
+        .expect("valid");
+        assert_eq!(built.props.as_ref().map(|p| p.get()), Some(r#"{"a":1}"#));
+    }
+
+    #[test]
+    fn a_session_a_sink_cannot_store_is_refused() {
+        let raw = r#"{"id":"0190b6b2-7a1e-7c3a-9d2e-1f2a3b4c5d6e","name":"a","ts":"2026-11-29T08:00:00Z","session":"a\u0000b"}"#;
+        assert_eq!(
+            Event::parse(raw).map(|_| ()),
+            Err(RejectCode::InvalidSession)
+        );
+        let lone = raw.replace("\\u0000", "\\ud800");
+        assert_eq!(
+            Event::parse(&lone).map(|_| ()),
+            Err(RejectCode::InvalidSession)
+        );
     }
 
     #[test]

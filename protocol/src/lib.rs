@@ -27,6 +27,7 @@ mod claims;
 mod event;
 mod ids;
 pub mod limits;
+mod props;
 
 pub use batch::{Batch, BatchEnvelope, BatchResponse, Rejection, SdkInfo};
 pub use claims::{read_claims, split_token, Claims, ClaimsError, TokenParts, TOKEN_VERSION};

@@ -18,3 +18,11 @@ pub const MAX_TOKEN_LEN: usize = 4096;
 pub const MAX_KID_LEN: usize = 32;
 /// Clock leeway applied to `iat` and `exp`, in seconds.
 pub const CLOCK_LEEWAY_SECS: i64 = 60;
+/// Deepest nesting of `props`: the object itself is level 1. Common JSON
+/// readers (and PostgreSQL's `jsonb`) read far deeper values; 32 leaves room
+/// for any real property structure while a stored line stays cheap to read.
+pub const MAX_PROPS_DEPTH: usize = 32;
+/// Most digits of one number in `props`, and the largest exponent magnitude:
+/// well inside what PostgreSQL's `numeric` stores (16,383 digits after the
+/// point), so a number never makes a sink refuse a whole batch.
+pub const MAX_PROPS_NUMBER_DIGITS: usize = 1000;

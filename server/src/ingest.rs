@@ -115,13 +115,11 @@ async fn ingest(
             received_at: OffsetDateTime::now_utc(),
             events: &verdict.accepted,
         };
-        if let Err(err) = state.sink.write(accepted).await {
-            // Not stored, so not acknowledged: the retry must not be taken
-            // for a duplicate.
-            state.dedupe.forget(&verdict.keys);
-            return Err(err.into());
-        }
+        // Not stored, so not acknowledged: returning drops the reservation,
+        // and the retry is not taken for a duplicate.
+        state.sink.write(accepted).await?;
     }
+    verdict.reservation.commit();
     state.metrics.record_events(&verdict.response);
     Ok(verdict.response)
 }

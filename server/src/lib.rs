@@ -175,9 +175,7 @@ impl AppState {
     ) -> Result<Self> {
         let keys = keystore::load_keyring(registry.store().as_ref(), true).await?;
         let dedupe = Dedupe::with_capacity(config.dedupe_capacity);
-        let remembered = dedupe
-            .refill_from(sink.as_ref(), config.dedupe_capacity)
-            .await?;
+        let remembered = dedupe.refill(sink.as_ref()).await?;
         tracing::info!(remembered, "dedupe window refilled from the sink");
         Ok(Self(Arc::new(Shared {
             registry,

@@ -155,7 +155,12 @@ fn check_and_parse(c: &mut Criterion) {
                     }
                     parsed.events
                 },
-                |events| check_batch(&registry, &dedupe, subject, events),
+                |events| {
+                    let verdict = check_batch(&registry, &dedupe, subject, events);
+                    // As the server does once the sink has stored the batch.
+                    verdict.reservation.commit();
+                    verdict.response
+                },
                 // The server checks a batch right after parsing it: each
                 // input is made just before its run, as warm in the cache
                 // as there.

@@ -4,13 +4,13 @@ mod scan;
 
 use time::OffsetDateTime;
 use usage_protocol::limits::{MAX_BODY_BYTES, MAX_EVENTS_PER_BATCH};
-use usage_protocol::{Batch, BatchEnvelope, Event, RejectCode, SdkInfo};
+use usage_protocol::{BatchEnvelope, Event, RejectCode, SdkInfo};
 
 /// Longest SDK name or version, in bytes.
 pub const MAX_SDK_FIELD_LEN: usize = 64;
 
 /// A batch whose envelope is valid; each event is parsed or refused with a code.
-#[derive(Debug)]
+#[derive(Debug, PartialEq)]
 pub struct ParsedBatch {
     /// The token sent in the body, if any (beacon sends).
     pub token: Option<String>,
@@ -49,32 +49,36 @@ impl BatchError {
 
 /// Parses a batch body.
 ///
-/// A batch whose events are all well-formed, the common case, is read in one
-/// typed pass: by the quick reader when the body is in the plain shape SDKs
-/// send, by serde otherwise. When that fails, the envelope is read with each
-/// event kept raw, and every event is parsed on its own, so one bad event is
-/// refused alone.
+/// A body in the plain shape SDKs send is read by a quick reader; any other
+/// body by serde, the reference the quick reader is tested against
+/// ([`parse_with_serde`]), which reads the envelope as a whole and each
+/// event on its own, so one bad event is refused alone.
 pub fn parse(body: &[u8]) -> Result<ParsedBatch, BatchError> {
     if body.len() > MAX_BODY_BYTES {
         return Err(BatchError::TooLarge);
     }
-    let typed = match scan::batch(body) {
-        Some(batch) => Ok(batch),
-        None => serde_json::from_slice::<Batch>(body),
+    let Some(batch) = scan::batch(body) else {
+        return parse_with_serde(body);
     };
-    if let Ok(batch) = typed {
-        check_envelope(batch.events.len(), &batch.sdk)?;
-        let events = batch
-            .events
-            .into_iter()
-            .map(|event| event.check().map(|()| event))
-            .collect();
-        return Ok(ParsedBatch {
-            token: batch.token,
-            sent_at: batch.sent_at,
-            sdk: batch.sdk,
-            events,
-        });
+    check_envelope(batch.events.len(), &batch.sdk)?;
+    let events = batch
+        .events
+        .into_iter()
+        .map(|mut event| event.check().map(|()| event))
+        .collect();
+    Ok(ParsedBatch {
+        token: batch.token,
+        sent_at: batch.sent_at,
+        sdk: batch.sdk,
+        events,
+    })
+}
+
+/// Parses a batch body with serde alone: what [`parse`] answers for every
+/// body, only slower for the plain shape.
+pub fn parse_with_serde(body: &[u8]) -> Result<ParsedBatch, BatchError> {
+    if body.len() > MAX_BODY_BYTES {
+        return Err(BatchError::TooLarge);
     }
     let envelope =
         BatchEnvelope::from_slice(body).map_err(|e| BatchError::Malformed(e.to_string()))?;
@@ -145,14 +149,14 @@ mod tests {
     #[test]
     fn both_reading_paths_apply_the_same_rules() {
         let renamed = EVENT.replace("\"name\":\"a\"", "\"name\":\"a b\"");
-        // All events well-formed (the typed pass) but one breaks a rule.
+        // All events well-formed (the quick reader) but one breaks a rule.
         let typed = parse(body(&format!("{EVENT},{renamed}")).as_bytes()).expect("parses");
         assert!(typed.events[0].is_ok());
         assert_eq!(
             typed.events[1].as_ref().map(|_| ()),
             Err(&RejectCode::InvalidName)
         );
-        // One event malformed (event by event): the same verdicts.
+        // One event malformed (serde, event by event): the same verdicts.
         let loose = parse(body(&format!("{EVENT},{renamed},7")).as_bytes()).expect("parses");
         assert!(loose.events[0].is_ok());
         assert_eq!(
@@ -163,6 +167,43 @@ mod tests {
             loose.events[2].as_ref().map(|_| ()),
             Err(&RejectCode::InvalidEvent)
         );
+    }
+
+    /// A client's props can neither split a stored line nor carry what a
+    /// sink cannot store; an event that tries is refused alone.
+    #[test]
+    fn props_are_stored_compact_and_checked_event_by_event() {
+        let with_props = |props: &str| EVENT.replace('}', &format!(",\"props\":{props}}}"));
+        let forged =
+            with_props("{\"k\":\n{\"org\":\"globex\",\"user\":\"ceo\",\"source\":\"server\"}\n}");
+        let deep = with_props(&format!("{}1{}", "{\"a\":".repeat(33), "}".repeat(33)));
+        let nul = with_props("{\"a\":\"\\u0000\"}");
+        let lone = with_props("{\"\\ud800\":1}");
+        let session = EVENT.replace('}', ",\"session\":\"s\\u0000\"}");
+        let body = body(&[forged.as_str(), &deep, &nul, &lone, &session, EVENT].join(","));
+        for parsed in [parse(body.as_bytes()), parse_with_serde(body.as_bytes())] {
+            let events = parsed.expect("parses").events;
+            let props = events[0]
+                .as_ref()
+                .map(|e| e.props.as_ref().map(|p| p.get()));
+            assert_eq!(
+                props,
+                Ok(Some(
+                    r#"{"k":{"org":"globex","user":"ceo","source":"server"}}"#
+                ))
+            );
+            let codes: Vec<_> = events[1..].iter().map(|e| e.as_ref().err()).collect();
+            assert_eq!(
+                codes,
+                [
+                    Some(&RejectCode::InvalidProps),
+                    Some(&RejectCode::InvalidProps),
+                    Some(&RejectCode::InvalidProps),
+                    Some(&RejectCode::InvalidSession),
+                    None,
+                ]
+            );
+        }
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use usage_protocol::{BatchResponse, Event, RejectCode, Rejection};
 
-use crate::dedupe::Dedupe;
+use crate::dedupe::{Dedupe, Reservation};
 use crate::registry::Registry;
 
 /// Whose events a batch carries: from a verified token, or named by a
@@ -16,12 +16,13 @@ pub struct Subject<'a> {
 }
 
 /// What the check decided for one batch.
-#[derive(Debug, Default)]
-pub struct Verdict {
+#[derive(Debug)]
+pub struct Verdict<'a> {
     /// Events to store, in batch order.
     pub accepted: Vec<Event>,
-    /// The dedupe keys of `accepted`, to release if storing them fails.
-    pub keys: Vec<u128>,
+    /// The ids of `accepted`, held in the dedupe window: commit once the
+    /// events are stored; dropped, it releases them for the retry.
+    pub reservation: Reservation<'a>,
     /// The answer for the client; `accepted` counts the events above.
     pub response: BatchResponse,
 }
@@ -31,13 +32,13 @@ pub struct Verdict {
 ///
 /// Valid events of an opted-out user are discarded; of others, events whose
 /// id was accepted before are duplicates and the rest are accepted (and
-/// recorded in `dedupe` at once, so a concurrent retry is a duplicate too).
-pub fn check_batch(
+/// reserved in `dedupe` at once, so a concurrent retry is a duplicate too).
+pub fn check_batch<'a>(
     registry: &Registry,
-    dedupe: &Dedupe,
+    dedupe: &'a Dedupe,
     subject: Subject<'_>,
     events: Vec<Result<Event, RejectCode>>,
-) -> Verdict {
+) -> Verdict<'a> {
     let mut response = BatchResponse::default();
     for (index, event) in events.iter().enumerate() {
         if let Err(code) = event {
@@ -51,15 +52,14 @@ pub fn check_batch(
         response.opted_out = true;
         response.discarded = (events.len() - response.rejected.len()) as u32;
         return Verdict {
+            accepted: Vec::new(),
+            reservation: dedupe.reserve(Vec::new(), &mut Vec::new()),
             response,
-            ..Verdict::default()
         };
     }
-    let mut keys = dedupe.keys(subject.org, events.iter().flatten().map(|e| e.id));
+    let keys = dedupe.keys(subject.org, events.iter().flatten().map(|e| e.id));
     let mut fresh = Vec::with_capacity(keys.len());
-    dedupe.insert_all(&keys, &mut fresh);
-    let mut new = fresh.iter();
-    keys.retain(|_| new.next().is_some_and(|&new| new));
+    let reservation = dedupe.reserve(keys, &mut fresh);
     let mut new = fresh.iter();
     // Collected in place: the events stay in the batch's own allocation.
     let accepted: Vec<Event> = events
@@ -71,7 +71,7 @@ pub fn check_batch(
     response.duplicates = (fresh.len() - accepted.len()) as u32;
     Verdict {
         accepted,
-        keys,
+        reservation,
         response,
     }
 }
@@ -182,11 +182,18 @@ mod tests {
         );
         let again = check_batch(&registry, &dedupe, bob, vec![event(id)]);
         assert_eq!((again.response.accepted, again.response.duplicates), (0, 1));
-        dedupe.forget(&verdict.keys);
+        drop(verdict);
         let retried = check_batch(&registry, &dedupe, bob, vec![event(id)]);
         assert_eq!(
             retried.response.accepted, 1,
-            "a released id is accepted on retry"
+            "an id whose batch was not stored is accepted on retry"
+        );
+        retried.reservation.commit();
+        let stored = check_batch(&registry, &dedupe, bob, vec![event(id)]);
+        assert_eq!(
+            (stored.response.accepted, stored.response.duplicates),
+            (0, 1),
+            "an id whose batch was stored stays a duplicate"
         );
     }
 }

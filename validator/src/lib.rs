@@ -18,7 +18,8 @@
 //! let track = !validator.is_opted_out("acme", "bob").await?; // before tracking server-side
 //! # assert!(track && !login.opt_out);
 //! # let events = vec![usage_protocol::Event::new(uuid::Uuid::now_v7(), "report.opened", time::OffsetDateTime::now_utc(), None, None).expect("a valid event")];
-//! let verdict = validator.check_batch(&login.token, events).await?; // a client's batch: store `verdict.accepted`
+//! let verdict = validator.check_batch(&login.token, events).await?; // a client's batch: store `verdict.accepted`,
+//! verdict.reservation.commit(); // then remember their ids as stored
 //! # assert_eq!(verdict.accepted.len(), 1);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! # })?;
@@ -74,7 +75,8 @@
 //! let event = Event::new(uuid::Uuid::now_v7(), "report.opened", time::OffsetDateTime::now_utc(), None, None)
 //!     .expect("a valid event");
 //! let subject = Subject { org: &verified.org, user: &verified.sub };
-//! let verdict = check_batch(&registry, &Dedupe::default(), subject, vec![Ok(event)]);
+//! let dedupe = Dedupe::default();
+//! let verdict = check_batch(&registry, &dedupe, subject, vec![Ok(event)]);
 //! assert!(verdict.response.opted_out);
 //! assert_eq!(verdict.response.discarded, 1);
 //! assert!(verdict.accepted.is_empty());

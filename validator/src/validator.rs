@@ -141,14 +141,23 @@ impl Validator {
 
     /// Checks a client's batch: verifies its status token, then decides each
     /// event from the registry as it stands now (never the token's flag).
-    /// Store `verdict.accepted`; answer the client `verdict.response`.
-    pub async fn check_batch(&self, status_token: &str, events: Vec<Event>) -> Result<Verdict> {
+    /// Store `verdict.accepted`, then `verdict.reservation.commit()` (until
+    /// then their ids are held, and a failed store releases them so the
+    /// retry is not taken for a duplicate); answer the client
+    /// `verdict.response`.
+    pub async fn check_batch(&self, status_token: &str, events: Vec<Event>) -> Result<Verdict<'_>> {
         let claims = self.verify(status_token).await?;
         self.check_events(&claims.org, &claims.sub, events).await
     }
 
-    /// Checks events a back end records on behalf of `user` of `org`.
-    pub async fn check_events(&self, org: &str, user: &str, events: Vec<Event>) -> Result<Verdict> {
+    /// Checks events a back end records on behalf of `user` of `org`; the
+    /// verdict is used as [`Validator::check_batch`]'s.
+    pub async fn check_events(
+        &self,
+        org: &str,
+        user: &str,
+        events: Vec<Event>,
+    ) -> Result<Verdict<'_>> {
         self.registry.ensure_fresh().await?;
         let subject = Subject { org, user };
         Ok(check::check_batch(
@@ -262,6 +271,8 @@ mod tests {
             .await
             .expect("check");
         assert_eq!(verdict.accepted.len(), 1);
+        // Stored: its id stays remembered.
+        verdict.reservation.commit();
         let again = validator
             .check_batch(&login.token, vec![first])
             .await

@@ -17,9 +17,16 @@
 //!
 //! Answers are exact either way: a slot holds part of a key's hash and the
 //! key's place in arrival order, and an id is a duplicate only if the key at
-//! that place is equal to it. A full default window takes about 60–80 MB
-//! (16 bytes per id in arrival order, 16 MB of buckets, 8 MB for the ring,
-//! and the slices' tables).
+//! that place is equal to it.
+//!
+//! Memory is bounded whatever ids clients choose: at most 80 bytes per id
+//! of capacity (16 in arrival order, 16 to 32 of buckets, and a budget of 32
+//! for the slices' tables, past which keys of further slices go to the
+//! buckets), 8 bytes per slice of the ring (8 MiB for the default ring), and
+//! 8 MiB of spare tables; about 81–97 MB for the default million ids. Ids of
+//! failed batches that are forgotten leave gaps, compacted once they
+//! outnumber the capacity. The refill from the sink ([`Dedupe::refill`])
+//! adds one piece of 4,096 keys.
 
 use std::hash::BuildHasher;
 use std::sync::Mutex;
@@ -91,9 +98,20 @@ impl Dedupe {
         window.insert_all(keys, fresh, now);
     }
 
-    /// Forgets keys recorded by [`Dedupe::insert_all`] whose events could not be
-    /// stored, so their retry is accepted.
-    pub fn forget(&self, keys: &[u128]) {
+    /// Records the keys of a batch about to be stored, as
+    /// [`Dedupe::insert_all`] does, and holds the new ones in a reservation:
+    /// commit it once their events are stored. Dropped uncommitted (the
+    /// store failed, or the request was abandoned), it forgets them, so the
+    /// batch's retry is accepted rather than taken for a duplicate.
+    pub fn reserve(&self, mut keys: Vec<u128>, fresh: &mut Vec<bool>) -> Reservation<'_> {
+        self.insert_all(&keys, fresh);
+        let mut new = fresh.iter();
+        keys.retain(|_| new.next().is_some_and(|&new| new));
+        Reservation { dedupe: self, keys }
+    }
+
+    /// Forgets keys recorded by [`Dedupe::insert_all`].
+    fn forget(&self, keys: &[u128]) {
         let mut window = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         for &key in keys {
             window.remove(key);
@@ -109,6 +127,40 @@ impl Dedupe {
     /// Whether no id is remembered.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+/// Ids of one batch recorded in a [`Dedupe`] window before the batch is
+/// stored: [`Reservation::commit`] once stored; dropping it forgets them.
+#[derive(Debug)]
+#[must_use = "dropping a reservation forgets its ids; commit it once the events are stored"]
+pub struct Reservation<'a> {
+    dedupe: &'a Dedupe,
+    keys: Vec<u128>,
+}
+
+impl Reservation<'_> {
+    /// The events are stored: their ids stay remembered.
+    pub fn commit(mut self) {
+        self.keys.clear();
+    }
+
+    /// How many new ids it holds.
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Whether it holds no id.
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        if !self.keys.is_empty() {
+            self.dedupe.forget(&self.keys);
+        }
     }
 }
 

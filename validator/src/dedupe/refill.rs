@@ -6,17 +6,29 @@ use crate::sink::Sink;
 use crate::Result;
 
 impl Dedupe {
-    /// Remembers the newest `limit` event ids the sink holds, oldest first,
-    /// and returns how many were read.
-    pub async fn refill_from(&self, sink: &dyn Sink, limit: usize) -> Result<usize> {
-        let recent = sink.recent_ids(limit).await?;
-        let keys: Vec<u128> = recent
-            .iter()
-            .rev()
-            .map(|(org, id)| self.key(org, *id))
-            .collect();
-        let mut fresh = Vec::new();
+    /// Refills the window from the ids `sink` stored last, as after a
+    /// restart, so a batch retried across the restart is still a duplicate;
+    /// returns how many ids the window remembers. The ids come in oldest
+    /// first and go in in pieces: beyond the window itself this holds one
+    /// piece of keys in memory, whatever the sink holds.
+    pub async fn refill(&self, sink: &dyn Sink) -> Result<usize> {
+        const PIECE: usize = 4096;
+        let capacity = self
+            .inner
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .capacity;
+        let mut keys = Vec::with_capacity(PIECE);
+        let mut fresh = Vec::with_capacity(PIECE);
+        sink.each_recent_id(capacity, &mut |org, id| {
+            keys.push(self.key(org, id));
+            if keys.len() == PIECE {
+                self.insert_all(&keys, &mut fresh);
+                keys.clear();
+            }
+        })
+        .await?;
         self.insert_all(&keys, &mut fresh);
-        Ok(keys.len())
+        Ok(self.len())
     }
 }

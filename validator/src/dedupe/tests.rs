@@ -320,10 +320,11 @@ fn tables_of_slices_whose_keys_have_left_are_dropped() {
     let mut window = window::Window::with_slices(100, 0, 10);
     let mut fresh = Vec::new();
     let now = 100_000;
-    // A hundred keys, each in a slice of its own.
-    let spread: Vec<u128> = (0..100).map(|i| made_at(now - 500 + i, 1)).collect();
+    // Thirty keys, each in a slice of its own (as many tables as the slice
+    // budget of so small a window allows).
+    let spread: Vec<u128> = (0..30).map(|i| made_at(now - 500 + i, 1)).collect();
     window.insert_all(&spread, &mut fresh, now);
-    assert_eq!(window.slice_count(), 100);
+    assert_eq!(window.slice_count(), 30);
     // One of those slices keeps getting late keys; the others' keys leave.
     for batch in 0..20u128 {
         let mut keys: Vec<u128> = (0..50).map(|i| made_at(now, 2 + batch * 50 + i)).collect();
@@ -336,4 +337,79 @@ fn tables_of_slices_whose_keys_have_left_are_dropped() {
         "{} slices left",
         window.slice_count()
     );
+}
+
+#[test]
+fn ids_each_in_a_slice_of_their_own_stay_within_the_memory_bound() {
+    // Ids chosen so that each lands in its own 4 ms slice of the ring: the
+    // most slice tables a client can make the window keep.
+    let capacity = 50_000;
+    let mut window = window::Window::new(capacity);
+    let now = 10_000_000_000;
+    let keys: Vec<u128> = (0..capacity as u64)
+        .map(|i| made_at(now - 4 * i, u128::from(i)))
+        .collect();
+    let mut fresh = Vec::new();
+    for piece in keys.chunks(500) {
+        window.insert_all(piece, &mut fresh, now);
+        assert!(fresh.iter().all(|&new| new));
+    }
+    // The bound the module states: 80 bytes per id of capacity and 8 per
+    // slice of the ring (which has capacity.next_power_of_two() slices up
+    // to 2^20); spare tables aside.
+    let bound = 80 * capacity + 8 * capacity.next_power_of_two();
+    assert!(
+        window.heap_bytes() <= bound,
+        "{} bytes held, bound {bound}",
+        window.heap_bytes(),
+    );
+    for piece in keys.chunks(500) {
+        window.insert_all(piece, &mut fresh, now + 1);
+        assert!(
+            fresh.iter().all(|&new| !new),
+            "every id is still remembered"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_refill_remembers_the_newest_ids_the_sink_stored() {
+    use crate::sink::{Accepted, NdjsonSink, Sink as _, Source};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sink = NdjsonSink::new(dir.path()).expect("sink");
+    let day = |d: u8| {
+        time::Date::from_calendar_date(2026, time::Month::November, d)
+            .expect("a date")
+            .midnight()
+            .assume_utc()
+    };
+    // Three days' files of 300 events each, ids in the order stored.
+    let ids: Vec<Uuid> = (0..900u128)
+        .map(|i| Uuid::from_u128(made_at(1, i)))
+        .collect();
+    for (d, piece) in (1..=3).zip(ids.chunks(300)) {
+        let events: Vec<usage_protocol::Event> = piece
+            .iter()
+            .map(|&id| usage_protocol::Event::new(id, "e", day(d), None, None).expect("valid"))
+            .collect();
+        let batch = Accepted {
+            org: "acme",
+            user: "bob",
+            source: Source::Client,
+            sdk: None,
+            received_at: day(d),
+            events: &events,
+        };
+        sink.write(batch).await.expect("write");
+    }
+    let dedupe = Dedupe::with_capacity(500);
+    assert_eq!(dedupe.refill(&sink).await.expect("refill"), 500);
+    let remembered_ids = |range: std::ops::Range<usize>| {
+        ids[range]
+            .iter()
+            .filter(|&&id| remembered(&dedupe, dedupe.key("acme", id)))
+            .count()
+    };
+    assert_eq!(remembered_ids(400..900), 500, "the newest 500");
+    assert_eq!(remembered_ids(0..400), 0);
 }

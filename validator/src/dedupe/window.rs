@@ -55,11 +55,16 @@ pub(super) struct Window {
     now_slice: u64,
     past: u64,
     future: u64,
-    /// While `buckets` may hold a key that was ahead of the ring when it
-    /// came: the lowest slice of such keys, and the newest one's sequence
-    /// number. A search in the ring for a slice from there on also looks in
+    /// While `buckets` may hold a key whose slice had no table when it came
+    /// (it was ahead of the ring, or the slice tables were at their budget):
+    /// the lowest slice of such keys, and the newest one's sequence number.
+    /// A search in the ring for a slice from there on also looks in
     /// `buckets`.
     far_future: Option<(u64, u64)>,
+    /// Slots the slice tables hold in all, each table's own record counted
+    /// as [`TABLE_SLOTS`]; at most `slice_budget`.
+    slice_slots: usize,
+    slice_budget: usize,
     /// Tables of slices that are gone, kept for new ones: fresh memory
     /// costs a page fault per page.
     spares: Vec<Vec<u64>>,
@@ -76,6 +81,9 @@ struct Slice {
     used: usize,
     /// The newest sequence number among its keys.
     last_seq: u64,
+    /// One more than the newest sequence number of a key of this slice that
+    /// went to the buckets because the table could not grow; 0 for none.
+    spilled: u64,
 }
 
 /// A forgotten key's slot in a slice: not free, never a match.
@@ -84,6 +92,17 @@ const TOMB: u64 = 1;
 const SLICE_SHIFT: u32 = 2;
 /// The default ring: 2^20 slices, about 70 minutes.
 const RING_BITS: u32 = 20;
+/// Slots the slice tables may hold in all, per id of capacity. Ids made
+/// together fill their tables to a quarter or more, so this leaves normal
+/// traffic untouched; ids spread one to a slice, which a client can choose,
+/// go to the buckets once it is reached.
+const SLICE_SLOTS_PER_ID: usize = 4;
+/// What a table's own record (its box, its header, the allocator's share)
+/// costs, counted in slots.
+const TABLE_SLOTS: usize = 8;
+/// Spare tables kept for new slices, and the largest kept, in slots.
+const SPARES_KEPT: usize = 8;
+const LARGEST_SPARE: usize = 1 << 17;
 
 /// Where a remembered key was found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -180,6 +199,8 @@ impl Window {
             past: ring - future - 2,
             future,
             far_future: None,
+            slice_slots: 0,
+            slice_budget: (SLICE_SLOTS_PER_ID * capacity).max(64 * TABLE_SLOTS),
             spares: Vec::new(),
             len: 0,
             capacity,
@@ -279,11 +300,16 @@ impl Window {
         if let Some(found) = self.probe_recent(slice, key, hash) {
             return Ok(found);
         }
-        match self.far_future {
-            Some((lowest, newest)) if slice >= lowest && newest >= self.first_seq => {
-                self.probe_far(key, hash)
-            }
-            _ => Err(()),
+        let spilled = self.slices[self.ring_place(slice)]
+            .as_ref()
+            .is_some_and(|t| t.number == slice && t.spilled > self.first_seq);
+        let unplaced = self
+            .far_future
+            .is_some_and(|(lowest, newest)| slice >= lowest && newest >= self.first_seq);
+        if spilled || unplaced {
+            self.probe_far(key, hash)
+        } else {
+            Err(())
         }
     }
 
@@ -406,10 +432,12 @@ impl Window {
         }
         let seq = self.end_seq();
         let slice = self.slice_of(key);
-        if self.in_ring(slice) {
-            self.place_recent(slice, hash, seq);
-        } else {
-            if slice > self.now_slice + self.future {
+        let placed = self.in_ring(slice) && self.place_recent(slice, hash, seq);
+        if !placed {
+            let has_table = self.slices[self.ring_place(slice)]
+                .as_ref()
+                .is_some_and(|t| t.number == slice);
+            if slice >= self.now_slice.saturating_sub(self.past) && !has_table {
                 let lowest = self
                     .far_future
                     .map_or(slice, |(lowest, _)| lowest.min(slice));
@@ -422,8 +450,10 @@ impl Window {
         true
     }
 
-    /// Puts a key with this hash and sequence number in its slice's table.
-    fn place_recent(&mut self, slice: u64, hash: u64, seq: u64) {
+    /// Puts a key with this hash and sequence number in its slice's table;
+    /// false, placing nothing, when the table would take the slice tables
+    /// past their budget.
+    fn place_recent(&mut self, slice: u64, hash: u64, seq: u64) -> bool {
         let at = self.ring_place(slice);
         if self.slices[at].as_ref().is_none_or(|t| t.number != slice) {
             // Sized for as many keys as the slice before took, so that a
@@ -432,19 +462,29 @@ impl Window {
                 .as_ref()
                 .filter(|t| t.number == slice.wrapping_sub(1))
                 .map_or(0, |t| t.used);
-            let slots = self.take_slots((3 * before).next_power_of_two().max(8));
+            let len = (3 * before).next_power_of_two().max(8);
             self.retire(at);
+            if self.slice_slots + len + TABLE_SLOTS > self.slice_budget {
+                return false;
+            }
+            let slots = self.take_slots(len);
+            self.slice_slots += len + TABLE_SLOTS;
             self.slices[at] = Some(Box::new(Slice {
                 number: slice,
                 slots,
                 used: 0,
                 last_seq: seq,
+                spilled: 0,
             }));
         }
-        let full = self.slices[at]
-            .as_ref()
-            .is_some_and(|t| (t.used + 1) * 2 > t.slots.len());
-        if full {
+        let table = self.slices[at].as_mut().expect("made above");
+        if (table.used + 1) * 2 > table.slots.len() {
+            // It grows to four times its remembered keys at most.
+            let grown = (table.used * 4).next_power_of_two();
+            if self.slice_slots + grown - table.slots.len() > self.slice_budget {
+                table.spilled = seq + 1;
+                return false;
+            }
             self.regrow(at);
         }
         let table = self.slices[at].as_mut().expect("made above");
@@ -452,6 +492,7 @@ impl Window {
         table.slots[i] = Self::slot(hash, seq);
         table.used += 1;
         table.last_seq = seq;
+        true
     }
 
     /// Rebuilds a slice's table from its remembered keys, with room for as
@@ -466,6 +507,7 @@ impl Window {
             let i = Self::open_slot(&slots, hash);
             slots[i] = Self::slot(hash, seq);
         }
+        self.slice_slots = self.slice_slots + slots.len() - old.len();
         let table = self.slices[at].as_mut().expect("a slice");
         table.slots = slots;
         table.used = live.len();
@@ -483,9 +525,7 @@ impl Window {
     /// Keeps a table for reuse: a few, none over 1 MB, so that a burst of
     /// keys in one slice does not pin its memory.
     fn put_slots(&mut self, slots: Vec<u64>) {
-        const KEPT: usize = 8;
-        const LARGEST: usize = 1 << 17;
-        if self.spares.len() < KEPT && slots.capacity() <= LARGEST {
+        if self.spares.len() < SPARES_KEPT && slots.capacity() <= LARGEST_SPARE {
             self.spares.push(slots);
         }
     }
@@ -516,6 +556,7 @@ impl Window {
         let Some(table) = self.slices[at].take() else {
             return;
         };
+        self.slice_slots -= table.slots.len() + TABLE_SLOTS;
         let live: Vec<u64> = table
             .slots
             .iter()
@@ -583,6 +624,7 @@ impl Window {
             .is_some_and(|t| t.number == slice && t.last_seq <= seq)
         {
             let table = self.slices[at].take().expect("checked");
+            self.slice_slots -= table.slots.len() + TABLE_SLOTS;
             self.put_slots(table.slots);
         }
     }
@@ -641,6 +683,26 @@ impl Window {
             compact.insert_all(&keys, &mut Vec::new(), now);
             *self = compact;
         }
+    }
+}
+
+#[cfg(test)]
+impl Window {
+    /// The bytes the window holds on the heap, as allocated, but for the
+    /// spare tables (bounded on their own: 8 of at most 1 MiB).
+    pub(super) fn heap_bytes(&self) -> usize {
+        use std::mem::size_of;
+        let tables: usize = self
+            .slices
+            .iter()
+            .flatten()
+            .map(|t| size_of::<Slice>() + t.slots.capacity() * size_of::<u64>())
+            .sum();
+        (self.order.capacity() + self.pending.capacity()) * size_of::<u128>()
+            + self.gaps.capacity() * size_of::<u64>()
+            + self.buckets.capacity() * size_of::<Bucket>()
+            + self.slices.capacity() * size_of::<Option<Box<Slice>>>()
+            + tables
     }
 }
 

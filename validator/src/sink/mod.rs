@@ -6,7 +6,7 @@ mod ndjson;
 mod postgres;
 
 pub use memory::MemorySink;
-pub use ndjson::NdjsonSink;
+pub use ndjson::{Fsync, NdjsonOptions, NdjsonSink};
 #[cfg(feature = "postgres")]
 pub use postgres::PostgresSink;
 use serde::{Deserialize, Serialize};
@@ -118,4 +118,24 @@ pub trait Sink: Send + Sync + std::fmt::Debug + 'static {
     /// The `(org, id)` of up to `limit` most recently stored events, newest
     /// first, to refill the dedupe window after a restart.
     fn recent_ids(&self, limit: usize) -> BoxFuture<'_, Result<Vec<(String, uuid::Uuid)>>>;
+
+    /// Calls `each` with the `(org, id)` of up to `limit` most recently
+    /// stored events, oldest first: how [`Dedupe::refill`] reads them.
+    /// Sinks whose store is large stream them here, so memory stays bounded
+    /// however many events they hold; by default the ids are read with
+    /// [`Sink::recent_ids`].
+    ///
+    /// [`Dedupe::refill`]: crate::dedupe::Dedupe::refill
+    fn each_recent_id<'a>(
+        &'a self,
+        limit: usize,
+        each: &'a mut (dyn FnMut(&str, uuid::Uuid) + Send),
+    ) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            for (org, id) in self.recent_ids(limit).await?.iter().rev() {
+                each(org, *id);
+            }
+            Ok(())
+        })
+    }
 }
