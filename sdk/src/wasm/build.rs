@@ -6,9 +6,9 @@ use std::sync::{Arc, RwLock};
 use usage_protocol::is_valid_id;
 
 use super::clock::{seed, BrowserClock, BrowserTimer};
-use super::page;
 use super::storage::BrowserStorage;
 use super::transport::FetchTransport;
+use super::{page, signals};
 use crate::builder::TrackerBuilder;
 use crate::core::engine::Engine;
 use crate::driver::{Backlog, Driver};
@@ -27,13 +27,18 @@ impl TrackerBuilder {
     /// run tasks (a page or a worker).
     ///
     /// With `do_not_track(true)` nothing is stored or sent: every event is
-    /// dropped and only the debugger log shows it.
+    /// dropped and only the debugger log shows it. Without a `do_not_track`
+    /// call, the browser's signals decide: `navigator.doNotTrack === "1"` or
+    /// Global Privacy Control turn the tracker off; `do_not_track(false)`
+    /// tracks whatever the browser says.
     pub fn build(self) -> Result<Tracker, Error> {
         if !is_valid_id(&self.app_name) {
             return Err(Error::InvalidAppName);
         }
         let clock: Arc<dyn Clock> = Arc::new(BrowserClock::new());
-        let dnt = self.do_not_track.unwrap_or(false);
+        let dnt = self
+            .do_not_track
+            .unwrap_or_else(signals::browser_asks_not_to_track);
         let shared = Arc::new(Shared::new(&self, dnt, seed()));
         let backlog = Arc::new(Backlog::default());
         let inner = |tasks, session_id, page| Tracker {

@@ -9,6 +9,7 @@ mod clock;
 mod error;
 mod flush;
 mod page;
+mod signals;
 mod storage;
 mod transport;
 

@@ -7,7 +7,6 @@
 //! removes them.
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -20,7 +19,9 @@ use crate::driver::Task;
 use crate::platform::Clock;
 
 thread_local! {
-    static LISTENERS: RefCell<HashMap<u64, Listeners>> = RefCell::new(HashMap::new());
+    // A list, not a map: a page has a tracker or two, and a map's code
+    // weighs more in the package than the search.
+    static LISTENERS: RefCell<Vec<(u64, Listeners)>> = const { RefCell::new(Vec::new()) };
     static NEXT_ID: Cell<u64> = const { Cell::new(0) };
 }
 
@@ -33,8 +34,14 @@ pub(crate) struct PageHooks {
 impl Drop for PageHooks {
     fn drop(&mut self) {
         // The table is gone only while the thread ends; nothing is left to remove then.
+        // Taken out of the table before they drop, so removing the browser's
+        // listeners never runs while the table is borrowed.
         let removed = LISTENERS
-            .try_with(|table| table.borrow_mut().remove(&self.id))
+            .try_with(|table| {
+                let mut table = table.borrow_mut();
+                let at = table.iter().position(|(id, _)| *id == self.id)?;
+                Some(table.swap_remove(at))
+            })
             .ok()
             .flatten();
         drop(removed);
@@ -133,6 +140,6 @@ pub(crate) fn install(
         next.set(id + 1);
         id
     });
-    LISTENERS.with(|table| table.borrow_mut().insert(id, listeners));
+    LISTENERS.with(|table| table.borrow_mut().push((id, listeners)));
     Some(PageHooks { id })
 }

@@ -25,8 +25,10 @@ pub(crate) enum BrowserStorage {
     },
 }
 
-fn failed(what: &str, key: &str, error: impl std::fmt::Debug) -> StorageError {
-    StorageError(format!("{what} localStorage[{key}]: {error:?}"))
+/// Names what failed; the browser's exception itself is not formatted, as
+/// `Debug` output would bring Unicode escaping tables into the package.
+fn failed(what: &str, key: &str) -> StorageError {
+    StorageError(format!("{what} localStorage[{key}]"))
 }
 
 impl BrowserStorage {
@@ -55,13 +57,13 @@ fn read_journal(key: &str) -> Result<String, StorageError> {
     LocalStorage::raw()
         .get_item(key)
         .map(Option::unwrap_or_default)
-        .map_err(|e| failed("cannot read", key, e))
+        .map_err(|_| failed("cannot read", key))
 }
 
 fn write_journal(key: &str, text: &str) -> Result<(), StorageError> {
     LocalStorage::raw()
         .set_item(key, text)
-        .map_err(|e| failed("cannot write", key, e))
+        .map_err(|_| failed("cannot write", key))
 }
 
 fn as_text(bytes: &[u8]) -> Result<&str, StorageError> {
@@ -75,7 +77,7 @@ impl Storage for BrowserStorage {
             Self::Local { session_key, .. } => match LocalStorage::get(&*session_key) {
                 Ok(session) => Ok(Some(session)),
                 Err(gloo_storage::errors::StorageError::KeyNotFound(_)) => Ok(None),
-                Err(error) => Err(failed("unreadable", session_key, error)),
+                Err(_) => Err(failed("unreadable", session_key)),
             },
             Self::Memory { session, .. } => Ok(session.clone()),
         }
@@ -85,7 +87,7 @@ impl Storage for BrowserStorage {
         match (self, session) {
             (Self::Local { session_key, .. }, Some(session)) => {
                 LocalStorage::set(&*session_key, session)
-                    .map_err(|e| failed("cannot write", session_key, e))
+                    .map_err(|_| failed("cannot write", session_key))
             }
             (Self::Local { session_key, .. }, None) => {
                 LocalStorage::delete(&*session_key);
