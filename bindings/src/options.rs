@@ -87,7 +87,9 @@ impl Options {
     fn count(&self, name: &str) -> Result<Option<u64>, BindingError> {
         self.get(name)
             .map(|value| match value.as_f64() {
-                Some(n) if n >= 0.0 && n <= MAX_SAFE_INTEGER && n.fract() == 0.0 => Ok(n as u64),
+                Some(n) if (0.0..=MAX_SAFE_INTEGER).contains(&n) && n.fract() == 0.0 => {
+                    Ok(n as u64)
+                }
                 _ => Err(invalid(format!(
                     "`{name}` must be a whole number, 0 or more"
                 ))),

@@ -3,12 +3,14 @@
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, RwLock};
 
+use wasm_bindgen::JsValue;
+
 use usage_protocol::is_valid_id;
 
 use super::clock::{seed, BrowserClock, BrowserTimer};
 use super::storage::BrowserStorage;
 use super::transport::FetchTransport;
-use super::{page, signals};
+use super::{page, signals, tabs};
 use crate::builder::TrackerBuilder;
 use crate::core::engine::Engine;
 use crate::driver::{Backlog, Driver};
@@ -41,22 +43,28 @@ impl TrackerBuilder {
             .unwrap_or_else(signals::browser_asks_not_to_track);
         let shared = Arc::new(Shared::new(&self, dnt, seed()));
         let backlog = Arc::new(Backlog::default());
-        let inner = |tasks, session_id, page| Tracker {
-            inner: Arc::new(Inner {
-                shared: shared.clone(),
-                clock: clock.clone(),
-                tasks,
-                backlog: backlog.clone(),
-                channel_capacity: self.channel_capacity,
-                session_id: RwLock::new(session_id),
-                page,
-            }),
+        let inner = |tasks, session_id, page| Inner {
+            shared: shared.clone(),
+            clock: clock.clone(),
+            tasks,
+            backlog: backlog.clone(),
+            channel_capacity: self.channel_capacity,
+            session_id: RwLock::new(session_id),
+            page,
         };
         if dnt {
-            return Ok(inner(None, None, None));
+            return Ok(Tracker {
+                inner: Arc::new(inner(None, None, None)),
+            });
         }
 
-        let mut storage = BrowserStorage::open(&self.app_name);
+        // With Web Locks each tab keeps a journal of its own (see `tabs.rs`).
+        let locks = tabs::lock_manager();
+        let journal_key = match &locks {
+            Some(_) => tabs::tab_journal_key(&self.app_name, shared.ids.next_u64()),
+            None => tabs::shared_journal_key(&self.app_name),
+        };
+        let mut storage = BrowserStorage::open(&self.app_name, journal_key.clone());
         let cached = storage.load_session().unwrap_or_else(|error| {
             tracing::warn!(%error, "ignoring the cached login");
             None
@@ -80,8 +88,27 @@ impl TrackerBuilder {
             tasks: receiver,
         };
         driver.restore(login);
-        wasm_bindgen_futures::spawn_local(driver.run());
-        let hooks = page::install(sender.downgrade(), clock.clone(), leaving);
-        Ok(inner(Some(sender), session_id, hooks))
+        // This tab's journal lock is held while its delivery loop runs. It
+        // is asked for before the journal is first written, so no other tab
+        // can take the journal for one left behind.
+        let (released, release) = tabs::promise_with_resolve();
+        let adopter = locks.map(|locks| {
+            tabs::hold(&locks, &journal_key, released);
+            tabs::Adopter::new(locks, &self.app_name, &journal_key, sender.downgrade())
+        });
+        wasm_bindgen_futures::spawn_local(async move {
+            driver.run().await;
+            // Resolving cannot fail: `release` is the promise's own resolver.
+            let _ = release.call0(&JsValue::UNDEFINED);
+        });
+        let tracker = Arc::new_cyclic(|weak| {
+            let on_storage = tabs::listener(&self.app_name, weak.clone(), adopter.clone());
+            let hooks = page::install(sender.downgrade(), clock.clone(), leaving, on_storage);
+            inner(Some(sender), session_id, hooks)
+        });
+        if let Some(adopter) = adopter {
+            adopter.watch_existing();
+        }
+        Ok(Tracker { inner: tracker })
     }
 }

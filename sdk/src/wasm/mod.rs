@@ -11,6 +11,7 @@ mod flush;
 mod page;
 mod signals;
 mod storage;
+mod tabs;
 mod transport;
 
 pub(crate) use page::PageHooks;

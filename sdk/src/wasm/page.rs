@@ -1,6 +1,7 @@
 //! The page's lifecycle: when it is hidden (`visibilitychange`) or unloaded
 //! (`pagehide`), what is queued goes out at once, as `keepalive` requests
-//! that outlive the page.
+//! that outlive the page. Also where the `storage` listener of `tabs.rs`
+//! is registered.
 //!
 //! The listeners live in a per-thread table, not in the tracker, so the
 //! tracker stays `Send + Sync` like the native one; dropping the tracker
@@ -12,7 +13,7 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc::WeakUnboundedSender;
 use wasm_bindgen::closure::Closure;
-use wasm_bindgen::JsCast;
+use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{Document, EventTarget, VisibilityState, Window};
 
 use crate::driver::Task;
@@ -53,6 +54,7 @@ struct Listeners {
     document: Document,
     on_visibility: Closure<dyn FnMut()>,
     on_pagehide: Closure<dyn FnMut()>,
+    on_storage: Closure<dyn FnMut(JsValue)>,
 }
 
 impl Drop for Listeners {
@@ -67,6 +69,10 @@ impl Drop for Listeners {
         let _ = window.remove_event_listener_with_callback(
             "pagehide",
             self.on_pagehide.as_ref().unchecked_ref(),
+        );
+        let _ = window.remove_event_listener_with_callback(
+            "storage",
+            self.on_storage.as_ref().unchecked_ref(),
         );
     }
 }
@@ -88,12 +94,14 @@ fn send_now(tasks: &WeakUnboundedSender<Task>, clock: &dyn Clock, leaving: &Atom
     }
 }
 
-/// Listens for the page being hidden or unloaded; `None` outside a window
-/// (in a worker), where there is no page to leave.
+/// Listens for the page being hidden or unloaded, and for other tabs'
+/// changes to `localStorage` (`on_storage`); `None` outside a window (in a
+/// worker), where there is no page to leave and no other tab.
 pub(crate) fn install(
     tasks: WeakUnboundedSender<Task>,
     clock: Arc<dyn Clock>,
     leaving: Arc<AtomicBool>,
+    on_storage: Closure<dyn FnMut(JsValue)>,
 ) -> Option<PageHooks> {
     let window = web_sys::window()?;
     let document = window.document()?;
@@ -119,6 +127,7 @@ pub(crate) fn install(
         document,
         on_visibility,
         on_pagehide,
+        on_storage,
     };
     // On failure `listeners` is dropped, which removes whatever was added.
     listeners
@@ -134,6 +143,10 @@ pub(crate) fn install(
             "pagehide",
             listeners.on_pagehide.as_ref().unchecked_ref(),
         )
+        .ok()?;
+    listeners
+        .window
+        .add_event_listener_with_callback("storage", listeners.on_storage.as_ref().unchecked_ref())
         .ok()?;
     let id = NEXT_ID.with(|next| {
         let id = next.get();
