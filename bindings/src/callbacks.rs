@@ -87,11 +87,15 @@ fn registered(key: u64) -> Registered {
     })
 }
 
-/// Calls `function` with `argument`; a callback that throws is reported on
-/// the console, so it cannot stop delivery.
-fn call(function: Option<Function>, argument: &JsValue) {
+/// Calls `function` with `argument`, or with none; a callback that throws
+/// is reported on the console, so it cannot stop delivery.
+fn call(function: Option<Function>, argument: Option<&JsValue>) {
     if let Some(function) = function {
-        if let Err(error) = function.call1(&JsValue::NULL, argument) {
+        let called = match argument {
+            Some(argument) => function.call1(&JsValue::NULL, argument),
+            None => function.call0(&JsValue::NULL),
+        };
+        if let Err(error) = called {
             web_sys::console::error_2(&"usage-sdk: a callback threw".into(), &error);
         }
     }
@@ -99,10 +103,10 @@ fn call(function: Option<Function>, argument: &JsValue) {
 
 /// The collector said the token of tracker `key` expired.
 pub(crate) fn token_expired(key: u64) {
-    call(registered(key).token_expired, &JsValue::UNDEFINED);
+    call(registered(key).token_expired, None);
 }
 
 /// The collector refused the token of tracker `key` with `code`.
 pub(crate) fn auth_error(key: u64, code: &str) {
-    call(registered(key).auth_error, &code.into());
+    call(registered(key).auth_error, Some(&code.into()));
 }

@@ -150,3 +150,106 @@ pub(crate) fn status<J: JsCast>(status: &Status) -> J {
         .set("counters", counters(&status.counters));
     object.into_js()
 }
+
+#[cfg(test)]
+mod tests {
+    use usage_sdk::core::ids::IdGen;
+    use usage_sdk::protocol::RejectCode;
+    use usage_sdk::NameText;
+    use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
+
+    use super::*;
+
+    wasm_bindgen_test_configure!(run_in_browser);
+
+    /// What `JSON.stringify` makes of a JavaScript value, read back by serde.
+    fn as_json(value: &JsValue) -> serde_json::Value {
+        let text = js_sys::JSON::stringify(value)
+            .expect("plain data")
+            .as_string()
+            .expect("a string");
+        serde_json::from_str(&text).expect("JSON")
+    }
+
+    #[wasm_bindgen_test]
+    fn debug_entries_have_the_shape_serde_gives_them_plus_their_text() {
+        let ids = IdGen::new(7);
+        let fates = [
+            Fate::Held,
+            Fate::Queued,
+            Fate::Sent { attempt: 3 },
+            Fate::AwaitingLogin {
+                code: "token_expired".into(),
+            },
+            Fate::Accepted,
+            Fate::Discarded,
+            Fate::Rejected {
+                code: RejectCode::InvalidName,
+            },
+            Fate::Invalid {
+                code: RejectCode::PropsTooLarge,
+            },
+            Fate::Refused {
+                status: 400,
+                code: Some("malformed_batch".into()),
+            },
+            Fate::Refused {
+                status: 418,
+                code: None,
+            },
+            Fate::Dropped {
+                reason: DropReason::OptedOut,
+            },
+            Fate::Dropped {
+                reason: DropReason::DoNotTrack,
+            },
+            Fate::Dropped {
+                reason: DropReason::QueueFull,
+            },
+            Fate::Dropped {
+                reason: DropReason::NoSession,
+            },
+            Fate::Dropped {
+                reason: DropReason::ShutDown,
+            },
+        ];
+        let entries: Vec<DebugEntry> = fates
+            .into_iter()
+            .enumerate()
+            .map(|(seq, fate)| DebugEntry {
+                seq: seq as u64,
+                id: (seq % 2 == 0).then(|| ids.uuid_v7(1_700_000_000_000)),
+                name: NameText::new("report.opened"),
+                fate,
+            })
+            .collect();
+        let built: js_sys::Array = debug_entries(&entries);
+        assert_eq!(built.length() as usize, entries.len());
+        for (entry, built) in entries.iter().zip(built.iter()) {
+            let mut expected = serde_json::to_value(entry).expect("serializes");
+            expected["text"] = entry.fate.to_string().into();
+            assert_eq!(as_json(&built), expected, "{:?}", entry.fate);
+        }
+    }
+
+    #[wasm_bindgen_test]
+    fn status_has_the_shape_serde_gives_it() {
+        let status = Status {
+            queued: 3,
+            held: 1,
+            unprocessed: 2,
+            counters: Counters {
+                accepted: 10,
+                discarded: 4,
+                dropped: 5,
+                refused: 6,
+                attempts: 7,
+            },
+        };
+        let built: JsValue = super::status(&status);
+        assert_eq!(
+            as_json(&built),
+            serde_json::to_value(status).expect("serializes")
+        );
+    }
+}
