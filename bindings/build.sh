@@ -92,6 +92,14 @@ trap 'rm -rf "$staging"' EXIT
 say "wasm-bindgen $have --target web"
 wasm-bindgen --target web --remove-name-section --remove-producers-section \
   --out-dir "$staging" --out-name "$NAME" "$input"
+# The generated class has `[Symbol.dispose]()`, which TypeScript knows only
+# with the `esnext.disposable` library; the types say so themselves, so an
+# app's `lib` setting need not (and `skipLibCheck` is not needed).
+{
+  printf '/// <reference lib="esnext.disposable" />\n'
+  cat "$staging/$NAME.d.ts"
+} >"$staging/$NAME.d.ts.new"
+mv "$staging/$NAME.d.ts.new" "$staging/$NAME.d.ts"
 say "$("$WASM_OPT" --version) -Oz"
 "$WASM_OPT" -Oz --strip-debug --strip-producers \
   -o "$staging/${NAME}_bg.opt.wasm" "$staging/${NAME}_bg.wasm"

@@ -84,7 +84,12 @@ impl Tracker {
 
     /// Records that `name` happened, with `props` (an object; optional). Never
     /// waits for the network: returns at once what became of the event.
-    pub fn track(&self, name: &str, props: Option<JsValue>) -> JsTrackResult {
+    pub fn track(
+        &self,
+        name: &str,
+        #[wasm_bindgen(unchecked_optional_param_type = "Record<string, unknown> | null")]
+        props: Option<JsValue>,
+    ) -> JsTrackResult {
         let props = props.unwrap_or(JsValue::UNDEFINED);
         let tracked = if props.is_undefined() || props.is_null() {
             self.inner.track(name, ())

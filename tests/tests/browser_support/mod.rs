@@ -2,8 +2,12 @@
 //! `bindings/build.sh`, served with a small test page by the real
 //! `usage-server`, and status tokens from its `POST /v1/tokens`.
 
+// Each test binary uses a part of this module.
+#![allow(dead_code)]
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::OnceLock;
 use std::time::{Duration, SystemTime};
 
 use serde_json::{json, Value};
@@ -40,8 +44,14 @@ fn newest(dirs: &[PathBuf]) -> Option<SystemTime> {
 
 /// The npm package folder, built by `bindings/build.sh` when it is missing or
 /// older than its sources; `None` (after a loud skip notice, or a panic under
-/// CI) when it cannot be built here.
+/// CI) when it cannot be built here. Built once per test process: tests
+/// running at once must not rewrite the folder under each other.
 pub fn package() -> Option<PathBuf> {
+    static BUILT: OnceLock<Option<PathBuf>> = OnceLock::new();
+    BUILT.get_or_init(build_package).clone()
+}
+
+fn build_package() -> Option<PathBuf> {
     let root = workspace_root();
     let pkg = root.join("bindings/pkg");
     let wasm = pkg.join("usage_sdk_bg.wasm");
@@ -67,7 +77,16 @@ pub fn package() -> Option<PathBuf> {
     None
 }
 
-fn copy_dir(from: &Path, to: &Path) {
+/// A fresh temporary folder.
+pub fn scratch(prefix: &str) -> TempDir {
+    tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir()
+        .expect("a temporary folder")
+}
+
+/// Copies the folder `from`, with everything below it, to `to`.
+pub fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).expect("create the copy's folder");
     for entry in std::fs::read_dir(from).expect("read the package folder") {
         let entry = entry.expect("a folder entry");
@@ -93,22 +112,24 @@ impl Site {
     /// Starts the server; `None` when the package cannot be built here.
     pub async fn start() -> Option<Site> {
         let pkg = package()?;
-        let folder = tempfile::Builder::new()
-            .prefix("usage-browser-site-")
-            .tempdir()
-            .expect("a folder for the test page");
+        let folder = scratch("usage-browser-site-");
         std::fs::write(folder.path().join("index.html"), HARNESS_HTML)
             .expect("write the test page");
         std::fs::write(folder.path().join("harness.js"), HARNESS_JS).expect("write its script");
         copy_dir(&pkg, &folder.path().join("pkg"));
+        Some(Site::serving(folder).await)
+    }
+
+    /// Starts the server with `folder` at `/demo/web-app/`.
+    pub async fn serving(folder: TempDir) -> Site {
         let options = ServerOptions::demo()
             .arg("--web-app")
             .arg(folder.path().display().to_string());
         let server = TestServer::start_with(options).await;
-        Some(Site {
+        Site {
             server,
             _folder: folder,
-        })
+        }
     }
 
     /// The test page's URL, with the tracker's `options` (a JSON object).
