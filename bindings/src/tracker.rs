@@ -91,7 +91,8 @@ impl Tracker {
         props: Option<JsValue>,
     ) -> JsTrackResult {
         let props = props.unwrap_or(JsValue::UNDEFINED);
-        let tracked = if props.is_undefined() || props.is_null() {
+        // A dropped event's props are never read: not written as JSON either.
+        let tracked = if props.is_undefined() || props.is_null() || self.inner.is_dropping() {
             self.inner.track(name, ())
         } else {
             match js_sys::JSON::stringify(&props)
