@@ -18,9 +18,9 @@ use support::webdriver::{Browser, BrowserOptions};
 /// How long another tab may take to follow a login, logout or hint.
 const FOLLOW: Duration = Duration::from_secs(3);
 
-/// Helpers the first tab gets: opening, reloading and closing the other tabs,
+/// Functions the first tab gets: opening, reloading and closing the other tabs,
 /// and tracking in all of them.
-const TAB_HELPERS: &str = r#"
+const TAB_FUNCTIONS: &str = r#"
 window.tabs = {};
 const ready = (w, old) => {
   try { return w.document !== old && w.document.body?.dataset.ready === "true"; } catch { return false; }
@@ -61,10 +61,10 @@ window.trackIn = (names, count, round) => {
 };
 "#;
 
-/// Opens the first tab with the helpers, and the other tabs `names`.
+/// Opens the first tab with those functions, and the other tabs `names`.
 async fn open_tabs(browser: &Browser, site: &Site, options: &Value, names: &[&str]) {
     open(browser, &site.page(options)).await;
-    run(browser, "install the tab helpers", TAB_HELPERS, vec![]).await;
+    run(browser, "install the tab functions", TAB_FUNCTIONS, vec![]).await;
     for name in names {
         run(
             browser,
