@@ -47,18 +47,76 @@ pub(crate) fn claims<J: JsCast>(claims: &Claims) -> J {
     object.into_js()
 }
 
+/// The names and fixed values of `track()`'s answers as JavaScript strings,
+/// made once: decoding them from UTF-8 on every call was most of what a
+/// dropped event cost.
+struct Words {
+    outcome: JsValue,
+    id: JsValue,
+    reason: JsValue,
+    queued: JsValue,
+    held: JsValue,
+    dropped: JsValue,
+    reasons: [JsValue; 5],
+}
+
+impl Words {
+    fn new() -> Self {
+        let reasons = [
+            DropReason::OptedOut,
+            DropReason::DoNotTrack,
+            DropReason::QueueFull,
+            DropReason::NoSession,
+            DropReason::ShutDown,
+        ];
+        Self {
+            outcome: "outcome".into(),
+            id: "id".into(),
+            reason: "reason".into(),
+            queued: "queued".into(),
+            held: "held".into(),
+            dropped: "dropped".into(),
+            reasons: reasons.map(|reason| drop_reason(reason).into()),
+        }
+    }
+
+    fn reason(&self, reason: DropReason) -> &JsValue {
+        let at = match reason {
+            DropReason::OptedOut => 0,
+            DropReason::DoNotTrack => 1,
+            DropReason::QueueFull => 2,
+            DropReason::NoSession => 3,
+            DropReason::ShutDown => 4,
+        };
+        &self.reasons[at]
+    }
+}
+
+thread_local! {
+    static WORDS: Words = Words::new();
+}
+
 /// What `track()` did: `{ outcome, id | reason | code }`.
 pub(crate) fn tracked<J: JsCast>(tracked: Tracked) -> J {
-    let object = Plain::new();
-    match tracked {
-        Tracked::Queued(id) => object.set("outcome", "queued").set("id", id.to_string()),
-        Tracked::Held(id) => object.set("outcome", "held").set("id", id.to_string()),
-        Tracked::Dropped(reason) => object
-            .set("outcome", "dropped")
-            .set("reason", drop_reason(reason)),
-        Tracked::Invalid(code) => object.set("outcome", "invalid").set("code", code.as_str()),
-    };
-    object.into_js()
+    let object = Object::new();
+    WORDS.with(|words| {
+        let (outcome, name, value) = match tracked {
+            Tracked::Queued(id) => (&words.queued, &words.id, id.to_string().into()),
+            Tracked::Held(id) => (&words.held, &words.id, id.to_string().into()),
+            Tracked::Dropped(reason) => {
+                (&words.dropped, &words.reason, words.reason(reason).clone())
+            }
+            Tracked::Invalid(code) => {
+                let plain = Plain(object.clone());
+                plain.set("outcome", "invalid").set("code", code.as_str());
+                return;
+            }
+        };
+        // Setting properties on a fresh plain object cannot fail.
+        let _ = Reflect::set(&object, &words.outcome, outcome);
+        let _ = Reflect::set(&object, name, &value);
+    });
+    object.unchecked_into()
 }
 
 /// The snake_case name of a drop reason, as serde writes it.
