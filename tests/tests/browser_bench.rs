@@ -8,12 +8,14 @@
 //!   `track()` until the server has stored the last one.
 //!
 //! Not a pass/fail test: it prints figures for the README. Run it with a
-//! release server, each measurement repeated, and read the spread:
+//! release server, each measurement repeated, and read the spread (the test
+//! itself only drives the browser, so it needs no release build; the package
+//! always is one):
 //!
 //! ```text
 //! cargo build --release -p usage-validator --bin usage-server
 //! USAGE_TEST_SERVER_BIN=target/release/usage-server \
-//!   cargo test -p usage-e2e --release --test browser_bench -- --ignored --nocapture
+//!   cargo test -p usage-e2e --test browser_bench -- --ignored --nocapture
 //! ```
 
 mod browser_support;
