@@ -86,8 +86,7 @@ pub(crate) fn hold(locks: &LockManager, key: &str, released: Promise) {
 pub(crate) fn promise_with_resolve() -> (Promise, Function) {
     let mut resolve = None;
     let promise = Promise::new(&mut |res, _reject| resolve = Some(res));
-    // The executor runs before `Promise::new` returns.
-    let resolve = resolve.unwrap_or_else(|| Function::new_no_args(""));
+    let resolve = resolve.expect("a promise's executor runs before its constructor returns");
     (promise, resolve)
 }
 
