@@ -11,7 +11,8 @@
 #   * wasm-bindgen-cli at exactly the version of the wasm-bindgen crate in
 #     Cargo.lock (cargo install);
 #   * binaryen's wasm-opt from npm, at the version bindings/tools/package-lock.json
-#     names (npm ci into bindings/tools/node_modules).
+#     names (npm ci into bindings/tools/node_modules); npm itself from Debian
+#     when it is missing and the script runs as root.
 # Paths of this machine are remapped out of the .wasm (panic locations name
 # files), so the build folder and $CARGO_HOME do not change the output.
 #
@@ -71,7 +72,15 @@ fi
 # binaryen from npm, pinned by the lock file: Debian's binaryen (108) is older
 # and optimises less, and a distribution's version would make the output
 # depend on the machine.
-command -v npm >/dev/null || die "npm is needed for binaryen's wasm-opt (Debian: apt-get install npm)"
+if ! command -v npm >/dev/null; then
+  if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null; then
+    say "installing npm (Debian's package), for binaryen's wasm-opt"
+    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends npm \
+      || die "apt-get could not install npm"
+  else
+    die "npm is needed for binaryen's wasm-opt (Debian: apt-get install npm)"
+  fi
+fi
 binaryen_wanted="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["packages"]["node_modules/binaryen"]["version"])' "$TOOLS/package-lock.json")"
 if [[ "$(json_version "$TOOLS/node_modules/binaryen/package.json")" != "$binaryen_wanted" ]]; then
   say "installing binaryen $binaryen_wanted from npm into bindings/tools"
@@ -133,19 +142,22 @@ rm -rf "$OUT"
 mkdir -p "$OUT"
 cp -R "$staging/." "$OUT/"
 
+# Bytes in KiB with one decimal.
+kib() { awk -v bytes="$1" 'BEGIN { printf "%.1f", bytes / 1024 }'; }
+
 # Sizes as a browser downloads them: gzip -9, without a name or time in the header.
 size_line() {
   local file="$1" raw gz
   raw=$(wc -c <"$file")
   gz=$(gzip -9 -n -c "$file" | wc -c)
-  printf '%s: %d bytes, gzip -9: %d bytes (%.1f KiB)' "$(basename "$file")" "$raw" "$gz" "$(echo "$gz/1024" | bc -l)"
+  printf '%s: %d bytes, gzip -9: %d bytes (%s KiB)' "$(basename "$file")" "$raw" "$gz" "$(kib "$gz")"
 }
 total_gz=$(($(gzip -9 -n -c "$OUT/${NAME}_bg.wasm" | wc -c) + $(gzip -9 -n -c "$OUT/$NAME.js" | wc -c)))
 say "wrote $OUT"
 say "$(size_line "$OUT/${NAME}_bg.wasm")"
 say "$(size_line "$OUT/$NAME.js")"
-say "$(printf 'package (wasm + js), gzip -9: %d bytes (%.1f KiB); budget %d bytes (40 KiB)' \
-  "$total_gz" "$(echo "$total_gz/1024" | bc -l)" "$BUDGET_GZIP")"
+say "$(printf 'package (wasm + js), gzip -9: %d bytes (%s KiB); budget %d bytes (40 KiB)' \
+  "$total_gz" "$(kib "$total_gz")" "$BUDGET_GZIP")"
 if ((total_gz > BUDGET_GZIP)); then
   say "WARNING: the package is over its size budget (see bindings/README.md, Package size)"
 fi
