@@ -100,6 +100,8 @@ async function main() {
       const token = await fetchToken(endpoint, $("#key").value.trim(), user);
       tracker.login(token);
       localStorage.setItem(WHO, user);
+      // The flag changes with the login: shown at once, not at the next tick.
+      renderStatus(tracker);
       $("#signed-in").textContent = user;
     } catch (error) {
       problem(`Sign-in failed: ${error.message}${error.code ? ` (${error.code})` : ""}`);
@@ -109,6 +111,7 @@ async function main() {
   $("#logout").addEventListener("click", () => {
     tracker.logout();
     localStorage.removeItem(WHO);
+    renderStatus(tracker);
     $("#signed-in").textContent = "nobody";
   });
 
