@@ -8,9 +8,6 @@ pub enum BindingError {
     /// The options object given to `Tracker.create` is not usable.
     #[error("invalid tracker options: {0}")]
     InvalidOptions(String),
-    /// A value could not be handed back to JavaScript.
-    #[error("cannot convert the result for JavaScript: {0}")]
-    Conversion(String),
     /// The SDK refused the call.
     #[error(transparent)]
     Sdk(#[from] usage_sdk::Error),
@@ -21,7 +18,6 @@ impl BindingError {
     pub fn code(&self) -> &'static str {
         match self {
             Self::InvalidOptions(_) => "invalid_options",
-            Self::Conversion(_) => "conversion",
             Self::Sdk(error) => error.code(),
         }
     }

@@ -8,9 +8,9 @@ use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 
 use crate::callbacks::{self, Slot};
-use crate::convert::{to_js, JsClaims, JsDebugEntry, JsTracked};
+use crate::convert;
 use crate::error::BindingError;
-use crate::options::{callback, Options};
+use crate::options::Options;
 use crate::types::{
     JsClaims as TsClaims, JsDebugEntries, JsPromiseBool, JsStatus, JsTrackResult, JsTrackerOptions,
 };
@@ -49,13 +49,13 @@ impl Tracker {
     #[wasm_bindgen(constructor)]
     pub fn new(options: JsTrackerOptions) -> Result<Tracker, BindingError> {
         let options: &JsValue = options.unchecked_ref();
-        let settings = Options::from_js(options)?;
+        let options = Options::from_js(options)?;
         let callbacks = Slot::new();
-        callbacks.set_token_expired(callback(options, "onTokenExpired")?);
-        callbacks.set_auth_error(callback(options, "onAuthError")?);
+        callbacks.set_token_expired(options.callback("onTokenExpired")?);
+        callbacks.set_auth_error(options.callback("onAuthError")?);
         let key = callbacks.key();
-        let inner = settings
-            .builder()
+        let inner = options
+            .builder()?
             .on_token_expired(move || callbacks::token_expired(key))
             .on_auth_error(move |code| callbacks::auth_error(key, code))
             .build()?;
@@ -73,7 +73,7 @@ impl Tracker {
     /// says opted out. Returns the token's claims; throws `invalid_token`.
     pub fn login(&self, token: &str) -> Result<TsClaims, BindingError> {
         let claims = self.inner.login(token)?;
-        to_js(&JsClaims::from(&claims))
+        Ok(convert::claims(&claims))
     }
 
     /// Logs the user out: what they tracked is sent at once, and the cached
@@ -84,9 +84,15 @@ impl Tracker {
 
     /// Records that `name` happened, with `props` (an object; optional). Never
     /// waits for the network: returns at once what became of the event.
-    pub fn track(&self, name: &str, props: Option<JsValue>) -> Result<JsTrackResult, BindingError> {
+    pub fn track(
+        &self,
+        name: &str,
+        #[wasm_bindgen(unchecked_optional_param_type = "Record<string, unknown> | null")]
+        props: Option<JsValue>,
+    ) -> JsTrackResult {
         let props = props.unwrap_or(JsValue::UNDEFINED);
-        let tracked = if props.is_undefined() || props.is_null() {
+        // A dropped event's props are never read: not written as JSON either.
+        let tracked = if props.is_undefined() || props.is_null() || self.inner.is_dropping() {
             self.inner.track(name, ())
         } else {
             match js_sys::JSON::stringify(&props)
@@ -100,7 +106,7 @@ impl Tracker {
                 None => self.inner.track(name, Unserializable),
             }
         };
-        to_js(&JsTracked::from(tracked))
+        convert::tracked(tracked)
     }
 
     /// Sends what is queued now and waits up to `timeoutMs` (default 5000).
@@ -132,14 +138,8 @@ impl Tracker {
     /// The debugger log: the most recent events and what became of each,
     /// oldest first, with the fate also in words (`text`).
     #[wasm_bindgen(js_name = debugEvents)]
-    pub fn debug_events(&self) -> Result<JsDebugEntries, BindingError> {
-        let entries: Vec<JsDebugEntry> = self
-            .inner
-            .debug_events()
-            .into_iter()
-            .map(JsDebugEntry::from)
-            .collect();
-        to_js(&entries)
+    pub fn debug_events(&self) -> JsDebugEntries {
+        convert::debug_entries(&self.inner.debug_events())
     }
 
     /// Calls `callback` when the collector says the token expired (events are
@@ -167,8 +167,8 @@ impl Tracker {
     }
 
     /// How delivery stands: backlog and totals.
-    pub fn status(&self) -> Result<JsStatus, BindingError> {
-        to_js(&self.inner.status())
+    pub fn status(&self) -> JsStatus {
+        convert::status(&self.inner.status())
     }
 
     /// Whether events are dropped at once now (opted out, do-not-track, shut down).

@@ -26,7 +26,12 @@ export interface TrackerOptions {
   requestTimeoutMs?: number;
   /** How many recent events `debugEvents()` remembers. Default 200. */
   debugCapacity?: number;
-  /** Drop every event and store nothing (for instance `navigator.doNotTrack === "1"`). */
+  /**
+   * `true`: drop every event and store nothing. `false`: track even when the
+   * browser asks not to. Unset (the default): the browser decides, and
+   * `navigator.doNotTrack === "1"` or Global Privacy Control
+   * (`navigator.globalPrivacyControl === true`) turn tracking off.
+   */
   doNotTrack?: boolean;
   /** Called when the collector says the token expired; log in again and the kept events go. */
   onTokenExpired?: () => void;

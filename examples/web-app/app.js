@@ -96,6 +96,8 @@ async function main() {
       const token = await fetchToken(user);
       tracker.login(token);
       localStorage.setItem(WHO, user);
+      // The flag changes with the login: shown at once, not at the next tick.
+      renderStatus(tracker);
       $("#signed-in").textContent = user;
       // The flag line changes with the login, not a timer tick later.
       render();
@@ -107,6 +109,7 @@ async function main() {
   $("#logout").addEventListener("click", () => {
     tracker.logout();
     localStorage.removeItem(WHO);
+    renderStatus(tracker);
     $("#signed-in").textContent = "nobody";
     render();
   });

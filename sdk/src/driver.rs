@@ -28,8 +28,21 @@ pub(crate) enum Task {
     Track(Event),
     Login(Login),
     Logout,
-    Flush { deadline_ms: u64, reply: Reply },
-    Shutdown { deadline_ms: u64, reply: Reply },
+    Flush {
+        deadline_ms: u64,
+        reply: Reply,
+    },
+    Shutdown {
+        deadline_ms: u64,
+        reply: Reply,
+    },
+    /// Takes over the journal another tracker left (a browser tab that was
+    /// closed); `reply(true)` once this tracker's own journal holds its events.
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    Adopt {
+        journal: Vec<u8>,
+        reply: Reply,
+    },
 }
 
 /// Track tasks waiting in the channel. The channel itself is unbounded so that
@@ -164,6 +177,12 @@ impl<T: Transport, S: Storage, Ti: Timer> Driver<T, S, Ti> {
                 self.engine.expedite(now);
                 waiters.push(Waiter { deadline_ms, reply });
                 *stopping = true;
+            }
+            Task::Adopt { journal, reply } => {
+                self.engine.restore(replay(&journal));
+                // Written before the answer, so the other journal can go.
+                self.apply_effects();
+                reply(true);
             }
         }
     }

@@ -20,6 +20,7 @@ use serde::Deserialize;
 use usage_sdk::protocol::Claims;
 use usage_sdk::{DropReason, Fate, Tracked, Tracker, TrackerBuilder};
 use wasm_bindgen::prelude::wasm_bindgen;
+use wasm_bindgen::JsValue;
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 
 wasm_bindgen_test_configure!(run_in_browser);
@@ -48,11 +49,26 @@ export function stub_fetch(answer) {
 }
 export function fetch_calls() { return state.calls; }
 export function requests() { return JSON.stringify(state.requests); }
-export function journal_lines(app) {
-  const text = localStorage.getItem(`usage-sdk/${app}/journal`) || "";
-  return text.split("\n").filter((line) => line.length > 0).length;
+function journal_keys(app) {
+  const shared = `usage-sdk/${app}/journal`;
+  return Object.keys(localStorage).filter((key) => key === shared || key.startsWith(`${shared}/`));
 }
+export function journal_lines(app) {
+  return journal_keys(app)
+    .map((key) => (localStorage.getItem(key) || "").split("\n").filter((line) => line.length > 0).length)
+    .reduce((sum, lines) => sum + lines, 0);
+}
+export function journal_count(app) { return journal_keys(app).length; }
 export function leave_page() { window.dispatchEvent(new Event("pagehide")); }
+export function set_privacy_signals(do_not_track, global_privacy_control) {
+  for (const [name, value] of [["doNotTrack", do_not_track], ["globalPrivacyControl", global_privacy_control]]) {
+    if (value === undefined) {
+      delete navigator[name];
+    } else {
+      Object.defineProperty(navigator, name, { value, configurable: true });
+    }
+  }
+}
 "#)]
 extern "C" {
     /// Replaces `fetch`: it records each request, then answers like the
@@ -62,8 +78,13 @@ extern "C" {
     fn fetch_calls() -> u32;
     /// The recorded requests, as JSON.
     fn requests() -> String;
-    /// Lines in the journal of `app` in localStorage.
+    /// Lines in the journals of `app` in localStorage, every tab's together.
     fn journal_lines(app: &str) -> u32;
+    /// How many journals of `app` localStorage holds.
+    fn journal_count(app: &str) -> u32;
+    /// Makes `navigator.doNotTrack` and `navigator.globalPrivacyControl`
+    /// read these values; `undefined` puts the browser's own back.
+    fn set_privacy_signals(do_not_track: JsValue, global_privacy_control: JsValue);
     /// Fires `pagehide`, as the browser does when the page is left.
     fn leave_page();
 }
@@ -250,4 +271,114 @@ async fn a_page_being_left_sends_with_keepalive_and_the_token_in_the_body() {
     assert_eq!(body["token"].as_str(), Some(token("erin", false).as_str()));
     assert_eq!(body["events"][0]["name"], "report.opened");
     assert_eq!(fates(&tracker), vec![Fate::Accepted]);
+}
+
+/// Puts the browser's own privacy signals back when a test ends, even a failed one.
+struct PrivacySignals;
+
+impl PrivacySignals {
+    fn set(do_not_track: JsValue, global_privacy_control: JsValue) -> Self {
+        set_privacy_signals(do_not_track, global_privacy_control);
+        Self
+    }
+}
+
+impl Drop for PrivacySignals {
+    fn drop(&mut self) {
+        set_privacy_signals(JsValue::UNDEFINED, JsValue::UNDEFINED);
+    }
+}
+
+/// Tracks one event for `sub` and says what became of it, after a flush.
+async fn one_event(tracker: &Tracker) -> Tracked {
+    tracker
+        .login(&token("frank", false))
+        .expect("reads the token");
+    let tracked = tracker.track("report.opened", ());
+    tracker.flush(Duration::from_millis(500)).await;
+    tracked
+}
+
+#[wasm_bindgen_test]
+async fn do_not_track_in_the_browser_turns_tracking_off() {
+    stub_fetch(true);
+    let _signals = PrivacySignals::set("1".into(), JsValue::UNDEFINED);
+    let app = app("dnt");
+    let tracker = quiet(&app).build().expect("builds");
+    assert!(tracker.is_dropping());
+    assert_eq!(
+        one_event(&tracker).await,
+        Tracked::Dropped(DropReason::DoNotTrack)
+    );
+    assert_eq!(fetch_calls(), 0, "not one request left the page");
+    assert_eq!(journal_count(&app), 0, "nothing was stored either");
+}
+
+#[wasm_bindgen_test]
+async fn global_privacy_control_turns_tracking_off() {
+    stub_fetch(true);
+    let _signals = PrivacySignals::set("0".into(), JsValue::TRUE);
+    let tracker = quiet(&app("gpc")).build().expect("builds");
+    assert_eq!(
+        one_event(&tracker).await,
+        Tracked::Dropped(DropReason::DoNotTrack)
+    );
+    assert_eq!(fetch_calls(), 0);
+}
+
+#[wasm_bindgen_test]
+async fn other_values_of_the_signals_leave_tracking_on() {
+    stub_fetch(true);
+    // Browsers without a preference say "unspecified" or null; GPC off is false.
+    let _signals = PrivacySignals::set("unspecified".into(), JsValue::FALSE);
+    let tracker = quiet(&app("no-signal")).build().expect("builds");
+    assert!(matches!(one_event(&tracker).await, Tracked::Queued(_)));
+    assert_eq!(fates(&tracker), vec![Fate::Accepted]);
+}
+
+#[wasm_bindgen_test]
+async fn an_app_can_choose_to_track_despite_the_signals() {
+    stub_fetch(true);
+    let _signals = PrivacySignals::set("1".into(), JsValue::TRUE);
+    let tracker = quiet(&app("override"))
+        .do_not_track(false)
+        .build()
+        .expect("builds");
+    assert!(matches!(one_event(&tracker).await, Tracked::Queued(_)));
+    assert_eq!(fetch_calls(), 1);
+}
+
+#[wasm_bindgen_test]
+async fn trackers_running_at_once_keep_separate_journals_and_a_later_one_takes_them_over() {
+    stub_fetch(false);
+    let app = app("tabs");
+    let first = quiet(&app).build().expect("builds");
+    let second = quiet(&app).build().expect("builds");
+    first.login(&token("gina", false)).expect("reads the token");
+    second
+        .login(&token("gina", false))
+        .expect("reads the token");
+    for tracker in [&first, &second] {
+        for name in ["a", "b"] {
+            assert!(matches!(tracker.track(name, ()), Tracked::Queued(_)));
+        }
+    }
+    settle().await;
+    assert_eq!(journal_count(&app), 2, "one journal per running tracker");
+
+    drop(first);
+    drop(second);
+    settle().await;
+    let third = quiet(&app).build().expect("builds");
+    settle().await;
+    assert_eq!(
+        third.status().queued,
+        4,
+        "the events of both are queued again, each once"
+    );
+    assert_eq!(
+        journal_count(&app),
+        1,
+        "the journals left behind were deleted once taken over"
+    );
 }

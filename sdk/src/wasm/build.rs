@@ -3,12 +3,14 @@
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, RwLock};
 
+use wasm_bindgen::JsValue;
+
 use usage_protocol::is_valid_id;
 
 use super::clock::{seed, BrowserClock, BrowserTimer};
-use super::page;
 use super::storage::BrowserStorage;
 use super::transport::FetchTransport;
+use super::{page, signals, tabs};
 use crate::builder::TrackerBuilder;
 use crate::core::engine::Engine;
 use crate::driver::{Backlog, Driver};
@@ -27,31 +29,42 @@ impl TrackerBuilder {
     /// run tasks (a page or a worker).
     ///
     /// With `do_not_track(true)` nothing is stored or sent: every event is
-    /// dropped and only the debugger log shows it.
+    /// dropped and only the debugger log shows it. Without a `do_not_track`
+    /// call, the browser's signals decide: `navigator.doNotTrack === "1"` or
+    /// Global Privacy Control turn the tracker off; `do_not_track(false)`
+    /// tracks whatever the browser says.
     pub fn build(self) -> Result<Tracker, Error> {
         if !is_valid_id(&self.app_name) {
             return Err(Error::InvalidAppName);
         }
         let clock: Arc<dyn Clock> = Arc::new(BrowserClock::new());
-        let dnt = self.do_not_track.unwrap_or(false);
+        let dnt = self
+            .do_not_track
+            .unwrap_or_else(signals::browser_asks_not_to_track);
         let shared = Arc::new(Shared::new(&self, dnt, seed()));
         let backlog = Arc::new(Backlog::default());
-        let inner = |tasks, session_id, page| Tracker {
-            inner: Arc::new(Inner {
-                shared: shared.clone(),
-                clock: clock.clone(),
-                tasks,
-                backlog: backlog.clone(),
-                channel_capacity: self.channel_capacity,
-                session_id: RwLock::new(session_id),
-                page,
-            }),
+        let inner = |tasks, session_id, page| Inner {
+            shared: shared.clone(),
+            clock: clock.clone(),
+            tasks,
+            backlog: backlog.clone(),
+            channel_capacity: self.channel_capacity,
+            session_id: RwLock::new(session_id),
+            page,
         };
         if dnt {
-            return Ok(inner(None, None, None));
+            return Ok(Tracker {
+                inner: Arc::new(inner(None, None, None)),
+            });
         }
 
-        let mut storage = BrowserStorage::open(&self.app_name);
+        // With Web Locks each tab keeps a journal of its own (see `tabs.rs`).
+        let locks = tabs::lock_manager();
+        let journal_key = match &locks {
+            Some(_) => tabs::tab_journal_key(&self.app_name, shared.ids.next_u64()),
+            None => tabs::shared_journal_key(&self.app_name),
+        };
+        let mut storage = BrowserStorage::open(&self.app_name, journal_key.clone());
         let cached = storage.load_session().unwrap_or_else(|error| {
             tracing::warn!(%error, "ignoring the cached login");
             None
@@ -75,8 +88,27 @@ impl TrackerBuilder {
             tasks: receiver,
         };
         driver.restore(login);
-        wasm_bindgen_futures::spawn_local(driver.run());
-        let hooks = page::install(sender.downgrade(), clock.clone(), leaving);
-        Ok(inner(Some(sender), session_id, hooks))
+        // This tab's journal lock is held while its delivery loop runs. It
+        // is asked for before the journal is first written, so no other tab
+        // can take the journal for one left behind.
+        let (released, release) = tabs::promise_with_resolve();
+        let adopter = locks.map(|locks| {
+            tabs::hold(&locks, &journal_key, released);
+            tabs::Adopter::new(locks, &self.app_name, &journal_key, sender.downgrade())
+        });
+        wasm_bindgen_futures::spawn_local(async move {
+            driver.run().await;
+            // Resolving cannot fail: `release` is the promise's own resolver.
+            let _ = release.call0(&JsValue::UNDEFINED);
+        });
+        let tracker = Arc::new_cyclic(|weak| {
+            let on_storage = tabs::listener(&self.app_name, weak.clone(), adopter.clone());
+            let hooks = page::install(sender.downgrade(), clock.clone(), leaving, on_storage);
+            inner(Some(sender), session_id, hooks)
+        });
+        if let Some(adopter) = adopter {
+            adopter.watch_existing();
+        }
+        Ok(Tracker { inner: tracker })
     }
 }

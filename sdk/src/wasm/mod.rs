@@ -9,7 +9,9 @@ mod clock;
 mod error;
 mod flush;
 mod page;
+mod signals;
 mod storage;
+mod tabs;
 mod transport;
 
 pub(crate) use page::PageHooks;

@@ -1,26 +1,28 @@
 //! The page's lifecycle: when it is hidden (`visibilitychange`) or unloaded
 //! (`pagehide`), what is queued goes out at once, as `keepalive` requests
-//! that outlive the page.
+//! that outlive the page. Also where the `storage` listener of `tabs.rs`
+//! is registered.
 //!
 //! The listeners live in a per-thread table, not in the tracker, so the
 //! tracker stays `Send + Sync` like the native one; dropping the tracker
 //! removes them.
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use tokio::sync::mpsc::WeakUnboundedSender;
 use wasm_bindgen::closure::Closure;
-use wasm_bindgen::JsCast;
+use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{Document, EventTarget, VisibilityState, Window};
 
 use crate::driver::Task;
 use crate::platform::Clock;
 
 thread_local! {
-    static LISTENERS: RefCell<HashMap<u64, Listeners>> = RefCell::new(HashMap::new());
+    // A list, not a map: a page has a tracker or two, and a map's code
+    // weighs more in the package than the search.
+    static LISTENERS: RefCell<Vec<(u64, Listeners)>> = const { RefCell::new(Vec::new()) };
     static NEXT_ID: Cell<u64> = const { Cell::new(0) };
 }
 
@@ -33,8 +35,14 @@ pub(crate) struct PageHooks {
 impl Drop for PageHooks {
     fn drop(&mut self) {
         // The table is gone only while the thread ends; nothing is left to remove then.
+        // Taken out of the table before they drop, so removing the browser's
+        // listeners never runs while the table is borrowed.
         let removed = LISTENERS
-            .try_with(|table| table.borrow_mut().remove(&self.id))
+            .try_with(|table| {
+                let mut table = table.borrow_mut();
+                let at = table.iter().position(|(id, _)| *id == self.id)?;
+                Some(table.swap_remove(at))
+            })
             .ok()
             .flatten();
         drop(removed);
@@ -46,6 +54,7 @@ struct Listeners {
     document: Document,
     on_visibility: Closure<dyn FnMut()>,
     on_pagehide: Closure<dyn FnMut()>,
+    on_storage: Closure<dyn FnMut(JsValue)>,
 }
 
 impl Drop for Listeners {
@@ -60,6 +69,10 @@ impl Drop for Listeners {
         let _ = window.remove_event_listener_with_callback(
             "pagehide",
             self.on_pagehide.as_ref().unchecked_ref(),
+        );
+        let _ = window.remove_event_listener_with_callback(
+            "storage",
+            self.on_storage.as_ref().unchecked_ref(),
         );
     }
 }
@@ -81,12 +94,14 @@ fn send_now(tasks: &WeakUnboundedSender<Task>, clock: &dyn Clock, leaving: &Atom
     }
 }
 
-/// Listens for the page being hidden or unloaded; `None` outside a window
-/// (in a worker), where there is no page to leave.
+/// Listens for the page being hidden or unloaded, and for other tabs'
+/// changes to `localStorage` (`on_storage`); `None` outside a window (in a
+/// worker), where there is no page to leave and no other tab.
 pub(crate) fn install(
     tasks: WeakUnboundedSender<Task>,
     clock: Arc<dyn Clock>,
     leaving: Arc<AtomicBool>,
+    on_storage: Closure<dyn FnMut(JsValue)>,
 ) -> Option<PageHooks> {
     let window = web_sys::window()?;
     let document = window.document()?;
@@ -112,6 +127,7 @@ pub(crate) fn install(
         document,
         on_visibility,
         on_pagehide,
+        on_storage,
     };
     // On failure `listeners` is dropped, which removes whatever was added.
     listeners
@@ -128,11 +144,15 @@ pub(crate) fn install(
             listeners.on_pagehide.as_ref().unchecked_ref(),
         )
         .ok()?;
+    listeners
+        .window
+        .add_event_listener_with_callback("storage", listeners.on_storage.as_ref().unchecked_ref())
+        .ok()?;
     let id = NEXT_ID.with(|next| {
         let id = next.get();
         next.set(id + 1);
         id
     });
-    LISTENERS.with(|table| table.borrow_mut().insert(id, listeners));
+    LISTENERS.with(|table| table.borrow_mut().push((id, listeners)));
     Some(PageHooks { id })
 }

@@ -1,6 +1,8 @@
 //! The cached login and the journal of unsent events in the browser's
 //! `localStorage`, through gloo-storage: `usage-sdk/<app>/session` holds the
-//! login as JSON, `usage-sdk/<app>/journal` the journal as NDJSON text.
+//! login as JSON, shared by the app's tabs; each tab writes its journal
+//! (NDJSON text) under a key of its own, `usage-sdk/<app>/journal/<tab>`
+//! (see `tabs.rs`), or, without Web Locks, under `usage-sdk/<app>/journal`.
 
 use gloo_storage::{LocalStorage, Storage as _};
 
@@ -25,13 +27,16 @@ pub(crate) enum BrowserStorage {
     },
 }
 
-fn failed(what: &str, key: &str, error: impl std::fmt::Debug) -> StorageError {
-    StorageError(format!("{what} localStorage[{key}]: {error:?}"))
+/// Names what failed; the browser's exception itself is not formatted, as
+/// `Debug` output would bring Unicode escaping tables into the package.
+fn failed(what: &str, key: &str) -> StorageError {
+    StorageError(format!("{what} localStorage[{key}]"))
 }
 
 impl BrowserStorage {
-    /// `localStorage` under keys for `app`, or memory when it cannot be used.
-    pub(crate) fn open(app: &str) -> Self {
+    /// `localStorage` under the keys of `app`, the journal under
+    /// `journal_key`; or memory when `localStorage` cannot be used.
+    pub(crate) fn open(app: &str, journal_key: String) -> Self {
         let available = web_sys::window()
             .and_then(|window| window.local_storage().ok().flatten())
             .is_some();
@@ -44,7 +49,7 @@ impl BrowserStorage {
         }
         Self::Local {
             session_key: format!("usage-sdk/{app}/session"),
-            journal_key: format!("usage-sdk/{app}/journal"),
+            journal_key,
             journal: None,
         }
     }
@@ -55,13 +60,13 @@ fn read_journal(key: &str) -> Result<String, StorageError> {
     LocalStorage::raw()
         .get_item(key)
         .map(Option::unwrap_or_default)
-        .map_err(|e| failed("cannot read", key, e))
+        .map_err(|_| failed("cannot read", key))
 }
 
 fn write_journal(key: &str, text: &str) -> Result<(), StorageError> {
     LocalStorage::raw()
         .set_item(key, text)
-        .map_err(|e| failed("cannot write", key, e))
+        .map_err(|_| failed("cannot write", key))
 }
 
 fn as_text(bytes: &[u8]) -> Result<&str, StorageError> {
@@ -75,7 +80,7 @@ impl Storage for BrowserStorage {
             Self::Local { session_key, .. } => match LocalStorage::get(&*session_key) {
                 Ok(session) => Ok(Some(session)),
                 Err(gloo_storage::errors::StorageError::KeyNotFound(_)) => Ok(None),
-                Err(error) => Err(failed("unreadable", session_key, error)),
+                Err(_) => Err(failed("unreadable", session_key)),
             },
             Self::Memory { session, .. } => Ok(session.clone()),
         }
@@ -84,8 +89,21 @@ impl Storage for BrowserStorage {
     fn save_session(&mut self, session: Option<&CachedSession>) -> Result<(), StorageError> {
         match (self, session) {
             (Self::Local { session_key, .. }, Some(session)) => {
-                LocalStorage::set(&*session_key, session)
-                    .map_err(|e| failed("cannot write", session_key, e))
+                // The server's hint about this very login, stored by another
+                // tab, stays: writing the login again without it would tell
+                // every tab the user is tracked once more.
+                let stored: Option<CachedSession> = LocalStorage::get(&*session_key).ok();
+                let keep_hint = stored.is_some_and(|stored| {
+                    stored.server_opted_out
+                        && stored.token == session.token
+                        && stored.session_id == session.session_id
+                });
+                let session = CachedSession {
+                    server_opted_out: session.server_opted_out || keep_hint,
+                    ..session.clone()
+                };
+                LocalStorage::set(&*session_key, &session)
+                    .map_err(|_| failed("cannot write", session_key))
             }
             (Self::Local { session_key, .. }, None) => {
                 LocalStorage::delete(&*session_key);
