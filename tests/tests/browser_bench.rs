@@ -13,7 +13,7 @@
 //! always is one):
 //!
 //! ```text
-//! cargo build --release -p usage-validator --bin usage-server
+//! cargo build --release -p usage-server --bin usage-server
 //! USAGE_TEST_SERVER_BIN=target/release/usage-server \
 //!   cargo test -p usage-e2e --test browser_bench -- --ignored --nocapture
 //! ```
