@@ -371,3 +371,22 @@ fn no_redirects() -> reqwest::Client {
         .build()
         .expect("client")
 }
+
+#[tokio::test]
+async fn a_page_link_with_a_cursor_that_is_not_ours_starts_the_list_over() {
+    let server = TestServer::start_demo().await;
+    let demo = server.demo();
+    let admin = admin_session(&server, &demo.admin_signin_url).await;
+    let page = "/orgs/acme/tools/product-usage/opt-out-settings";
+    let response = no_redirects()
+        .get(server.url(&format!("{page}?lang=sv&cursor=edited&p=7&list_q=x")))
+        .header("cookie", &admin.cookie)
+        .send()
+        .await
+        .expect("GET page");
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        response.headers()["location"],
+        format!("{page}?lang=sv&list_q=x").as_str()
+    );
+}

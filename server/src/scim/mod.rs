@@ -22,11 +22,10 @@ use self::resource::{
     boolean, scim_json, user_name_filter, user_resource, ScimError, UserInput, LIST_SCHEMA,
     PATCH_SCHEMA,
 };
-use super::admin::author_of;
-use super::auth::{bearer, service_key, Caller};
+use super::auth::{bearer, service_key};
 use super::extract::QueryParams;
 use super::AppState;
-use usage_validator::model::{Author, Role, User, UserQuery, UserStatus, Via};
+use usage_validator::model::{Actor, Author, Role, User, UserQuery, UserStatus, Via};
 use usage_validator::registry::check_id;
 use usage_validator::store::MAX_PAGE;
 
@@ -51,10 +50,7 @@ async fn caller(state: &AppState, headers: &HeaderMap) -> Result<(String, Author
         ));
     };
     let info = service_key(state, key).await?;
-    let caller = Caller::Service {
-        key_id: info.id.clone(),
-    };
-    let author = author_of(state, &info.org, &caller, Via::Scim).await;
+    let author = Author::new(Actor::ServiceKey(info.id), Via::Scim).named(info.label);
     Ok((info.org, author))
 }
 

@@ -272,9 +272,18 @@ pub(crate) fn opt_out_after(query: &OptOutQuery) -> Result<(i64, String)> {
     }
 }
 
-/// The search text of a listing, if any: blank means none.
-pub(crate) fn search_text(query: Option<&str>) -> Option<&str> {
-    query.filter(|q| !q.trim().is_empty())
+/// The search text of a listing, lowercased as [`search_key`] is; blank
+/// means none.
+pub(crate) fn search_text(query: Option<&str>) -> Option<String> {
+    query
+        .filter(|q| !q.trim().is_empty())
+        .map(str::to_lowercase)
+}
+
+/// What a search of the directory matches for `user`: id, name and email,
+/// lowercased (Unicode-aware, unlike SQLite's `lower`).
+pub(crate) fn search_key(user: &User) -> String {
+    format!("{} {} {}", user.id, user.name, user.email).to_lowercase()
 }
 
 /// The record of a user as the audit trail keeps it, before or after a change.

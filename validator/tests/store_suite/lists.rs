@@ -96,6 +96,23 @@ pub async fn case_opt_out_search_and_total(store: Arc<dyn Store>) {
     let mut found: Vec<&str> = rest.iter().map(|e| e.user.id.as_str()).collect();
     found.sort_unstable();
     assert_eq!(found, ["bob", "bobby", "eve"]);
+    let accented = store
+        .opt_outs("acme", &search("éVELYNE", 10))
+        .await
+        .expect("accents");
+    assert_eq!(accented.total, 1, "case folds beyond ASCII on both stores");
+    let users = store
+        .list_users(
+            "acme",
+            &UserQuery {
+                query: Some("ÉVELYNE BOB".into()),
+                limit: 10,
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("directory search");
+    assert_eq!(users.users.len(), 1);
     let blank = store
         .opt_outs("acme", &search("  ", 10))
         .await

@@ -137,9 +137,7 @@ pub(super) async fn set_opted_out(
 /// and the search text (`$2`) if any.
 const OPT_OUT_FILTER: &str = "FROM opt_outs o JOIN users u ON u.org = o.org AND u.id = o.user_id
      WHERE o.org = $1 AND u.status <> 'removed'
-       AND ($2::text IS NULL
-            OR strpos(lower(concat_ws(' ', u.id, u.name, u.email) COLLATE \"default\"),
-                      lower($2)) > 0)";
+       AND ($2::text IS NULL OR strpos(u.search_text, $2) > 0)";
 
 pub(super) async fn opt_outs(pool: &PgPool, org: &str, query: &OptOutQuery) -> Result<OptOutPage> {
     let (after_at, after_id) = opt_out_after(query)?;
@@ -152,7 +150,7 @@ pub(super) async fn opt_outs(pool: &PgPool, org: &str, query: &OptOutQuery) -> R
         .await?;
     let total: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) {OPT_OUT_FILTER}"))
         .bind(org)
-        .bind(search)
+        .bind(search.as_deref())
         .fetch_one(&mut *tx)
         .await?;
     let rows = sqlx::query(&format!(
@@ -162,7 +160,7 @@ pub(super) async fn opt_outs(pool: &PgPool, org: &str, query: &OptOutQuery) -> R
          LIMIT $5"
     ))
     .bind(org)
-    .bind(search)
+    .bind(search.as_deref())
     .bind(after_at)
     .bind(&after_id)
     .bind(i64::from(limit) + 1)

@@ -7,8 +7,8 @@ use sqlx::{PgConnection, PgPool, Row as _};
 use time::OffsetDateTime;
 
 use super::super::{
-    cursor, search_text, sort_key, status_action, status_json, to_ms, user_page, user_state,
-    MAX_PAGE,
+    cursor, search_key, search_text, sort_key, status_action, status_json, to_ms, user_page,
+    user_state, MAX_PAGE,
 };
 use super::audit::{self, Record};
 use crate::model::{Author, DirectoryEntry, UpsertSummary, User, UserPage, UserQuery, UserStatus};
@@ -136,22 +136,25 @@ async fn upsert_run(
     let emails: Vec<&str> = users.iter().map(|u| u.email.as_str()).collect();
     let roles: Vec<&str> = users.iter().map(|u| u.role.as_str()).collect();
     let sort_keys: Vec<String> = users.iter().map(|u| sort_key(&u.name)).collect();
+    let search_keys: Vec<String> = users.iter().map(search_key).collect();
     // Rows are written in id order, so concurrent upserts of overlapping
     // users lock them in the same order and cannot deadlock; the result comes
     // back in input order. `xmax = 0` holds exactly for freshly inserted rows.
     // `old` reads the statement's snapshot: the record as it was before.
     let rows = sqlx::query(
         "WITH input AS (
-             SELECT * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
-                 WITH ORDINALITY AS t (id, name, email, role, sort_key, n)
+             SELECT * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $8::text[])
+                 WITH ORDINALITY AS t (id, name, email, role, sort_key, search_text, n)
          ), old AS (
              SELECT id, name, email, role, status FROM users
              WHERE org = $1 AND id = ANY($2::text[])
          ), written AS (
-             INSERT INTO users (org, id, name, email, role, sort_key, status, created_at, updated_at)
-             SELECT $1, id, name, email, role, sort_key, 'active', $7, $7 FROM input ORDER BY id
+             INSERT INTO users (org, id, name, email, role, sort_key, search_text, status, created_at, updated_at)
+             SELECT $1, id, name, email, role, sort_key, search_text, 'active', $7, $7
+             FROM input ORDER BY id
              ON CONFLICT (org, id) DO UPDATE SET name = excluded.name, email = excluded.email,
                  role = excluded.role, sort_key = excluded.sort_key,
+                 search_text = excluded.search_text,
                  status = CASE WHEN users.status = 'removed' THEN 'active' ELSE users.status END,
                  updated_at = excluded.updated_at
              WHERE (users.name, users.email, users.role)
@@ -171,6 +174,7 @@ async fn upsert_run(
     .bind(&roles)
     .bind(&sort_keys)
     .bind(now)
+    .bind(&search_keys)
     .fetch_all(&mut *conn)
     .await?;
     rows.iter()
@@ -288,17 +292,13 @@ pub(super) async fn list_users(pool: &PgPool, org: &str, query: &UserQuery) -> R
         None => (String::new(), String::new()),
     };
     let limit = query.limit.clamp(1, MAX_PAGE);
-    // The search text is matched in the database's own collation, so case
-    // folds beyond ASCII where the locale knows how.
     let rows = sqlx::query(
         "SELECT u.id, u.name, u.email, u.role, u.sort_key, u.status,
                 o.user_id IS NOT NULL AS opted_out
          FROM users u LEFT JOIN opt_outs o ON o.org = u.org AND o.user_id = u.id
          WHERE u.org = $1 AND u.status <> 'removed'
            AND (u.sort_key, u.id) > ($2, $3)
-           AND ($4::text IS NULL
-                OR strpos(lower(concat_ws(' ', u.id, u.name, u.email) COLLATE \"default\"),
-                          lower($4)) > 0)
+           AND ($4::text IS NULL OR strpos(u.search_text, $4) > 0)
            AND ($5::boolean IS NULL OR (o.user_id IS NOT NULL) = $5)
            AND ($6::boolean IS NULL OR (u.status = 'active') = $6)
          ORDER BY u.sort_key, u.id

@@ -97,7 +97,7 @@ pub(super) async fn set_opted_out(
 const OPT_OUT_FILTER: &str =
     "FROM opt_outs o CROSS JOIN users u ON u.org = o.org AND u.id = o.user_id
      WHERE o.org = ?1 AND u.status <> 'removed'
-       AND (?2 IS NULL OR instr(lower(u.id || ' ' || u.name || ' ' || u.email), lower(?2)) > 0)";
+       AND (?2 IS NULL OR instr(u.search_text, ?2) > 0)";
 
 pub(super) async fn opt_outs(
     store: &SqliteStore,
@@ -111,7 +111,7 @@ pub(super) async fn opt_outs(
     let mut tx = store.reader.begin().await?;
     let total: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) {OPT_OUT_FILTER}"))
         .bind(org)
-        .bind(search)
+        .bind(search.as_deref())
         .fetch_one(&mut *tx)
         .await?;
     let rows = sqlx::query(&format!(
@@ -121,7 +121,7 @@ pub(super) async fn opt_outs(
          LIMIT ?5"
     ))
     .bind(org)
-    .bind(search)
+    .bind(search.as_deref())
     .bind(after_at)
     .bind(&after_id)
     .bind(i64::from(limit) + 1)

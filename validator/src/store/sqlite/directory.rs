@@ -7,8 +7,8 @@ use super::audit::{self, Record};
 use super::{row_to_user, SqliteStore};
 use crate::model::{Author, DirectoryEntry, UpsertSummary, User, UserPage, UserQuery, UserStatus};
 use crate::store::{
-    cursor, search_text, sort_key, status_action, status_json, to_ms, user_page, user_state,
-    MAX_PAGE,
+    cursor, search_key, search_text, sort_key, status_action, status_json, to_ms, user_page,
+    user_state, MAX_PAGE,
 };
 use crate::{Error, Result};
 
@@ -63,10 +63,11 @@ pub(super) async fn upsert_users(
             }
         };
         sqlx::query(
-            "INSERT INTO users (org, id, name, email, role, sort_key, status, created_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            "INSERT INTO users (org, id, name, email, role, sort_key, search_text, status, created_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
              ON CONFLICT (org, id) DO UPDATE SET name = excluded.name, email = excluded.email,
-               role = excluded.role, sort_key = excluded.sort_key, status = excluded.status,
+               role = excluded.role, sort_key = excluded.sort_key,
+               search_text = excluded.search_text, status = excluded.status,
                updated_at = excluded.updated_at",
         )
         .bind(org)
@@ -75,6 +76,7 @@ pub(super) async fn upsert_users(
         .bind(&user.email)
         .bind(user.role.as_str())
         .bind(sort_key(&user.name))
+        .bind(search_key(user))
         .bind(status.as_str())
         .bind(now)
         .bind(now)
@@ -182,7 +184,7 @@ pub(super) async fn list_users(
          FROM users u LEFT JOIN opt_outs o ON o.org = u.org AND o.user_id = u.id
          WHERE u.org = ?1 AND u.status <> 'removed'
            AND (u.sort_key, u.id) > (?2, ?3)
-           AND (?4 IS NULL OR instr(lower(u.id || ' ' || u.name || ' ' || u.email), lower(?4)) > 0)
+           AND (?4 IS NULL OR instr(u.search_text, ?4) > 0)
            AND (?5 IS NULL OR (o.user_id IS NOT NULL) = ?5)
            AND (?6 IS NULL OR (u.status = 'active') = ?6)
          ORDER BY u.sort_key, u.id
