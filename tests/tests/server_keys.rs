@@ -80,6 +80,12 @@ fn routes() -> Vec<Route> {
             scope: "admin",
         },
         Route {
+            method: Method::POST,
+            path: "/api/orgs/acme/users",
+            body: Some(json!({"users": [{"id": "yan", "name": "Yan"}]})),
+            scope: "admin",
+        },
+        Route {
             method: Method::GET,
             path: "/api/orgs/acme/keys",
             body: None,
@@ -436,4 +442,26 @@ async fn a_signed_in_product_admin_manages_keys_with_the_csrf_token() {
             .any(|e| e["action"] == "service_key_create" && e["actor"] == "user:alice"),
         "{audit}"
     );
+}
+
+#[tokio::test]
+async fn scim_needs_the_admin_scope() {
+    let server = TestServer::start_demo().await;
+    let tokens = create_key(&server, "acme", &["--scope", "tokens"]);
+    let admin = create_key(&server, "acme", &["--scope", "admin"]);
+    let list = |key: String| {
+        server
+            .client()
+            .get(server.url("/scim/v2/Users"))
+            .bearer_auth(key)
+            .send()
+    };
+    let refused = list(tokens).await.expect("scim");
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let (_, body) = status_json(refused).await;
+    assert_eq!(body["status"], "403", "the RFC 7644 error shape: {body}");
+    let allowed = list(admin).await.expect("scim");
+    assert_eq!(allowed.status(), StatusCode::OK);
+    let wrong = list("usk_nope_nope".into()).await.expect("scim");
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
 }

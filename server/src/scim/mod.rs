@@ -25,7 +25,7 @@ use self::resource::{
 use super::auth::{bearer, service_key};
 use super::extract::QueryParams;
 use super::AppState;
-use usage_validator::model::{Actor, Author, Role, User, UserQuery, UserStatus, Via};
+use usage_validator::model::{Actor, Author, Role, Scope, User, UserQuery, UserStatus, Via};
 use usage_validator::registry::check_id;
 use usage_validator::store::MAX_PAGE;
 
@@ -50,6 +50,13 @@ async fn caller(state: &AppState, headers: &HeaderMap) -> Result<(String, Author
         ));
     };
     let info = service_key(state, key).await?;
+    if !info.allows(Scope::Admin) {
+        // Provisioning changes the directory: the admin scope's job.
+        return Err(ScimError::new(
+            StatusCode::FORBIDDEN,
+            "this service key lacks the `admin` scope SCIM needs",
+        ));
+    }
     let author = Author::new(Actor::ServiceKey(info.id), Via::Scim).named(info.label);
     Ok((info.org, author))
 }
