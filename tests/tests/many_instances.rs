@@ -366,6 +366,7 @@ async fn an_instance_that_cannot_reach_the_registry_refuses_and_the_sdk_loses_no
         .build()
         .expect("tracker");
     tracker.login(&token).expect("login");
+    let refused_before = metric(&b, "usage_batches_total{status=\"503\"}").await;
     let mut ids = Vec::new();
     for i in 0..20 {
         match tracker.track(&format!("offline.{i}"), json!({"i": i})) {
@@ -373,7 +374,17 @@ async fn an_instance_that_cannot_reach_the_registry_refuses_and_the_sdk_loses_no
             other => panic!("event {i} not queued: {other:?}"),
         }
     }
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // The SDK has tried at least twice (a first send and a retry), and B refused.
+    support::wait::until(
+        "the SDK's batches to be refused",
+        Duration::from_secs(10),
+        || async {
+            let refused = metric(&b, "usage_batches_total{status=\"503\"}").await;
+            (refused >= refused_before + 2).then_some(())
+        },
+    )
+    .await
+    .expect("B refused the SDK's batches");
     let before = stored_ids(&b.data_dir());
     assert!(
         ids.iter().all(|id| !before.contains(id)),
