@@ -13,9 +13,9 @@ use crate::builder::TrackerBuilder;
 use crate::core::engine::Engine;
 use crate::driver::{Backlog, Driver};
 use crate::error::Error;
-use crate::platform::{Clock, Storage};
+use crate::platform::{Appender, Clock, Storage};
 use crate::shared::Shared;
-use crate::tracker::{Inner, Tracker};
+use crate::tracker::{CurrentLogin, Inner, Tracker};
 
 impl TrackerBuilder {
     /// Folder for the cached login and unsent events. Default
@@ -23,6 +23,13 @@ impl TrackerBuilder {
     /// `~/Library/Application Support/...` on macOS, `%LOCALAPPDATA%\...` on Windows).
     pub fn data_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
         self.data_dir = Some(dir.into());
+        self
+    }
+
+    /// Most bytes of the journal on disk, where events beyond the in-memory
+    /// queue wait; past it `track()` drops new events (`QueueFull`). Default 256 MiB.
+    pub fn max_journal_bytes(mut self, bytes: u64) -> Self {
+        self.max_journal_bytes = bytes;
         self
     }
 
@@ -40,23 +47,34 @@ impl TrackerBuilder {
         let dnt = self
             .do_not_track
             .unwrap_or_else(|| do_not_track(std::env::var_os("DO_NOT_TRACK")));
-        let shared = Arc::new(Shared::new(&self, dnt, seed()));
+        let shared = Arc::new(Shared::new(
+            self.debug_capacity,
+            dnt,
+            seed(),
+            self.callbacks.clone(),
+        ));
         let backlog = Arc::new(Backlog::default());
         if dnt {
-            return Ok(tracker(shared, clock, None, backlog, &self, None, None));
+            return Ok(tracker(
+                shared, clock, None, None, backlog, &self, None, None,
+            ));
         }
 
         let dir = match &self.data_dir {
             Some(dir) => dir.clone(),
             None => default_data_dir(&self.app_name).ok_or(Error::NoDataDir)?,
         };
-        let mut storage = FileStorage::open(dir).map_err(|e| Error::Storage(e.0))?;
+        let mut storage = FileStorage::open(dir, self.engine.max_queued, self.max_journal_bytes)?;
+        let appender: Arc<dyn Appender> = storage.appender();
         let cached = storage.load_session().unwrap_or_else(|error| {
             tracing::warn!(%error, "ignoring the cached login");
             None
         });
         let login = cached.and_then(|cached| cached.resume(&shared.gate));
-        let session_id = login.as_ref().map(|l| l.session_id.clone());
+        let current = login.as_ref().map(|l| CurrentLogin {
+            user: l.user.clone(),
+            session_id: l.session_id.clone(),
+        });
 
         let transport = HttpTransport::new(&self.endpoint, self.request_timeout)
             .map_err(|e| Error::Transport(e.to_string()))?;
@@ -84,21 +102,24 @@ impl TrackerBuilder {
             shared,
             clock,
             Some(sender),
+            Some(appender),
             backlog,
             &self,
-            session_id,
+            current,
             Some(worker),
         ))
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn tracker(
     shared: Arc<Shared>,
     clock: Arc<dyn Clock>,
     tasks: Option<tokio::sync::mpsc::UnboundedSender<crate::driver::Task>>,
+    appender: Option<Arc<dyn Appender>>,
     backlog: Arc<Backlog>,
     builder: &TrackerBuilder,
-    session_id: Option<String>,
+    login: Option<CurrentLogin>,
     worker: Option<Worker>,
 ) -> Tracker {
     Tracker {
@@ -106,9 +127,10 @@ fn tracker(
             shared,
             clock,
             tasks,
+            appender,
             backlog,
             channel_capacity: builder.channel_capacity,
-            session_id: RwLock::new(session_id),
+            login: RwLock::new(login.map(Arc::new)),
             worker: Mutex::new(worker),
         }),
     }

@@ -6,6 +6,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crate::driver::Task;
+use crate::platform::millis;
 use crate::shared::lock;
 use crate::tracker::{Inner, Tracker};
 
@@ -28,10 +29,6 @@ impl Worker {
             .spawn(body)?;
         Ok(Self { thread })
     }
-}
-
-fn millis(duration: Duration) -> u64 {
-    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
 impl Inner {
@@ -79,12 +76,25 @@ impl Tracker {
         }
         let delivered = self.inner.wait_for(timeout, true, ANSWER_GRACE);
         self.inner.shared.gate.close();
-        if let Some(worker) = lock(&self.inner.worker).take() {
-            if worker.thread.join().is_err() {
-                tracing::error!("the usage-sdk worker panicked");
-            }
-        }
+        self.inner.join_worker();
         delivered
+    }
+}
+
+impl Inner {
+    /// Waits for the worker thread to end, which releases the data folder.
+    fn join_worker(&self) {
+        let Some(worker) = lock(&self.worker).take() else {
+            return;
+        };
+        // A callback run by the worker may drop the last tracker clone: the
+        // thread cannot wait for itself, and ends right after anyway.
+        if worker.thread.thread().id() == std::thread::current().id() {
+            return;
+        }
+        if worker.thread.join().is_err() {
+            tracing::error!("the usage-sdk worker panicked");
+        }
     }
 }
 
@@ -97,5 +107,6 @@ impl Drop for Inner {
         // the writing-down of events still in the channel.
         self.wait_for(Duration::ZERO, true, DROP_PERSIST_WAIT);
         self.shared.gate.close();
+        self.join_worker();
     }
 }

@@ -15,7 +15,7 @@ use crate::driver::{Backlog, Driver};
 use crate::error::Error;
 use crate::platform::{Clock, Storage};
 use crate::shared::Shared;
-use crate::tracker::{Inner, Tracker};
+use crate::tracker::{CurrentLogin, Inner, Tracker};
 
 /// The SDK name batches carry from the browser.
 const SDK_NAME: &str = "usage-sdk-wasm";
@@ -34,16 +34,22 @@ impl TrackerBuilder {
         }
         let clock: Arc<dyn Clock> = Arc::new(BrowserClock::new());
         let dnt = self.do_not_track.unwrap_or(false);
-        let shared = Arc::new(Shared::new(&self, dnt, seed()));
+        let shared = Arc::new(Shared::new(
+            self.debug_capacity,
+            dnt,
+            seed(),
+            self.callbacks.clone(),
+        ));
         let backlog = Arc::new(Backlog::default());
-        let inner = |tasks, session_id, page| Tracker {
+        let inner = |tasks, login: Option<CurrentLogin>, page| Tracker {
             inner: Arc::new(Inner {
                 shared: shared.clone(),
                 clock: clock.clone(),
                 tasks,
+                appender: None,
                 backlog: backlog.clone(),
                 channel_capacity: self.channel_capacity,
-                session_id: RwLock::new(session_id),
+                login: RwLock::new(login.map(Arc::new)),
                 page,
             }),
         };
@@ -57,7 +63,10 @@ impl TrackerBuilder {
             None
         });
         let login = cached.and_then(|cached| cached.resume(&shared.gate));
-        let session_id = login.as_ref().map(|l| l.session_id.clone());
+        let current = login.as_ref().map(|l| CurrentLogin {
+            user: l.user.clone(),
+            session_id: l.session_id.clone(),
+        });
 
         let leaving = Arc::new(AtomicBool::new(false));
         let transport = FetchTransport::new(&self.endpoint, self.request_timeout, leaving.clone());
@@ -77,6 +86,6 @@ impl TrackerBuilder {
         driver.restore(login);
         wasm_bindgen_futures::spawn_local(driver.run());
         let hooks = page::install(sender.downgrade(), clock.clone(), leaving);
-        Ok(inner(Some(sender), session_id, hooks))
+        Ok(inner(Some(sender), current, hooks))
     }
 }

@@ -5,10 +5,10 @@
 use std::sync::Arc;
 
 use time::OffsetDateTime;
-use usage_protocol::{Batch, Event, SdkInfo};
+use usage_protocol::{Event, SdkInfo};
 use uuid::Uuid;
 
-use super::batcher::{due_at, select, BatchPolicy};
+use super::batcher::{due_at, encode_batch, select, BatchPolicy};
 use super::debugger::{DropReason, Fate};
 use super::journal::{encode, Record, Replayed};
 use super::queue::{Pending, Queue, UserKey, DEFAULT_MAX_HELD, DEFAULT_MAX_QUEUED};
@@ -19,6 +19,8 @@ mod outcome;
 
 /// Journal lines allowed beyond twice the live events before a rewrite.
 const JOURNAL_SLACK: usize = 256;
+/// Default most batches on the wire at once.
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 4;
 
 /// How the core batches, bounds and retries.
 #[derive(Debug, Clone)]
@@ -33,6 +35,8 @@ pub struct EngineConfig {
     pub retry_base_ms: u64,
     /// Longest retry delay, in milliseconds.
     pub retry_cap_ms: u64,
+    /// Most batches on the wire at once (each on its own connection).
+    pub max_in_flight: usize,
     /// Who is sending.
     pub sdk: SdkInfo,
 }
@@ -45,6 +49,7 @@ impl Default for EngineConfig {
             max_held: DEFAULT_MAX_HELD,
             retry_base_ms: DEFAULT_RETRY_BASE_MS,
             retry_cap_ms: DEFAULT_RETRY_CAP_MS,
+            max_in_flight: DEFAULT_MAX_IN_FLIGHT,
             sdk: SdkInfo {
                 name: "usage-sdk-rust".to_owned(),
                 version: env!("CARGO_PKG_VERSION").to_owned(),
@@ -84,6 +89,8 @@ pub enum Effect {
 /// A batch ready for the wire.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outgoing {
+    /// Names the batch in [`Engine::on_reply`].
+    pub flight: u64,
     /// The `Authorization: Bearer` value.
     pub token: String,
     /// The JSON body.
@@ -109,6 +116,7 @@ pub struct Counters {
 
 #[derive(Debug)]
 struct InFlight {
+    flight: u64,
     user: UserKey,
     ids: Vec<Uuid>,
     used_split: bool,
@@ -121,12 +129,17 @@ pub struct Engine {
     queue: Queue,
     sessions: Sessions,
     backoff: Backoff,
-    in_flight: Option<InFlight>,
+    /// Batches on the wire, oldest first.
+    in_flight: Vec<InFlight>,
+    next_flight: u64,
     not_before: u64,
     server_named_wait: bool,
     splits: Vec<usize>,
     urgent: bool,
     journal_lines: usize,
+    rewrite_asked: bool,
+    /// More events wait in the journal on disk than the queue holds.
+    disk_backlog: bool,
     counters: Counters,
     effects: Vec<Effect>,
 }
@@ -139,12 +152,15 @@ impl Engine {
             backoff: Backoff::new(config.retry_base_ms, config.retry_cap_ms),
             config,
             sessions: Sessions::default(),
-            in_flight: None,
+            in_flight: Vec::new(),
+            next_flight: 0,
             not_before: 0,
             server_named_wait: false,
             splits: Vec::new(),
             urgent: false,
             journal_lines: 0,
+            rewrite_asked: false,
+            disk_backlog: false,
             counters: Counters::default(),
             effects: Vec::new(),
         }
@@ -172,9 +188,9 @@ impl Engine {
                 in_flight: false,
             });
         }
-        self.effects.push(Effect::RewriteJournal);
+        self.rewrite_journal();
         // A backlog from an earlier run has waited long enough already.
-        self.urgent = true;
+        self.urgent = !self.queue.is_empty();
     }
 
     /// A user logs in: held events go to them, or are dropped if they are opted out.
@@ -198,13 +214,16 @@ impl Engine {
                 DropReason::OptedOut,
             );
         } else if self.queue.held() > 0 {
-            for id in self.queue.release_held(&user, now) {
+            for (id, event) in self.queue.release_held(&user, now) {
                 self.effects.push(Effect::Fate {
                     id,
                     fate: Fate::Queued,
                 });
+                self.journal(Record::Kept {
+                    user: Some(user.to_string()),
+                    event,
+                });
             }
-            self.rewrite_journal();
         }
         if self.sendable_count() > 0 {
             self.expedite(now);
@@ -218,10 +237,22 @@ impl Engine {
         self.expedite(now);
     }
 
-    /// A new event from `track()`.
+    /// A new event from `track()`, for whoever is logged in now; journals it.
     pub fn track(&mut self, event: Event, now: u64) {
+        self.admit(None, event, now, false);
+    }
+
+    /// An event `track()` already wrote to the journal, under `user` (`None`:
+    /// held, unless someone has logged in since).
+    pub fn take(&mut self, user: Option<UserKey>, event: Event, now: u64) {
+        self.admit(user, event, now, true);
+    }
+
+    fn admit(&mut self, tracked_as: Option<UserKey>, event: Event, now: u64, journaled: bool) {
         let id = event.id;
-        let user = self.sessions.current().cloned();
+        let user = tracked_as
+            .clone()
+            .or_else(|| self.sessions.current().cloned());
         if let Some(user) = &user {
             if self.sessions.get(user).is_some_and(|r| r.opted_out) {
                 self.counters.dropped += 1;
@@ -229,6 +260,9 @@ impl Engine {
                     reason: DropReason::OptedOut,
                 };
                 self.effects.push(Effect::Fate { id, fate });
+                if journaled {
+                    self.journal(Record::Done { ids: vec![id] });
+                }
                 return;
             }
         }
@@ -237,10 +271,16 @@ impl Engine {
         } else {
             Fate::Held
         };
-        self.journal(Record::Add {
-            user: user.as_ref().map(|u| u.to_string()),
-            event: event.clone(),
-        });
+        let user_text = || user.as_ref().map(|u| u.to_string());
+        if !journaled || (tracked_as.is_none() && user.is_some()) {
+            // Not journaled yet, or held when tracked but a login came first.
+            self.journal(Record::Kept {
+                user: user_text(),
+                event: event.clone(),
+            });
+        } else {
+            self.journal_lines += 1;
+        }
         let size = encoded_len(&event);
         let evicted = self.queue.push(Pending {
             user,
@@ -273,9 +313,15 @@ impl Engine {
         }
     }
 
-    /// The next batch to put on the wire, if one is due at `now`.
+    /// Whether another batch may go on the wire now.
+    fn can_send(&self) -> bool {
+        self.in_flight.len() < self.config.max_in_flight.max(1)
+    }
+
+    /// The next batch to put on the wire, if one is due at `now`; call again
+    /// for more while batches may be pipelined.
     pub fn poll(&mut self, now: u64, sent_at: OffsetDateTime) -> Option<Outgoing> {
-        if self.in_flight.is_some() || now < self.not_before {
+        if !self.can_send() || now < self.not_before {
             return None;
         }
         let cap = self.splits.last().copied().unwrap_or(usize::MAX);
@@ -294,20 +340,13 @@ impl Engine {
             return None;
         };
         let token = self.sessions.get(&selection.user)?.token.clone();
-        let items: Vec<&Pending> = self.queue.iter().collect();
-        let events: Vec<Event> = selection
-            .positions
+        let ids = selection.ids;
+        let events: Vec<&Event> = ids
             .iter()
-            .map(|&i| items[i].event.clone())
+            .filter_map(|id| self.queue.get(id))
+            .map(|p| &p.event)
             .collect();
-        let ids: Vec<Uuid> = events.iter().map(|e| e.id).collect();
-        let batch = Batch {
-            token: None,
-            sent_at,
-            sdk: self.config.sdk.clone(),
-            events,
-        };
-        let body = serde_json::to_vec(&batch).expect("batches always serialize");
+        let body = encode_batch(sent_at, &self.config.sdk, &events);
         self.queue.set_in_flight(&ids, true);
         let attempt = self.backoff.failures() + 1;
         for &id in &ids {
@@ -318,12 +357,16 @@ impl Engine {
         }
         self.counters.attempts += 1;
         let events = ids.len();
-        self.in_flight = Some(InFlight {
+        let flight = self.next_flight;
+        self.next_flight += 1;
+        self.in_flight.push(InFlight {
+            flight,
             user: selection.user,
             ids,
             used_split: cap != usize::MAX,
         });
         Some(Outgoing {
+            flight,
             token,
             body,
             events,
@@ -332,7 +375,7 @@ impl Engine {
 
     /// When [`Engine::poll`] may next have a batch, if nothing else happens first.
     pub fn next_wakeup(&self, now: u64) -> Option<u64> {
-        if self.in_flight.is_some() {
+        if !self.can_send() {
             return None;
         }
         let sendable = |u: &UserKey| self.sessions.sendable(u);
@@ -367,7 +410,7 @@ impl Engine {
 
     /// Removes events from the queue for good, journals it and shows their fates.
     fn finish(&mut self, ids: Vec<Uuid>, mut fate: impl FnMut(Uuid) -> Fate) {
-        self.queue.remove_where(|p| ids.contains(&p.event.id));
+        self.queue.remove_ids(&ids);
         for &id in &ids {
             self.effects.push(Effect::Fate { id, fate: fate(id) });
         }
@@ -377,9 +420,11 @@ impl Engine {
     /// Forgets tokens nobody needs, ends urgency once nothing is sendable, and
     /// keeps the journal short.
     fn tidy(&mut self) {
-        let queue = &self.queue;
-        self.sessions
-            .forget_unless(|user| queue.iter().any(|p| p.user.as_ref() == Some(user)));
+        // Events waiting on disk may belong to anyone: keep every token then.
+        if !self.disk_backlog {
+            let queue = &self.queue;
+            self.sessions.forget_unless(|user| queue.has_user(user));
+        }
         if self.sendable_count() == 0 {
             self.urgent = false;
         }
@@ -390,9 +435,10 @@ impl Engine {
 
     fn sendable_count(&self) -> usize {
         self.queue
-            .iter()
-            .filter(|p| p.user.as_ref().is_some_and(|u| self.sessions.sendable(u)))
-            .count()
+            .users()
+            .filter(|(user, _)| self.sessions.sendable(user))
+            .map(|(_, n)| n)
+            .sum()
     }
 
     fn journal(&mut self, record: Record) {
@@ -401,7 +447,8 @@ impl Engine {
     }
 
     fn rewrite_journal(&mut self) {
-        if !self.effects.contains(&Effect::RewriteJournal) {
+        if !self.rewrite_asked {
+            self.rewrite_asked = true;
             self.effects.push(Effect::RewriteJournal);
         }
     }
@@ -411,13 +458,13 @@ impl Engine {
         let mut records: Vec<Record> = self
             .sessions
             .iter()
-            .filter(|(user, _)| self.queue.iter().any(|p| p.user.as_ref() == Some(*user)))
+            .filter(|(user, _)| self.disk_backlog || self.queue.has_user(user))
             .map(|(user, record)| Record::Token {
                 user: user.to_string(),
                 token: record.token.clone(),
             })
             .collect();
-        records.extend(self.queue.iter().map(|p| Record::Add {
+        records.extend(self.queue.iter().map(|p| Record::Kept {
             user: p.user.as_ref().map(|u| u.to_string()),
             event: p.event.clone(),
         }));
@@ -425,11 +472,22 @@ impl Engine {
         encode(&records)
     }
 
+    /// Says whether more events wait in the journal on disk than the queue
+    /// holds; their users' tokens are kept meanwhile.
+    pub fn set_disk_backlog(&mut self, waiting: bool) {
+        self.disk_backlog = waiting;
+    }
+
+    /// Events the queue can take before it is full.
+    pub fn room(&self) -> usize {
+        self.queue.room()
+    }
+
     /// Whether everything sendable is sent: `Some(true)` when nothing is left
     /// but held events, `Some(false)` when what is left cannot go until a login,
     /// `None` while work remains.
     pub fn settled(&self) -> Option<bool> {
-        if self.in_flight.is_some() || self.sendable_count() > 0 {
+        if !self.in_flight.is_empty() || self.sendable_count() > 0 {
             return None;
         }
         Some(self.queue.len() == self.queue.held())
@@ -437,6 +495,7 @@ impl Engine {
 
     /// Effects produced since the last call, in order.
     pub fn take_effects(&mut self) -> Vec<Effect> {
+        self.rewrite_asked = false;
         std::mem::take(&mut self.effects)
     }
 
