@@ -270,7 +270,7 @@ impl<T: Transport, S: Storage, Ti: Timer> Driver<T, S, Ti> {
         if !journal.is_empty() {
             written = self.storage.append_journal(&encode(&journal));
         }
-        if rewrite && written.is_ok() {
+        if rewrite && written.is_ok() && self.storage.wants_replacement(self.engine.live_bytes()) {
             let snapshot = self.engine.snapshot();
             written = self.storage.replace_journal(&snapshot);
         }

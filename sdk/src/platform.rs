@@ -57,6 +57,12 @@ pub trait Storage {
     /// `track()` appended itself keeps those, and may wait with the
     /// replacement until it frees enough space.
     fn replace_journal(&mut self, content: &[u8]) -> Result<(), StorageError>;
+    /// Whether a replacement holding about `live_bytes` is worth making now;
+    /// asked before the content is built.
+    fn wants_replacement(&self, live_bytes: usize) -> bool {
+        let _ = live_bytes;
+        true
+    }
     /// The journal a new tracker starts from, with at most `room` unsent events
     /// to take into memory; storage that can keep the rest on disk leaves them there.
     fn restore_journal(&mut self, room: usize) -> Result<Vec<u8>, StorageError> {

@@ -13,6 +13,8 @@ use usage_protocol::limits::MAX_NAME_LEN;
 use usage_protocol::RejectCode;
 use uuid::Uuid;
 
+use super::id_hash::IdHash;
+
 /// How many events the debugger remembers unless configured otherwise.
 pub const DEFAULT_DEBUG_CAPACITY: usize = 200;
 
@@ -238,7 +240,7 @@ impl DebugLog {
 /// tracked, so every event still in the [`DebugLog`] is among them.
 #[derive(Debug)]
 pub struct FateLog {
-    fates: HashMap<Uuid, Fate>,
+    fates: HashMap<Uuid, Fate, IdHash>,
     order: VecDeque<Uuid>,
     capacity: usize,
 }
@@ -247,7 +249,7 @@ impl FateLog {
     /// An empty log for a debugger of `capacity` events.
     pub fn new(capacity: usize) -> Self {
         Self {
-            fates: HashMap::new(),
+            fates: HashMap::default(),
             order: VecDeque::new(),
             capacity: capacity.saturating_mul(2),
         }

@@ -13,6 +13,8 @@ use std::sync::Arc;
 use usage_protocol::Event;
 use uuid::Uuid;
 
+use super::id_hash::IdHash;
+
 /// Who an event belongs to: `org/sub` of the login it was tracked under.
 pub type UserKey = Arc<str>;
 
@@ -46,7 +48,7 @@ pub struct Queue {
     /// Position number of `slots[0]`; positions only grow, so they stay valid
     /// while slots are popped from the front.
     base: u64,
-    index: HashMap<Uuid, u64>,
+    index: HashMap<Uuid, u64, IdHash>,
     /// Positions of held events, oldest first; entries whose event has since
     /// left or been given a user are skipped when met.
     held_order: VecDeque<u64>,
@@ -66,7 +68,7 @@ impl Queue {
         Self {
             slots: VecDeque::new(),
             base: 0,
-            index: HashMap::new(),
+            index: HashMap::default(),
             held_order: VecDeque::new(),
             per_user: HashMap::new(),
             len: 0,

@@ -42,8 +42,10 @@ pub(crate) struct FileStorage {
     epoch: u64,
     /// Where the worker's reading of the active file stands.
     cursor: u64,
-    /// Bytes from `cursor` on, already read but not yet taken.
+    /// Bytes read from the file; those from `consumed` on start at `cursor`
+    /// and are not yet taken.
     unread: Vec<u8>,
+    consumed: usize,
     /// What a new start takes into memory, until the worker asks for it.
     restored: Option<Vec<u8>>,
     /// Unreadable lines met while reading.
@@ -129,6 +131,7 @@ impl FileStorage {
             epoch,
             cursor,
             unread: Vec::new(),
+            consumed: 0,
             restored: Some(restored),
             damaged: 0,
         })
@@ -156,7 +159,13 @@ impl FileStorage {
         let (side, end) = self.journal.active();
         let quiet = self.journal.quiet(side);
         let end = end.min(mark);
-        let mut at = self.cursor + self.unread.len() as u64;
+        // Taken bytes are dropped from the front only once they are half the
+        // buffer, so taking a few events at a time does not move the rest each time.
+        if self.consumed > self.unread.len() / 2 {
+            self.unread.drain(..self.consumed);
+            self.consumed = 0;
+        }
+        let mut at = self.cursor + (self.unread.len() - self.consumed) as u64;
         while at < end {
             let want = usize::try_from(end - at)
                 .unwrap_or(usize::MAX)
@@ -175,7 +184,7 @@ impl FileStorage {
                 }
             }
             at += want as u64;
-            if self.unread.len() >= READ_CHUNK {
+            if self.unread.len() - self.consumed >= READ_CHUNK {
                 break;
             }
         }
@@ -219,6 +228,7 @@ impl FileStorage {
         self.epoch += 1;
         self.cursor = new_cursor;
         self.unread.clear();
+        self.consumed = 0;
         Ok(())
     }
 
@@ -394,12 +404,16 @@ impl Storage for FileStorage {
     /// `content` and those not read yet), so each line is copied a bounded
     /// number of times however long the queue.
     fn replace_journal(&mut self, content: &[u8]) -> Result<(), StorageError> {
-        let (_, end) = self.journal.active();
-        let live = content.len() as u64 + (end - self.cursor);
-        if end <= 2 * live + COMPACT_SLACK {
+        if !self.wants_replacement(content.len()) {
             return Ok(());
         }
         self.compact(content)
+    }
+
+    fn wants_replacement(&self, live_bytes: usize) -> bool {
+        let (_, end) = self.journal.active();
+        let live = live_bytes as u64 + (end - self.cursor);
+        end > 2 * live + COMPACT_SLACK
     }
 
     fn appended_mark(&self) -> u64 {
@@ -418,7 +432,7 @@ impl Storage for FileStorage {
             let mut used = 0;
             let mut stalled = false;
             while taken < room {
-                let rest = &self.unread[used..];
+                let rest = &self.unread[self.consumed + used..];
                 let Some(end) = rest.iter().position(|&b| b == b'\n' || b == 0) else {
                     break;
                 };
@@ -441,9 +455,10 @@ impl Storage for FileStorage {
             if stalled {
                 // What was read from the write under way on may be stale: read it again later.
                 self.unread.clear();
+                self.consumed = 0;
                 break;
             }
-            self.unread.drain(..used);
+            self.consumed += used;
             if used == 0 {
                 break;
             }

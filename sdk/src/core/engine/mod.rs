@@ -478,6 +478,12 @@ impl Engine {
         self.disk_backlog = waiting;
     }
 
+    /// About the size of [`Engine::snapshot`] now, in bytes.
+    pub fn live_bytes(&self) -> usize {
+        // Each line wraps its event in `{"kept":{"user":...,"event":...}}`.
+        self.queue.bytes() + self.queue.len() * 64
+    }
+
     /// Events the queue can take before it is full.
     pub fn room(&self) -> usize {
         self.queue.room()
