@@ -27,6 +27,8 @@ pub struct TrackerBuilder {
     pub(crate) data_dir: Option<std::path::PathBuf>,
     #[cfg(not(target_arch = "wasm32"))]
     pub(crate) max_journal_bytes: u64,
+    #[cfg(all(feature = "gzip", not(target_arch = "wasm32")))]
+    pub(crate) gzip: bool,
     pub(crate) callbacks: Callbacks,
 }
 
@@ -54,6 +56,8 @@ impl TrackerBuilder {
             data_dir: None,
             #[cfg(not(target_arch = "wasm32"))]
             max_journal_bytes: crate::imp::DEFAULT_MAX_JOURNAL_BYTES,
+            #[cfg(all(feature = "gzip", not(target_arch = "wasm32")))]
+            gzip: false,
             callbacks: Callbacks::default(),
         }
     }

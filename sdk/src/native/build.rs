@@ -26,6 +26,14 @@ impl TrackerBuilder {
         self
     }
 
+    /// Sends batch bodies gzip-compressed (`Content-Encoding: gzip`), for a
+    /// collector that accepts them; a batch shrinks to about a fifth. Default off.
+    #[cfg(feature = "gzip")]
+    pub fn gzip(mut self, on: bool) -> Self {
+        self.gzip = on;
+        self
+    }
+
     /// Most bytes of the journal on disk, where events beyond the in-memory
     /// queue wait; past it `track()` drops new events (`QueueFull`). Default 256 MiB.
     pub fn max_journal_bytes(mut self, bytes: u64) -> Self {
@@ -76,7 +84,11 @@ impl TrackerBuilder {
             session_id: l.session_id.clone(),
         });
 
-        let transport = HttpTransport::new(&self.endpoint, self.request_timeout)
+        #[cfg(feature = "gzip")]
+        let gzip = self.gzip;
+        #[cfg(not(feature = "gzip"))]
+        let gzip = false;
+        let transport = HttpTransport::new(&self.endpoint, self.request_timeout, gzip)
             .map_err(|e| Error::Transport(e.to_string()))?;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
