@@ -71,11 +71,12 @@
 pub use usage_protocol as protocol;
 
 mod builder;
-pub mod core;
+mod core;
 mod driver;
 mod error;
 mod platform;
 mod shared;
+mod start;
 mod tracker;
 
 #[cfg(not(target_arch = "wasm32"))]
@@ -87,9 +88,9 @@ mod wasm;
 #[cfg(target_arch = "wasm32")]
 use wasm as imp;
 
+pub use crate::core::debugger::{DebugEntry, DropReason, Fate, NameText};
+pub use crate::core::engine::Counters;
 pub use builder::TrackerBuilder;
-pub use core::debugger::{DebugEntry, DropReason, Fate, NameText};
-pub use core::engine::Counters;
 pub use error::Error;
 pub use shared::Status;
 pub use tracker::{Tracked, Tracker};

@@ -9,6 +9,7 @@
 use std::cell::RefCell;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, PoisonError, RwLock};
+use std::time::Duration;
 
 use serde::Serialize;
 use tokio::sync::mpsc::UnboundedSender;
@@ -22,9 +23,9 @@ use crate::core::gate::Mode;
 use crate::core::journal::{encode, encode_add, Record};
 use crate::core::queue::UserKey;
 use crate::core::session::{user_key, Login};
-use crate::driver::{Backlog, Task};
+use crate::driver::{Backlog, Reply, Task};
 use crate::error::Error;
-use crate::platform::{AppendError, Appender, Clock};
+use crate::platform::{millis, AppendError, Appender, Clock};
 use crate::shared::{lock, Shared, Status};
 
 thread_local! {
@@ -70,13 +71,11 @@ pub(crate) struct Inner {
     pub(crate) backlog: Arc<Backlog>,
     pub(crate) channel_capacity: usize,
     pub(crate) login: RwLock<Option<Arc<CurrentLogin>>>,
-    #[cfg(not(target_arch = "wasm32"))]
-    pub(crate) worker: std::sync::Mutex<Option<crate::imp::Worker>>,
-    /// The page listeners that send the last batch when the page is hidden;
-    /// held for its `Drop`, which removes them.
-    #[cfg(target_arch = "wasm32")]
-    #[allow(dead_code)]
-    pub(crate) page: Option<crate::imp::PageHooks>,
+    /// The running delivery loop: the worker thread (native), or the page
+    /// listeners that send the last batch when the page is hidden (browser),
+    /// held there for their `Drop`, which removes them.
+    #[cfg_attr(target_arch = "wasm32", allow(dead_code))]
+    pub(crate) running: std::sync::Mutex<Option<crate::imp::Running>>,
 }
 
 impl Tracker {
@@ -228,7 +227,35 @@ impl Tracker {
     }
 }
 
+/// What became of a request to flush or shut down.
+pub(crate) enum Asked {
+    /// No loop runs (do-not-track): there is nothing to deliver.
+    NoLoop,
+    /// The loop is gone.
+    Gone,
+    /// The loop got it and will answer by the deadline.
+    Sent,
+}
+
 impl Inner {
+    /// Asks the delivery loop to deliver for up to `timeout` (then, with
+    /// `shutdown`, to stop); `reply` gets whether nothing sendable is left.
+    pub(crate) fn ask(&self, timeout: Duration, shutdown: bool, reply: Reply) -> Asked {
+        let Some(tasks) = &self.tasks else {
+            return Asked::NoLoop;
+        };
+        let deadline_ms = self.clock.mono_ms().saturating_add(millis(timeout));
+        let task = if shutdown {
+            Task::Shutdown { deadline_ms, reply }
+        } else {
+            Task::Flush { deadline_ms, reply }
+        };
+        match tasks.send(task) {
+            Ok(()) => Asked::Sent,
+            Err(_) => Asked::Gone,
+        }
+    }
+
     /// Gives a new event to the worker: appended to the journal where the
     /// platform lets `track()` write it, else through the task channel.
     /// Returns why it was refused, if it was.

@@ -51,6 +51,7 @@ pub enum Record {
 }
 
 /// The beginning of every [`Record::Add`] line, as serde writes it.
+#[cfg(not(target_arch = "wasm32"))]
 const ADD_PREFIX: &[u8] = b"{\"add\":";
 
 /// The same shape as [`Record::Add`], borrowing, so `track()` can write its
@@ -73,6 +74,8 @@ pub fn encode_add(user: Option<&str>, event: &Event, out: &mut Vec<u8>) {
 
 /// Reads a line if it is a [`Record::Add`] (written by `track()`): `None` for
 /// every other record without parsing it, `Some(None)` for an unreadable line.
+/// (Native only: the browser's `track()` does not write the journal itself.)
+#[cfg(not(target_arch = "wasm32"))]
 pub fn read_add(line: &[u8]) -> Option<Option<(Option<String>, Event)>> {
     if !line.starts_with(ADD_PREFIX) {
         return None;

@@ -12,4 +12,5 @@ mod transport;
 mod worker;
 
 pub(crate) use storage::DEFAULT_MAX_JOURNAL_BYTES;
-pub(crate) use worker::Worker;
+/// What a tracker keeps of its running delivery loop.
+pub(crate) use worker::Worker as Running;

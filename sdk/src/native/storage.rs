@@ -153,9 +153,11 @@ impl FileStorage {
         }
     }
 
-    /// Reads the active file on from where reading stands, up to its end.
-    /// Returns whether every byte read is final (no write was under way).
-    fn fill(&mut self, mark: u64) -> Result<bool, StorageError> {
+    /// Reads the active file on from where reading stands, up to its end or
+    /// `mark`. While a write is under way, reading stops where its zeros
+    /// begin, so the buffer holds only bytes that are final: a NUL in it is a
+    /// write that failed.
+    fn fill(&mut self, mark: u64) -> Result<(), StorageError> {
         let (side, end) = self.journal.active();
         let quiet = self.journal.quiet(side);
         let end = end.min(mark);
@@ -175,20 +177,24 @@ impl FileStorage {
             let read = read_at(self.journal.file(side), &mut self.unread[kept..], at)
                 .map_err(|e| failed("cannot read", &self.dir, e))?;
             self.unread.truncate(kept + read);
-            if read < want {
-                if quiet {
-                    // Reserved bytes a failed write never filled.
-                    self.unread.resize(kept + want, 0);
-                } else {
+            if !quiet {
+                if let Some(zero) = self.unread[kept..].iter().position(|&b| b == 0) {
+                    self.unread.truncate(kept + zero);
                     break;
                 }
+                if read < want {
+                    break;
+                }
+            } else if read < want {
+                // Reserved bytes a failed write never filled.
+                self.unread.resize(kept + want, 0);
             }
             at += want as u64;
             if self.unread.len() - self.consumed >= READ_CHUNK {
                 break;
             }
         }
-        Ok(quiet)
+        Ok(())
     }
 
     /// Writes the compacted journal into the other file and switches to it.
@@ -245,12 +251,18 @@ impl FileStorage {
                 .min(READ_CHUNK);
             let read = read_at(self.journal.file(from), &mut buffer[..want], position)
                 .map_err(|e| failed("cannot read", &self.dir, e))?;
-            let whole = buffer[..read].iter().position(|&b| b == 0).unwrap_or(read);
+            // Up to the first write under way (zeros), and only whole lines:
+            // the rest of a line cut here comes later, after the switch.
+            let written = buffer[..read].iter().position(|&b| b == 0).unwrap_or(read);
+            let whole = buffer[..written]
+                .iter()
+                .rposition(|&b| b == b'\n')
+                .map_or(0, |last| last + 1);
             write_at(self.journal.file(to), &buffer[..whole], at)
                 .map_err(|e| failed("cannot compact", &self.dir, e))?;
             position += whole as u64;
             at += whole as u64;
-            if whole < want {
+            if written < want || whole == 0 {
                 break;
             }
         }
@@ -428,19 +440,14 @@ impl Storage for FileStorage {
     ) -> Result<(), StorageError> {
         let mut taken = 0;
         while taken < room {
-            let quiet = self.fill(mark)?;
+            self.fill(mark)?;
             let mut used = 0;
-            let mut stalled = false;
             while taken < room {
                 let rest = &self.unread[self.consumed + used..];
+                // A NUL ends a line too: the zeros of a write that failed.
                 let Some(end) = rest.iter().position(|&b| b == b'\n' || b == 0) else {
                     break;
                 };
-                // A NUL is a write under way, unless none is: then one that failed.
-                if rest[end] == 0 && !quiet {
-                    stalled = true;
-                    break;
-                }
                 match read_add(&rest[..end]) {
                     Some(Some(event)) => {
                         into.push(event);
@@ -452,12 +459,6 @@ impl Storage for FileStorage {
                 used += end + 1;
             }
             self.cursor += used as u64;
-            if stalled {
-                // What was read from the write under way on may be stale: read it again later.
-                self.unread.clear();
-                self.consumed = 0;
-                break;
-            }
             self.consumed += used;
             if used == 0 {
                 break;

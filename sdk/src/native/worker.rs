@@ -5,10 +5,8 @@ use std::sync::mpsc::sync_channel;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crate::driver::Task;
-use crate::platform::millis;
 use crate::shared::lock;
-use crate::tracker::{Inner, Tracker};
+use crate::tracker::{Asked, Inner, Tracker};
 
 /// How long dropping the tracker waits for the worker to write down what is
 /// still in its channel.
@@ -32,29 +30,21 @@ impl Worker {
 }
 
 impl Inner {
-    /// Sends a flush or shutdown task that delivers for up to `timeout`, and
+    /// Asks for a flush or shutdown that delivers for up to `timeout`, and
     /// waits up to `timeout + grace` for its answer.
     fn wait_for(&self, timeout: Duration, shutdown: bool, grace: Duration) -> bool {
-        let Some(tasks) = &self.tasks else {
-            return true;
-        };
         let (answer, answered) = sync_channel(1);
         let reply = Box::new(move |delivered: bool| {
             // The caller may have stopped waiting; then nobody needs the answer.
             let _ = answer.send(delivered);
         });
-        let deadline_ms = self.clock.mono_ms().saturating_add(millis(timeout));
-        let task = if shutdown {
-            Task::Shutdown { deadline_ms, reply }
-        } else {
-            Task::Flush { deadline_ms, reply }
-        };
-        if tasks.send(task).is_err() {
-            return false;
+        match self.ask(timeout, shutdown, reply) {
+            Asked::NoLoop => true,
+            Asked::Gone => false,
+            Asked::Sent => answered
+                .recv_timeout(timeout.saturating_add(grace))
+                .unwrap_or(false),
         }
-        answered
-            .recv_timeout(timeout.saturating_add(grace))
-            .unwrap_or(false)
     }
 }
 
@@ -84,7 +74,7 @@ impl Tracker {
 impl Inner {
     /// Waits for the worker thread to end, which releases the data folder.
     fn join_worker(&self) {
-        let Some(worker) = lock(&self.worker).take() else {
+        let Some(worker) = lock(&self.running).take() else {
             return;
         };
         // A callback run by the worker may drop the last tracker clone: the

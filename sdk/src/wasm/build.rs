@@ -1,21 +1,22 @@
 //! `TrackerBuilder::build` in the browser.
 
 use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
-use usage_protocol::is_valid_id;
+use tokio::sync::mpsc::UnboundedSender;
 
 use super::clock::{seed, BrowserClock, BrowserTimer};
-use super::page;
+use super::page::{self, PageHooks};
 use super::storage::BrowserStorage;
 use super::transport::FetchTransport;
 use crate::builder::TrackerBuilder;
-use crate::core::engine::Engine;
-use crate::driver::{Backlog, Driver};
+use crate::core::engine::EngineConfig;
+use crate::core::session::Login;
+use crate::driver::Task;
 use crate::error::Error;
-use crate::platform::{Clock, Storage};
-use crate::shared::Shared;
-use crate::tracker::{CurrentLogin, Inner, Tracker};
+use crate::platform::Clock;
+use crate::start::{Opened, Platform, PlatformDriver};
+use crate::tracker::Tracker;
 
 /// The SDK name batches carry from the browser.
 const SDK_NAME: &str = "usage-sdk-wasm";
@@ -29,63 +30,66 @@ impl TrackerBuilder {
     /// With `do_not_track(true)` nothing is stored or sent: every event is
     /// dropped and only the debugger log shows it.
     pub fn build(self) -> Result<Tracker, Error> {
-        if !is_valid_id(&self.app_name) {
-            return Err(Error::InvalidAppName);
-        }
-        let clock: Arc<dyn Clock> = Arc::new(BrowserClock::new());
-        let dnt = self.do_not_track.unwrap_or(false);
-        let shared = Arc::new(Shared::new(
-            self.debug_capacity,
-            dnt,
-            seed(),
-            self.callbacks.clone(),
-        ));
-        let backlog = Arc::new(Backlog::default());
-        let inner = |tasks, login: Option<CurrentLogin>, page| Tracker {
-            inner: Arc::new(Inner {
-                shared: shared.clone(),
-                clock: clock.clone(),
-                tasks,
-                appender: None,
-                backlog: backlog.clone(),
-                channel_capacity: self.channel_capacity,
-                login: RwLock::new(login.map(Arc::new)),
-                page,
-            }),
-        };
-        if dnt {
-            return Ok(inner(None, None, None));
-        }
+        self.start(Browser {
+            clock: Arc::new(BrowserClock::new()),
+            leaving: Arc::new(AtomicBool::new(false)),
+        })
+    }
+}
 
-        let mut storage = BrowserStorage::open(&self.app_name);
-        let cached = storage.load_session().unwrap_or_else(|error| {
-            tracing::warn!(%error, "ignoring the cached login");
-            None
-        });
-        let login = cached.and_then(|cached| cached.resume(&shared.gate));
-        let current = login.as_ref().map(|l| CurrentLogin {
-            user: l.user.clone(),
-            session_id: l.session_id.clone(),
-        });
+struct Browser {
+    clock: Arc<BrowserClock>,
+    /// Set by the page hooks while the page is hidden or unloading.
+    leaving: Arc<AtomicBool>,
+}
 
-        let leaving = Arc::new(AtomicBool::new(false));
-        let transport = FetchTransport::new(&self.endpoint, self.request_timeout, leaving.clone());
-        let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
-        let mut engine = self.engine.clone();
+impl Platform for Browser {
+    type Transport = FetchTransport;
+    type Storage = BrowserStorage;
+    type Timer = BrowserTimer;
+
+    fn clock(&self) -> Arc<dyn Clock> {
+        self.clock.clone()
+    }
+
+    fn seed(&self) -> u64 {
+        seed()
+    }
+
+    fn do_not_track_default(&self) -> bool {
+        false
+    }
+
+    fn open(&mut self, builder: &TrackerBuilder) -> Result<Opened<BrowserStorage>, Error> {
+        Ok((BrowserStorage::open(&builder.app_name), None))
+    }
+
+    fn transport(&mut self, builder: &TrackerBuilder) -> Result<FetchTransport, Error> {
+        Ok(FetchTransport::new(
+            &builder.endpoint,
+            builder.request_timeout,
+            self.leaving.clone(),
+        ))
+    }
+
+    fn timer(&self) -> BrowserTimer {
+        BrowserTimer
+    }
+
+    fn engine(&self, builder: &TrackerBuilder) -> EngineConfig {
+        let mut engine = builder.engine.clone();
         engine.sdk.name = SDK_NAME.to_owned();
-        let mut driver = Driver {
-            engine: Engine::new(engine),
-            transport,
-            storage,
-            timer: BrowserTimer,
-            clock: clock.clone(),
-            shared: shared.clone(),
-            backlog: backlog.clone(),
-            tasks: receiver,
-        };
+        engine
+    }
+
+    fn run(
+        self,
+        mut driver: PlatformDriver<Self>,
+        login: Option<Login>,
+        tasks: &UnboundedSender<Task>,
+    ) -> Result<Option<PageHooks>, Error> {
         driver.restore(login);
         wasm_bindgen_futures::spawn_local(driver.run());
-        let hooks = page::install(sender.downgrade(), clock.clone(), leaving);
-        Ok(inner(Some(sender), current, hooks))
+        Ok(page::install(tasks.downgrade(), self.clock, self.leaving))
     }
 }

@@ -12,4 +12,5 @@ mod page;
 mod storage;
 mod transport;
 
-pub(crate) use page::PageHooks;
+/// What a tracker keeps of its running delivery loop.
+pub(crate) use page::PageHooks as Running;

@@ -84,6 +84,23 @@ fn a_write_under_way_stops_reading_until_it_is_done() {
 }
 
 #[test]
+fn a_write_under_way_behind_a_full_queue_is_read_once_it_is_done() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut storage = FileStorage::open(dir.path().join("app"), 10, LIMIT).expect("opens");
+    let journal = storage.appender();
+    track(&storage, 1);
+    let mut line = Vec::new();
+    encode_add(None, &event(2), &mut line);
+    let slow = journal.reserve(line.len() as u64).expect("reserves");
+    track(&storage, 3);
+    // Room for one: reading stops before the write under way.
+    assert_eq!(take_all(&mut storage, 1), [1]);
+    write_at(journal.file(slow.side), &line, slow.offset).expect("writes");
+    drop(slow);
+    assert_eq!(take_all(&mut storage, 10), [2, 3]);
+}
+
+#[test]
 fn a_write_that_failed_is_skipped_once_no_write_is_under_way() {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut storage = FileStorage::open(dir.path().join("app"), 10, LIMIT).expect("opens");
@@ -180,6 +197,58 @@ fn compaction_keeps_the_live_events_and_the_unread_ones() {
             .collect::<Vec<_>>()
     );
     assert_eq!(restored.tokens["acme/bob"], "t");
+}
+
+#[test]
+fn a_line_half_written_during_compaction_arrives_whole() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut storage = FileStorage::open(dir.path().join("app"), 100, LIMIT).expect("opens");
+    let padding = "x".repeat(4_000);
+    let props = serde_json::value::to_raw_value(&serde_json::json!({ "p": padding })).expect("raw");
+    for n in 0..2_000 {
+        let mut line = Vec::new();
+        let event = Event::new(
+            Uuid::from_u128(n),
+            "e",
+            OffsetDateTime::UNIX_EPOCH,
+            Some(props.clone()),
+            None,
+        )
+        .expect("valid");
+        encode_add(Some("acme/bob"), &event, &mut line);
+        storage.appender().append(&line).expect("appends");
+    }
+    let mut taken = Vec::new();
+    storage
+        .take_appended(2_000, u64::MAX, &mut taken)
+        .expect("reads");
+    // A `track()` between its reservation and the end of its write.
+    let journal = storage.appender();
+    let mut line = Vec::new();
+    encode_add(Some("acme/bob"), &event(7_777), &mut line);
+    let (first, second) = line.split_at(line.len() / 2);
+    let second = second.to_vec();
+    let slow = journal.reserve(line.len() as u64).expect("reserves");
+    write_at(journal.file(slow.side), first, slow.offset).expect("writes half");
+    let (side, offset, half) = (slow.side, slow.offset, first.len() as u64);
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            write_at(journal.file(side), &second, offset + half).expect("writes the rest");
+            drop(slow);
+            // The next `track()` comes as the old file is let go.
+            let mut next = Vec::new();
+            encode_add(Some("acme/bob"), &event(6_666), &mut next);
+            journal.append(&next).expect("appends");
+        });
+        track(&storage, 8_888);
+        // Waits for the write under way before it empties the old file.
+        storage.replace_journal(b"").expect("compacts");
+    });
+    track(&storage, 9_999);
+    let mut ids = take_all(&mut storage, 100);
+    ids.sort_unstable();
+    assert_eq!(ids, [6_666, 7_777, 8_888, 9_999]);
 }
 
 #[test]
