@@ -36,15 +36,32 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[at]
 }
 
-fn burst(events: usize, batch: Option<usize>) {
+/// How the tracker is set up for a burst.
+#[derive(Clone, Copy)]
+enum Setup {
+    /// The default settings.
+    Defaults,
+    /// Batches of 500.
+    Batch500,
+    /// Batches of 500, and the in-memory queue and channel raised to hold the
+    /// whole burst (how earlier versions had to be set up not to drop).
+    Raised,
+}
+
+fn burst(events: usize, setup: Setup) {
     let collector = collector::Collector::start();
     let dir = tempfile::tempdir().expect("temp dir");
     let mut builder = Tracker::builder(&collector.url)
         .data_dir(dir.path())
         .do_not_track(false);
-    if let Some(batch) = batch {
-        builder = builder.batch_size(batch);
-    }
+    builder = match setup {
+        Setup::Defaults => builder,
+        Setup::Batch500 => builder.batch_size(500),
+        Setup::Raised => builder
+            .batch_size(500)
+            .max_queued_events(events)
+            .channel_capacity(events),
+    };
     let tracker = builder.build().expect("builds");
     tracker.login(&token()).expect("login");
     let props = serde_json::json!({"screen": "reports", "tab": 3});
@@ -70,10 +87,14 @@ fn burst(events: usize, batch: Option<usize>) {
     let stored = collector.stored().len();
     chunks.sort_by(f64::total_cmp);
     println!(
-        "{events} events, batch {}: tracked in {:.0} ms, last ack after {:.2} s = {:.0} events/s; \
+        "{events} events, {}: tracked in {:.0} ms, last ack after {:.2} s = {:.0} events/s; \
          stored {stored}, dropped {dropped}, all delivered: {delivered}; \
          track() per call over chunks of {CHUNK}: median {:.0} ns, p99 {:.0} ns, worst {:.0} ns",
-        batch.map_or("default".to_owned(), |b| b.to_string()),
+        match setup {
+            Setup::Defaults => "defaults",
+            Setup::Batch500 => "batch 500",
+            Setup::Raised => "batch 500, queue holds all",
+        },
         tracked.as_secs_f64() * 1e3,
         total.as_secs_f64(),
         stored as f64 / total.as_secs_f64(),
@@ -94,7 +115,8 @@ fn main() {
         sizes = vec![100_000, 1_000_000];
     }
     for events in sizes {
-        burst(events, None);
-        burst(events, Some(500));
+        for setup in [Setup::Defaults, Setup::Batch500, Setup::Raised] {
+            burst(events, setup);
+        }
     }
 }
