@@ -71,9 +71,15 @@ impl Backlog {
         self.0.load(Ordering::Acquire)
     }
 
-    /// One event was taken up (or its append failed).
+    /// One event was taken up (or its append failed). Saturating: events an
+    /// earlier run left in the journal are taken up without being counted in.
     pub(crate) fn taken(&self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
+        // The closure always returns a value, so the update always succeeds.
+        let _ = self
+            .0
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                Some(n.saturating_sub(1))
+            });
     }
 }
 
@@ -270,9 +276,26 @@ impl<T: Transport, S: Storage, Ti: Timer> Driver<T, S, Ti> {
         if !journal.is_empty() {
             written = self.storage.append_journal(&encode(&journal));
         }
-        if rewrite && written.is_ok() && self.storage.wants_replacement(self.engine.live_bytes()) {
+        if (rewrite || self.storage.nearly_full())
+            && written.is_ok()
+            && self.storage.wants_replacement(self.engine.live_bytes())
+        {
             let snapshot = self.engine.snapshot();
             written = self.storage.replace_journal(&snapshot);
+            let dropped = self.storage.take_dropped();
+            if !dropped.is_empty() {
+                for _ in &dropped {
+                    self.backlog.taken();
+                }
+                self.engine.dropped_unread(dropped);
+                // Their fates are effects of their own.
+                let mut fates = lock(&self.shared.fates);
+                for effect in self.engine.take_effects() {
+                    if let Effect::Fate { id, fate } = effect {
+                        fates.update(id, fate);
+                    }
+                }
+            }
         }
         if let Err(error) = written {
             tracing::warn!(%error, "could not write the journal of unsent events");

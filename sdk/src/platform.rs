@@ -86,6 +86,16 @@ pub trait Storage {
         let _ = (room, mark, into);
         Ok(())
     }
+    /// Whether the journal nears its size bound, so that it should be
+    /// replaced (dropping its oldest events) even if nothing else asks.
+    fn nearly_full(&self) -> bool {
+        false
+    }
+    /// Ids of events the storage dropped, oldest first, to stay within its
+    /// bound; each call returns those dropped since the last.
+    fn take_dropped(&mut self) -> Vec<uuid::Uuid> {
+        Vec::new()
+    }
     /// Whether events appended by `track()` wait unread.
     fn appended_waiting(&self) -> bool {
         false

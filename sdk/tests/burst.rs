@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use support::collector::Collector;
-use support::token;
+use support::{closed_port, token};
 use usage_sdk::{Tracked, Tracker};
 
 const BURST: usize = 200_000;
@@ -70,5 +70,61 @@ fn a_burst_of_200_000_events_with_default_settings_loses_nothing() {
     assert!(
         most <= MAX_QUEUED,
         "{most} events in memory at once, more than the bound"
+    );
+}
+
+#[test]
+fn a_full_journal_drops_its_oldest_events_and_says_so() {
+    let port = closed_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let tracker = Tracker::builder(&url)
+        .data_dir(dir.path())
+        .do_not_track(false)
+        .max_queued_events(10)
+        .max_journal_bytes(64 * 1024)
+        .retry_backoff(Duration::from_millis(50), Duration::from_millis(200))
+        .build()
+        .expect("builds");
+    tracker.login(&token("bob", false)).expect("login");
+    // About ten times what the journal holds (64 KiB, some 280 lines), while
+    // the collector is down.
+    let mut queued = Vec::new();
+    for n in 0..3_000 {
+        if let Tracked::Queued(id) = tracker.track("offline.work", serde_json::json!({ "n": n })) {
+            queued.push(id);
+        }
+        if n % 100 == 99 {
+            // Room for the worker to compact, as an app's pauses would give.
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    assert!(queued.len() > 2_500, "most events queued: {}", queued.len());
+    let dropped = tracker.status().counters.dropped;
+    assert!(dropped > 0, "the journal had to drop");
+
+    let collector = Collector::start_on(port).expect("the port is still free");
+    assert!(tracker.flush(Duration::from_secs(60)));
+    let stored = collector.stored();
+    let last = *queued.last().expect("some queued");
+    assert_eq!(stored.get(&last), Some(&1), "the newest event arrives");
+    // Beyond the ten in memory, what arrived is the newest part: the oldest
+    // of those waiting on disk were dropped.
+    let arrived: Vec<bool> = queued[10..]
+        .iter()
+        .map(|id| stored.contains_key(id))
+        .collect();
+    let first_kept = arrived.iter().position(|&a| a).expect("some arrived");
+    assert!(first_kept > 0, "the oldest on disk were dropped");
+    assert!(
+        arrived[first_kept..].iter().all(|&a| a),
+        "the newest all arrived"
+    );
+    assert!(stored.keys().all(|id| queued.contains(id)));
+    let counters = tracker.status().counters;
+    assert_eq!(
+        counters.accepted + counters.dropped,
+        queued.len() as u64,
+        "every queued event is either stored or counted as dropped"
     );
 }

@@ -140,6 +140,11 @@ impl JournalFiles {
         old & !SIDE_BIT
     }
 
+    /// Most bytes a file may hold.
+    pub(crate) fn limit(&self) -> u64 {
+        self.limit
+    }
+
     pub(crate) fn file(&self, side: usize) -> &File {
         &self.files[side]
     }

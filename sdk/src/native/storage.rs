@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use usage_protocol::Event;
+use uuid::Uuid;
 
 use super::journal::{read_at, write_at, AppendError, JournalFiles};
 use super::lock::DirLock;
@@ -50,6 +51,8 @@ pub(crate) struct FileStorage {
     restored: Option<Vec<u8>>,
     /// Unreadable lines met while reading.
     damaged: usize,
+    /// Events dropped, oldest first, to keep the journal within its bound.
+    dropped: Vec<Uuid>,
 }
 
 fn failed(what: &str, path: &Path, error: std::io::Error) -> StorageError {
@@ -134,6 +137,7 @@ impl FileStorage {
             consumed: 0,
             restored: Some(restored),
             damaged: 0,
+            dropped: Vec::new(),
         })
     }
 
@@ -209,8 +213,11 @@ impl FileStorage {
         head.extend_from_slice(content);
         write_at(target, &head, 0).map_err(io)?;
         let new_cursor = head.len() as u64;
+        // Unread lines beyond half the bound are dropped, oldest first.
+        let budget = (self.journal.limit() / 2).saturating_sub(new_cursor);
+        let keep_from = self.drop_oldest(from, budget)?;
         // Lines not yet read move across: first those known whole...
-        let (copied_to, mut at) = self.copy_whole(from, to, new_cursor)?;
+        let (copied_to, mut at) = self.copy_whole(from, to, keep_from, new_cursor)?;
         // ...then, once no write to the old file is under way, the rest.
         let final_end = self.journal.switch(to, at);
         let rest = final_end.saturating_sub(copied_to);
@@ -238,12 +245,60 @@ impl FileStorage {
         Ok(())
     }
 
-    /// Copies the unread lines of file `from` that are already whole to file
-    /// `to` at `at`, stopping at the first write still under way; returns how
-    /// far in `from` it copied and where in `to` the copy ends.
-    fn copy_whole(&self, from: usize, to: usize, mut at: u64) -> Result<(u64, u64), StorageError> {
+    /// When the unread lines of file `from` hold more than `budget` bytes,
+    /// notes the events of the oldest of them as dropped, so that the rest
+    /// fit; returns where the lines to keep begin.
+    fn drop_oldest(&mut self, from: usize, budget: u64) -> Result<u64, StorageError> {
         let (_, end) = self.journal.active();
+        if end - self.cursor <= budget {
+            return Ok(self.cursor);
+        }
+        let cut = end - budget;
         let mut position = self.cursor;
+        let mut buffer = vec![0; READ_CHUNK];
+        while position < cut {
+            let want = usize::try_from(end - position)
+                .unwrap_or(usize::MAX)
+                .min(READ_CHUNK);
+            let read = read_at(self.journal.file(from), &mut buffer[..want], position)
+                .map_err(|e| failed("cannot read", &self.dir, e))?;
+            let mut used = 0;
+            for line in buffer[..read].split_inclusive(|&b| b == b'\n') {
+                if position + used as u64 >= cut || !line.ends_with(b"\n") {
+                    break;
+                }
+                let text = &line[..line.len() - 1];
+                // Zeros a failed write left, then possibly a line.
+                let text = &text[text.iter().rposition(|&b| b == 0).map_or(0, |z| z + 1)..];
+                if let Some(Some((_, event))) = read_add(text) {
+                    self.dropped.push(event.id);
+                }
+                used += line.len();
+            }
+            if used == 0 {
+                break;
+            }
+            position += used as u64;
+        }
+        tracing::warn!(
+            events = self.dropped.len(),
+            "the journal reached its bound: dropped its oldest unsent events"
+        );
+        Ok(position)
+    }
+
+    /// Copies the unread lines of file `from`, from `position` on, that are
+    /// already whole to file `to` at `at`, stopping at the first write still
+    /// under way; returns how far in `from` it copied and where in `to` the
+    /// copy ends.
+    fn copy_whole(
+        &self,
+        from: usize,
+        to: usize,
+        mut position: u64,
+        mut at: u64,
+    ) -> Result<(u64, u64), StorageError> {
+        let (_, end) = self.journal.active();
         let mut buffer = vec![0; READ_CHUNK];
         while position < end {
             let want = usize::try_from(end - position)
@@ -425,7 +480,18 @@ impl Storage for FileStorage {
     fn wants_replacement(&self, live_bytes: usize) -> bool {
         let (_, end) = self.journal.active();
         let live = live_bytes as u64 + (end - self.cursor);
-        end > 2 * live + COMPACT_SLACK
+        end > 2 * live + COMPACT_SLACK || self.nearly_full()
+    }
+
+    /// Past three quarters of the bound: a compaction then keeps the unread
+    /// lines within half of it, so it comes again only after another quarter.
+    fn nearly_full(&self) -> bool {
+        let (_, end) = self.journal.active();
+        end > self.journal.limit() / 4 * 3
+    }
+
+    fn take_dropped(&mut self) -> Vec<Uuid> {
+        std::mem::take(&mut self.dropped)
     }
 
     fn appended_mark(&self) -> u64 {

@@ -313,6 +313,13 @@ impl Engine {
         }
     }
 
+    /// Whether a batch goes without waiting to fill up: after a flush or a
+    /// logout, until all is sent; and while events wait on disk, since
+    /// delivery is behind then and a batch may never fill in memory.
+    fn send_now(&self) -> bool {
+        self.urgent || self.disk_backlog
+    }
+
     /// Whether another batch may go on the wire now.
     fn can_send(&self) -> bool {
         self.in_flight.len() < self.config.max_in_flight.max(1)
@@ -332,9 +339,9 @@ impl Engine {
             &self.config.batch,
             cap,
             now,
-            self.urgent,
+            self.send_now(),
         ) else {
-            if self.sendable_count() == 0 {
+            if self.sendable_count() == 0 && !self.disk_backlog {
                 self.urgent = false;
             }
             return None;
@@ -386,7 +393,7 @@ impl Engine {
             &self.config.batch,
             cap,
             now,
-            self.urgent,
+            self.send_now(),
         )
         .is_some()
         {
@@ -425,7 +432,7 @@ impl Engine {
             let queue = &self.queue;
             self.sessions.forget_unless(|user| queue.has_user(user));
         }
-        if self.sendable_count() == 0 {
+        if self.sendable_count() == 0 && !self.disk_backlog {
             self.urgent = false;
         }
         if self.queue.is_empty() || self.journal_lines > 2 * self.queue.len() + JOURNAL_SLACK {
@@ -482,6 +489,21 @@ impl Engine {
     pub fn live_bytes(&self) -> usize {
         // Each line wraps its event in `{"kept":{"user":...,"event":...}}`.
         self.queue.bytes() + self.queue.len() * 64
+    }
+
+    /// Events the journal dropped before they were read, oldest first, to
+    /// stay within its bound: counted and shown as dropped for a full queue.
+    pub fn dropped_unread(&mut self, ids: Vec<Uuid>) {
+        self.counters.dropped += ids.len() as u64;
+        let fate = Fate::Dropped {
+            reason: DropReason::QueueFull,
+        };
+        for id in ids {
+            self.effects.push(Effect::Fate {
+                id,
+                fate: fate.clone(),
+            });
+        }
     }
 
     /// Events the queue can take before it is full.

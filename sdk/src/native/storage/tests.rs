@@ -326,3 +326,42 @@ fn a_cleared_session_reads_as_none() {
     storage.save_session(None).expect("clearing twice is fine");
     assert_eq!(storage.load_session().expect("reads"), None);
 }
+
+#[test]
+fn a_journal_near_its_bound_drops_its_oldest_unread_events_first() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut line = Vec::new();
+    encode_add(Some("acme/bob"), &event(0), &mut line);
+    let limit = 400 * line.len() as u64;
+    let mut storage = FileStorage::open(dir.path().join("app"), 10, limit).expect("opens");
+    let mut tracked = 0;
+    while !storage.nearly_full() {
+        track(&storage, tracked);
+        tracked += 1;
+    }
+    assert!(storage.wants_replacement(0));
+    storage.replace_journal(b"").expect("compacts");
+    let dropped: Vec<u128> = storage
+        .take_dropped()
+        .iter()
+        .map(|id| id.as_u128())
+        .collect();
+    assert!(!dropped.is_empty());
+    assert_eq!(
+        dropped,
+        (0..dropped.len() as u128).collect::<Vec<_>>(),
+        "oldest first"
+    );
+    let (_, end) = storage.journal.active();
+    assert!(
+        end <= limit / 2,
+        "within half the bound after: {end} of {limit}"
+    );
+    let kept = take_all(&mut storage, 1_000);
+    assert_eq!(
+        kept,
+        (dropped.len() as u128..tracked).collect::<Vec<_>>(),
+        "the newest are kept, in order, none lost"
+    );
+    assert!(!storage.nearly_full());
+}
