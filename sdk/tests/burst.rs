@@ -94,9 +94,10 @@ fn a_full_journal_drops_its_oldest_events_and_says_so() {
         if let Tracked::Queued(id) = tracker.track("offline.work", serde_json::json!({ "n": n })) {
             queued.push(id);
         }
-        if n % 100 == 99 {
-            // Room for the worker to compact, as an app's pauses would give.
-            std::thread::sleep(Duration::from_millis(20));
+        if n % 20 == 19 {
+            // Room for the worker to compact, as an app's pauses would give;
+            // a loop that never pauses can outrun it and see `QueueFull`.
+            std::thread::sleep(Duration::from_millis(10));
         }
     }
     assert!(queued.len() > 2_500, "most events queued: {}", queued.len());
