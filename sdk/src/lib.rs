@@ -54,9 +54,9 @@
 //!   survives the process being killed at any instant, and every restart. The
 //!   journal is the queue: the worker keeps up to 10,000 events in memory
 //!   (`max_queued_events`) and reads the rest from disk as room frees, up to
-//!   256 MiB of journal (`max_journal_bytes`); past that new events are
-//!   dropped and reported (`QueueFull`). A power loss can still lose what the
-//!   kernel had not yet written out. One tracker per data folder:
+//!   256 MiB of journal (`max_journal_bytes`); near that bound the oldest
+//!   events waiting on disk are dropped and reported (`QueueFull`). A power
+//!   loss can still lose what the kernel had not yet written out. One tracker per data folder:
 //!   a second one gets [`Error::FolderInUse`].
 //! * Browser: the delivery loop journals events in `localStorage` (bounded:
 //!   10,000 events by default, oldest dropped first).

@@ -37,7 +37,9 @@ impl TrackerBuilder {
     }
 
     /// Most bytes of the journal on disk, where events beyond the in-memory
-    /// queue wait; past it `track()` drops new events (`QueueFull`). Default 256 MiB.
+    /// queue wait. Past three quarters of it the oldest events waiting on
+    /// disk are dropped (`QueueFull`) to bring it back to half; only a
+    /// `track()` that outruns that gets its own event refused. Default 256 MiB.
     pub fn max_journal_bytes(mut self, bytes: u64) -> Self {
         self.max_journal_bytes = bytes;
         self
