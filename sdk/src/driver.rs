@@ -209,9 +209,9 @@ impl<T: Transport, S: Storage, Ti: Timer> Driver<T, S, Ti> {
             if let Err(error) = self.storage.take_appended(room, mark, &mut taken) {
                 tracing::warn!(%error, "could not read the journal of unsent events");
             }
-            for (user, event) in taken {
+            for (user, event, size) in taken {
                 self.backlog.taken();
-                self.engine.take(users.key(user), event, now);
+                self.engine.take(users.key(user), event, size, now);
             }
         }
         self.engine

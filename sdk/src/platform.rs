@@ -81,7 +81,7 @@ pub trait Storage {
         &mut self,
         room: usize,
         mark: u64,
-        into: &mut Vec<(Option<String>, Event)>,
+        into: &mut Vec<Appended>,
     ) -> Result<(), StorageError> {
         let _ = (room, mark, into);
         Ok(())
@@ -101,6 +101,10 @@ pub trait Storage {
         false
     }
 }
+
+/// An event `track()` appended to the journal: the user it was tracked
+/// under, the event, and the length of its line (at least its size in a batch).
+pub(crate) type Appended = (Option<String>, Event, usize);
 
 /// Why `track()` could not write its event to the journal.
 // Only native journals make these; the browser's cannot be appended to by `track()`.

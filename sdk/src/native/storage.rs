@@ -11,7 +11,6 @@ use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use usage_protocol::Event;
 use uuid::Uuid;
 
 use super::journal::{read_at, write_at, AppendError, JournalFiles};
@@ -19,7 +18,7 @@ use super::lock::DirLock;
 use crate::core::journal::{encode, lines, read_add, Record, Replay};
 use crate::core::session::CachedSession;
 use crate::error::Error;
-use crate::platform::{Storage, StorageError};
+use crate::platform::{Appended, Storage, StorageError};
 
 const SESSION_FILE: &str = "session.json";
 const JOURNAL_FILES: [&str; 2] = ["journal.0.ndjson", "journal.1.ndjson"];
@@ -412,6 +411,9 @@ fn start_journal(
     second
         .set_len(0)
         .map_err(|e| failed("cannot empty", &dir.join(JOURNAL_FILES[1]), e))?;
+    // The second file may be new: a compaction that fsyncs it must find it
+    // after a power loss.
+    sync_dir(dir)?;
     if old.is_some() {
         let path = dir.join(OLD_JOURNAL_FILE);
         fs::remove_file(&path).map_err(|e| failed("cannot remove", &path, e))?;
@@ -502,7 +504,7 @@ impl Storage for FileStorage {
         &mut self,
         room: usize,
         mark: u64,
-        into: &mut Vec<(Option<String>, Event)>,
+        into: &mut Vec<Appended>,
     ) -> Result<(), StorageError> {
         let mut taken = 0;
         while taken < room {
@@ -515,8 +517,8 @@ impl Storage for FileStorage {
                     break;
                 };
                 match read_add(&rest[..end]) {
-                    Some(Some(event)) => {
-                        into.push(event);
+                    Some(Some((user, event))) => {
+                        into.push((user, event, end));
                         taken += 1;
                     }
                     Some(None) => self.damaged += 1,

@@ -239,16 +239,19 @@ impl Engine {
 
     /// A new event from `track()`, for whoever is logged in now; journals it.
     pub fn track(&mut self, event: Event, now: u64) {
-        self.admit(None, event, now, false);
+        self.admit(None, event, None, now);
     }
 
     /// An event `track()` already wrote to the journal, under `user` (`None`:
-    /// held, unless someone has logged in since).
-    pub fn take(&mut self, user: Option<UserKey>, event: Event, now: u64) {
-        self.admit(user, event, now, true);
+    /// held, unless someone has logged in since); `size` bounds its size in a
+    /// batch (its journal line's length).
+    pub fn take(&mut self, user: Option<UserKey>, event: Event, size: usize, now: u64) {
+        self.admit(user, event, Some(size), now);
     }
 
-    fn admit(&mut self, tracked_as: Option<UserKey>, event: Event, now: u64, journaled: bool) {
+    /// `size` is known for events taken from the journal, which are journaled.
+    fn admit(&mut self, tracked_as: Option<UserKey>, event: Event, size: Option<usize>, now: u64) {
+        let journaled = size.is_some();
         let id = event.id;
         let user = tracked_as
             .clone()
@@ -281,7 +284,10 @@ impl Engine {
         } else {
             self.journal_lines += 1;
         }
-        let size = encoded_len(&event);
+        // `track()` showed an event it journaled as held or queued already;
+        // only a held one that a login took since has news.
+        let news = !journaled || (tracked_as.is_none() && user.is_some());
+        let size = size.unwrap_or_else(|| encoded_len(&event));
         let evicted = self.queue.push(Pending {
             user,
             event,
@@ -289,7 +295,9 @@ impl Engine {
             ready_at: now,
             in_flight: false,
         });
-        self.effects.push(Effect::Fate { id, fate });
+        if news {
+            self.effects.push(Effect::Fate { id, fate });
+        }
         if self.journal_lines > 2 * self.queue.len() + JOURNAL_SLACK {
             self.rewrite_journal();
         }

@@ -4,6 +4,7 @@
 use super::*;
 use crate::core::journal::{encode_add, replay};
 use time::OffsetDateTime;
+use usage_protocol::Event;
 use uuid::Uuid;
 
 const LIMIT: u64 = 1 << 30;
@@ -31,7 +32,7 @@ fn take_all(storage: &mut FileStorage, room: usize) -> Vec<u128> {
     storage
         .take_appended(room, u64::MAX, &mut taken)
         .expect("reads");
-    taken.iter().map(|(_, e)| e.id.as_u128()).collect()
+    taken.iter().map(|(_, e, _)| e.id.as_u128()).collect()
 }
 
 #[test]
