@@ -243,6 +243,7 @@ mod tests {
     /// `track()`'s own encoder and the quick intake reader against serde's
     /// reading and writing of [`Record`].
     #[test]
+    #[cfg(not(target_arch = "wasm32"))]
     fn the_borrowed_add_line_and_the_quick_reader_agree_with_serde() {
         let props =
             serde_json::value::to_raw_value(&serde_json::json!({"k": [1, "é\n"]})).expect("raw");
