@@ -13,9 +13,9 @@ use std::sync::Arc;
 
 use uuid::Uuid;
 
-use super::journal::{read_at, write_at, AppendError, JournalFiles};
+use super::journal::{read_at, AppendError, JournalFiles};
 use super::lock::DirLock;
-use crate::core::journal::{encode, lines, read_add, Record, Replay};
+use crate::core::journal::read_add;
 use crate::core::session::CachedSession;
 use crate::error::Error;
 use crate::platform::{Appended, Storage, StorageError};
@@ -108,14 +108,6 @@ fn read_optional(path: &Path) -> Result<Option<Vec<u8>>, StorageError> {
     }
 }
 
-/// The epoch a journal file starts with; 0 for an empty or foreign one.
-fn epoch_of(bytes: &[u8]) -> u64 {
-    match lines(bytes).next().map(serde_json::from_slice::<Record>) {
-        Some(Ok(Record::Epoch(n))) => n,
-        _ => 0,
-    }
-}
-
 impl FileStorage {
     /// Uses `dir`, creating it if needed and locking it against a second
     /// tracker. Replays what earlier runs left: up to `room` events are kept
@@ -199,233 +191,6 @@ impl FileStorage {
         }
         Ok(())
     }
-
-    /// Writes the compacted journal into the other file and switches to it.
-    fn compact(&mut self, content: &[u8]) -> Result<(), StorageError> {
-        let (from, _) = self.journal.active();
-        let to = 1 - from;
-        let target = self.journal.file(to);
-        let target_path = self.path(JOURNAL_FILES[to]);
-        let io = |e| failed("cannot compact into", &target_path, e);
-        target.set_len(0).map_err(io)?;
-        let mut head = encode(&[Record::Epoch(self.epoch + 1)]);
-        head.extend_from_slice(content);
-        write_at(target, &head, 0).map_err(io)?;
-        let new_cursor = head.len() as u64;
-        // Unread lines beyond half the bound are dropped, oldest first.
-        let budget = (self.journal.limit() / 2).saturating_sub(new_cursor);
-        let keep_from = self.drop_oldest(from, budget)?;
-        // Lines not yet read move across: first those known whole...
-        let (copied_to, mut at) = self.copy_whole(from, to, keep_from, new_cursor)?;
-        // ...then, once no write to the old file is under way, the rest.
-        let final_end = self.journal.switch(to, at);
-        let rest = final_end.saturating_sub(copied_to);
-        if rest > 0 {
-            let reservation = self
-                .journal
-                .reserve(rest)
-                .map_err(|e| self.journal_error(e))?;
-            at = reservation.offset;
-            copy_range(&self.journal, from, copied_to..final_end, to, at)
-                .map_err(|e| failed("cannot compact into", &target_path, e))?;
-        }
-        self.journal
-            .file(to)
-            .sync_data()
-            .map_err(|e| failed("cannot sync", &target_path, e))?;
-        self.journal
-            .file(from)
-            .set_len(0)
-            .map_err(|e| failed("cannot empty", &self.path(JOURNAL_FILES[from]), e))?;
-        self.epoch += 1;
-        self.cursor = new_cursor;
-        self.unread.clear();
-        self.consumed = 0;
-        Ok(())
-    }
-
-    /// When the unread lines of file `from` hold more than `budget` bytes,
-    /// notes the events of the oldest of them as dropped, so that the rest
-    /// fit; returns where the lines to keep begin.
-    fn drop_oldest(&mut self, from: usize, budget: u64) -> Result<u64, StorageError> {
-        let (_, end) = self.journal.active();
-        if end - self.cursor <= budget {
-            return Ok(self.cursor);
-        }
-        let cut = end - budget;
-        let mut position = self.cursor;
-        let mut buffer = vec![0; READ_CHUNK];
-        while position < cut {
-            let want = usize::try_from(end - position)
-                .unwrap_or(usize::MAX)
-                .min(READ_CHUNK);
-            let read = read_at(self.journal.file(from), &mut buffer[..want], position)
-                .map_err(|e| failed("cannot read", &self.dir, e))?;
-            let mut used = 0;
-            for line in buffer[..read].split_inclusive(|&b| b == b'\n') {
-                if position + used as u64 >= cut || !line.ends_with(b"\n") {
-                    break;
-                }
-                let text = &line[..line.len() - 1];
-                // Zeros a failed write left, then possibly a line.
-                let text = &text[text.iter().rposition(|&b| b == 0).map_or(0, |z| z + 1)..];
-                if let Some(Some((_, event))) = read_add(text) {
-                    self.dropped.push(event.id);
-                }
-                used += line.len();
-            }
-            if used == 0 {
-                break;
-            }
-            position += used as u64;
-        }
-        tracing::warn!(
-            events = self.dropped.len(),
-            "the journal reached its bound: dropped its oldest unsent events"
-        );
-        Ok(position)
-    }
-
-    /// Copies the unread lines of file `from`, from `position` on, that are
-    /// already whole to file `to` at `at`, stopping at the first write still
-    /// under way; returns how far in `from` it copied and where in `to` the
-    /// copy ends.
-    fn copy_whole(
-        &self,
-        from: usize,
-        to: usize,
-        mut position: u64,
-        mut at: u64,
-    ) -> Result<(u64, u64), StorageError> {
-        let (_, end) = self.journal.active();
-        let mut buffer = vec![0; READ_CHUNK];
-        while position < end {
-            let want = usize::try_from(end - position)
-                .unwrap_or(usize::MAX)
-                .min(READ_CHUNK);
-            let read = read_at(self.journal.file(from), &mut buffer[..want], position)
-                .map_err(|e| failed("cannot read", &self.dir, e))?;
-            // Up to the first write under way (zeros), and only whole lines:
-            // the rest of a line cut here comes later, after the switch.
-            let written = buffer[..read].iter().position(|&b| b == 0).unwrap_or(read);
-            let whole = buffer[..written]
-                .iter()
-                .rposition(|&b| b == b'\n')
-                .map_or(0, |last| last + 1);
-            write_at(self.journal.file(to), &buffer[..whole], at)
-                .map_err(|e| failed("cannot compact", &self.dir, e))?;
-            position += whole as u64;
-            at += whole as u64;
-            if written < want || whole == 0 {
-                break;
-            }
-        }
-        Ok((position, at))
-    }
-}
-
-/// Copies `range` of file `from` to file `to` at `at`.
-fn copy_range(
-    journal: &JournalFiles,
-    from: usize,
-    range: std::ops::Range<u64>,
-    to: usize,
-    mut at: u64,
-) -> std::io::Result<()> {
-    let mut buffer = vec![0; READ_CHUNK];
-    let mut position = range.start;
-    while position < range.end {
-        let want = usize::try_from(range.end - position)
-            .unwrap_or(usize::MAX)
-            .min(READ_CHUNK);
-        let read = read_at(journal.file(from), &mut buffer[..want], position)?;
-        // Bytes a failed write never filled are copied as the zeros they read as.
-        buffer[read..want].fill(0);
-        write_at(journal.file(to), &buffer[..want], at)?;
-        position += want as u64;
-        at += want as u64;
-    }
-    Ok(())
-}
-
-/// Replays every journal file into a fresh one (written aside, synced and
-/// renamed in), opens both files and returns them with the epoch, where
-/// reading starts, and the lines the queue takes at once.
-fn start_journal(
-    dir: &Path,
-    room: usize,
-    max_bytes: u64,
-) -> Result<(JournalFiles, u64, u64, Vec<u8>), StorageError> {
-    let old = read_optional(&dir.join(OLD_JOURNAL_FILE))?;
-    let mut files = Vec::new();
-    for name in JOURNAL_FILES {
-        if let Some(bytes) = read_optional(&dir.join(name))? {
-            files.push((epoch_of(&bytes), bytes));
-        }
-    }
-    files.sort_by_key(|(epoch, _)| *epoch);
-    let epoch = files.last().map_or(0, |(epoch, _)| *epoch) + 1;
-    let mut replay = Replay::default();
-    for bytes in old.iter().chain(files.iter().map(|(_, bytes)| bytes)) {
-        replay.read(bytes);
-    }
-    let replayed = replay.finish();
-    if replayed.damaged > 0 {
-        tracing::warn!(lines = replayed.damaged, "skipped unreadable journal lines");
-    }
-    let tokens: Vec<Record> = replayed
-        .tokens
-        .into_iter()
-        .map(|(user, token)| Record::Token { user, token })
-        .collect();
-    let split = replayed.events.len().min(room);
-    let mut events = replayed.events;
-    let later = events.split_off(split);
-    let mut restored = tokens;
-    restored.extend(
-        events
-            .into_iter()
-            .map(|(user, event)| Record::Kept { user, event }),
-    );
-    let mut content = encode(&[Record::Epoch(epoch)]);
-    let restored = encode(&restored);
-    content.extend_from_slice(&restored);
-    let cursor = content.len() as u64;
-    let later: Vec<Record> = later
-        .into_iter()
-        .map(|(user, event)| Record::Add { user, event })
-        .collect();
-    content.extend_from_slice(&encode(&later));
-
-    let active = dir.join(JOURNAL_FILES[0]);
-    replace_file(dir, &active, &content)?;
-    let open = |name: &str| {
-        let path = dir.join(name);
-        private_options()
-            .read(true)
-            .open(&path)
-            .map_err(|e| failed("cannot open", &path, e))
-    };
-    let first = open(JOURNAL_FILES[0])?;
-    let second = open(JOURNAL_FILES[1])?;
-    second
-        .set_len(0)
-        .map_err(|e| failed("cannot empty", &dir.join(JOURNAL_FILES[1]), e))?;
-    // The second file may be new: a compaction that fsyncs it must find it
-    // after a power loss.
-    sync_dir(dir)?;
-    if old.is_some() {
-        let path = dir.join(OLD_JOURNAL_FILE);
-        fs::remove_file(&path).map_err(|e| failed("cannot remove", &path, e))?;
-        sync_dir(dir)?;
-    }
-    let end = content.len() as u64;
-    Ok((
-        JournalFiles::new([first, second], 0, end, max_bytes.max(end)),
-        epoch,
-        cursor,
-        restored,
-    ))
 }
 
 impl Storage for FileStorage {
@@ -545,5 +310,9 @@ impl Storage for FileStorage {
     }
 }
 
+mod compact;
+mod restart;
+
+use restart::start_journal;
 #[cfg(test)]
 mod tests;

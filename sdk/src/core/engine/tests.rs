@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::core::reply::{HttpReply, TransportError};
+use time::OffsetDateTime;
 use usage_protocol::{Batch, BatchResponse, RejectCode, Rejection};
 
 const T0: u64 = 1_000_000;

@@ -2,7 +2,8 @@
 //! lock, and what a restart reads back.
 
 use super::*;
-use crate::core::journal::{encode_add, replay};
+use crate::core::journal::{encode, encode_add, replay, Record};
+use crate::native::journal::write_at;
 use time::OffsetDateTime;
 use usage_protocol::Event;
 use uuid::Uuid;
