@@ -129,3 +129,42 @@ fn a_full_journal_drops_its_oldest_events_and_says_so() {
         "every queued event is either stored or counted as dropped"
     );
 }
+
+#[test]
+fn bursts_from_four_threads_at_once_lose_nothing() {
+    const PER_THREAD: usize = 20_000;
+    let collector = Collector::start();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let tracker = Tracker::builder(&collector.url)
+        .data_dir(dir.path())
+        .do_not_track(false)
+        .build()
+        .expect("builds");
+    tracker.login(&token("bob", false)).expect("login");
+    let threads: Vec<_> = (0..4)
+        .map(|t| {
+            let tracker = tracker.clone();
+            std::thread::spawn(move || {
+                (0..PER_THREAD)
+                    .map(|n| {
+                        match tracker.track("thread.event", serde_json::json!({"t": t, "n": n})) {
+                            Tracked::Queued(id) => id,
+                            other => panic!("thread {t} event {n}: {other:?}"),
+                        }
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let queued: Vec<_> = threads
+        .into_iter()
+        .flat_map(|t| t.join().expect("tracking thread"))
+        .collect();
+    assert!(
+        tracker.flush(Duration::from_secs(300)),
+        "everything delivered"
+    );
+    let stored = collector.stored();
+    assert_eq!(stored.len(), 4 * PER_THREAD);
+    assert!(queued.iter().all(|id| stored.get(id) == Some(&1)));
+}
