@@ -128,16 +128,34 @@ impl JournalFiles {
         self.writers[side].load(SeqCst) == 0
     }
 
-    /// Makes file `to` the active one, written from `end` on; returns the
-    /// final end of the file that was active, once no write to it is under way.
-    pub(crate) fn switch(&self, to: usize, end: u64) -> u64 {
-        let old = self.state.swap(encode(to, end), SeqCst);
+    /// Makes file `to` the active one. In the same step it reserves, from
+    /// `at`, room for the old file's lines from `tail_from` to its end, so
+    /// that they stay ahead of every line written after the switch. Returns
+    /// the old file's final end, once no write to it is under way, and the
+    /// reservation to copy the tail into.
+    pub(crate) fn switch(&self, to: usize, at: u64, tail_from: u64) -> (u64, Reservation<'_>) {
+        // The tail is a write under way in `to` until it is copied.
+        self.writers[to].fetch_add(1, SeqCst);
+        let tail = Reservation {
+            journal: self,
+            side: to,
+            offset: at,
+        };
+        let mut old = self.state.load(SeqCst);
+        loop {
+            let old_end = old & !SIDE_BIT;
+            let next = encode(to, at + old_end.saturating_sub(tail_from));
+            match self.state.compare_exchange(old, next, SeqCst, SeqCst) {
+                Ok(_) => break,
+                Err(actual) => old = actual,
+            }
+        }
         let from = side_of(old);
         while !self.quiet(from) {
             // A writer between its reservation and the end of its `pwrite`.
             std::thread::yield_now();
         }
-        old & !SIDE_BIT
+        (old & !SIDE_BIT, tail)
     }
 
     /// Most bytes a file may hold.
@@ -260,9 +278,14 @@ mod tests {
         let reservation = journal.reserve(4).expect("reserves");
         assert!(!journal.quiet(0));
         drop(reservation);
-        assert_eq!(journal.switch(1, 0), 8, "the old file's final end");
-        journal.append(b"two\n").expect("appends");
-        assert_eq!(journal.active(), (1, 4));
+        let (old_end, tail) = journal.switch(1, 0, 4);
+        assert_eq!(old_end, 8, "the old file's final end");
+        assert_eq!(tail.offset, 0);
+        journal.append(b"two\n").expect("appends after the tail");
+        assert_eq!(journal.active(), (1, 8));
+        assert!(!journal.quiet(1), "the tail is not copied yet");
+        drop(tail);
+        assert!(journal.quiet(1));
     }
 
     #[test]

@@ -250,8 +250,8 @@ impl Storage for FileStorage {
         end > 2 * live + COMPACT_SLACK || self.nearly_full()
     }
 
-    /// Past three quarters of the bound: a compaction then keeps the unread
-    /// lines within half of it, so it comes again only after another quarter.
+    /// Past three quarters of the bound: a compaction then frees the dead
+    /// lines, and drops the oldest unread ones if those alone pass five eighths.
     fn nearly_full(&self) -> bool {
         let (_, end) = self.journal.active();
         end > self.journal.limit() / 4 * 3

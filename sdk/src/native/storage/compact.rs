@@ -20,23 +20,26 @@ impl FileStorage {
         head.extend_from_slice(content);
         write_at(target, &head, 0).map_err(io)?;
         let new_cursor = head.len() as u64;
-        // Unread lines beyond half the bound are dropped, oldest first.
-        let budget = (self.journal.limit() / 2).saturating_sub(new_cursor);
+        // Unread lines are all kept while they fit in five eighths of the
+        // bound; beyond, the oldest are dropped down to half of it. Either
+        // way the next compaction for want of room is an eighth of the bound
+        // of new lines away, and the dead lines alone never cost an event.
+        let limit = self.journal.limit();
+        let (_, end) = self.journal.active();
+        let budget = if new_cursor + (end - self.cursor) <= limit / 8 * 5 {
+            u64::MAX
+        } else {
+            (limit / 2).saturating_sub(new_cursor)
+        };
         let keep_from = self.drop_oldest(from, budget)?;
         // Lines not yet read move across: first those known whole...
-        let (copied_to, mut at) = self.copy_whole(from, to, keep_from, new_cursor)?;
-        // ...then, once no write to the old file is under way, the rest.
-        let final_end = self.journal.switch(to, at);
-        let rest = final_end.saturating_sub(copied_to);
-        if rest > 0 {
-            let reservation = self
-                .journal
-                .reserve(rest)
-                .map_err(|e| self.journal_error(e))?;
-            at = reservation.offset;
-            copy_range(&self.journal, from, copied_to..final_end, to, at)
-                .map_err(|e| failed("cannot compact into", &target_path, e))?;
-        }
+        let (copied_to, at) = self.copy_whole(from, to, keep_from, new_cursor)?;
+        // ...then, once no write to the old file is under way, the rest, in
+        // room reserved ahead of the lines written after the switch.
+        let (final_end, tail) = self.journal.switch(to, at, copied_to);
+        copy_range(&self.journal, from, copied_to..final_end, to, tail.offset)
+            .map_err(|e| failed("cannot compact into", &target_path, e))?;
+        drop(tail);
         self.journal
             .file(to)
             .sync_data()
