@@ -4,7 +4,8 @@
 //! chunks of 1,000 calls while the burst is being delivered.
 //!
 //! `cargo bench -p usage-sdk --bench delivery` (optional arguments: event
-//! counts, default `100000 1000000`).
+//! counts, default `100000 1000000`; setups `defaults`, `batch500`, `raised`,
+//! default all three).
 
 #![allow(missing_docs)]
 
@@ -44,7 +45,8 @@ enum Setup {
     /// Batches of 500.
     Batch500,
     /// Batches of 500, and the in-memory queue and channel raised to hold the
-    /// whole burst (how earlier versions had to be set up not to drop).
+    /// whole burst (how earlier versions had to be set up not to drop), with
+    /// the journal's bound raised to match.
     Raised,
 }
 
@@ -57,10 +59,12 @@ fn burst(events: usize, setup: Setup) {
     builder = match setup {
         Setup::Defaults => builder,
         Setup::Batch500 => builder.batch_size(500),
+        // The journal holds every event in memory too: its bound goes up with them.
         Setup::Raised => builder
             .batch_size(500)
             .max_queued_events(events)
-            .channel_capacity(events),
+            .channel_capacity(events)
+            .max_journal_bytes(4 << 30),
     };
     let tracker = builder.build().expect("builds");
     tracker.login(&token()).expect("login");
@@ -85,10 +89,11 @@ fn burst(events: usize, setup: Setup) {
     let delivered = tracker.flush(Duration::from_secs(600));
     let total = started.elapsed();
     let stored = collector.stored().len();
+    let counters = tracker.status().counters;
     chunks.sort_by(f64::total_cmp);
     println!(
         "{events} events, {}: tracked in {:.0} ms, last ack after {:.2} s = {:.0} events/s; \
-         stored {stored}, dropped {dropped}, all delivered: {delivered}; \
+         stored {stored}, refused by track() {dropped}, dropped later {}, all delivered: {delivered}; \
          track() per call over chunks of {CHUNK}: median {:.0} ns, p99 {:.0} ns, worst {:.0} ns",
         match setup {
             Setup::Defaults => "defaults",
@@ -98,6 +103,7 @@ fn burst(events: usize, setup: Setup) {
         tracked.as_secs_f64() * 1e3,
         total.as_secs_f64(),
         stored as f64 / total.as_secs_f64(),
+        counters.dropped,
         percentile(&chunks, 0.5),
         percentile(&chunks, 0.99),
         chunks.last().copied().unwrap_or(0.0),
@@ -114,8 +120,21 @@ fn main() {
     if sizes.is_empty() {
         sizes = vec![100_000, 1_000_000];
     }
+    let named = |name: &str| args.iter().any(|a| a == name);
+    let mut setups: Vec<Setup> = [
+        ("defaults", Setup::Defaults),
+        ("batch500", Setup::Batch500),
+        ("raised", Setup::Raised),
+    ]
+    .into_iter()
+    .filter(|(name, _)| named(name))
+    .map(|(_, setup)| setup)
+    .collect();
+    if setups.is_empty() {
+        setups = vec![Setup::Defaults, Setup::Batch500, Setup::Raised];
+    }
     for events in sizes {
-        for setup in [Setup::Defaults, Setup::Batch500, Setup::Raised] {
+        for &setup in &setups {
             burst(events, setup);
         }
     }

@@ -52,6 +52,8 @@ pub(crate) struct FileStorage {
     damaged: usize,
     /// Events dropped, oldest first, to keep the journal within its bound.
     dropped: Vec<Uuid>,
+    /// The end past which the journal counts as nearly full again.
+    full_again_at: u64,
 }
 
 fn failed(what: &str, path: &Path, error: std::io::Error) -> StorageError {
@@ -129,6 +131,7 @@ impl FileStorage {
             restored: Some(restored),
             damaged: 0,
             dropped: Vec::new(),
+            full_again_at: 0,
         })
     }
 
@@ -251,10 +254,13 @@ impl Storage for FileStorage {
     }
 
     /// Past three quarters of the bound: a compaction then frees the dead
-    /// lines, and drops the oldest unread ones if those alone pass five eighths.
+    /// lines, and drops the oldest unread ones if those alone pass five
+    /// eighths. When the events in memory alone fill that much (a queue bound
+    /// set near the journal's), it waits for another eighth of new lines
+    /// rather than copy them again at once.
     fn nearly_full(&self) -> bool {
         let (_, end) = self.journal.active();
-        end > self.journal.limit() / 4 * 3
+        end > (self.journal.limit() / 4 * 3).max(self.full_again_at)
     }
 
     fn take_dropped(&mut self) -> Vec<Uuid> {

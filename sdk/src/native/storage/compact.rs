@@ -49,6 +49,8 @@ impl FileStorage {
             .set_len(0)
             .map_err(|e| failed("cannot empty", &self.path(JOURNAL_FILES[from]), e))?;
         self.epoch += 1;
+        let (_, end) = self.journal.active();
+        self.full_again_at = end + limit / 8;
         self.cursor = new_cursor;
         self.unread.clear();
         self.consumed = 0;
