@@ -7,7 +7,8 @@ use std::time::Duration;
 use crate::core::batcher::BatchPolicy;
 use crate::core::debugger::DEFAULT_DEBUG_CAPACITY;
 use crate::core::engine::EngineConfig;
-use crate::shared::{AuthCallback, ExpiredCallback};
+use crate::platform::millis;
+use crate::shared::Callbacks;
 
 /// Default most `track()` calls waiting for the worker before new ones are dropped.
 pub const DEFAULT_CHANNEL_CAPACITY: usize = 4_096;
@@ -24,8 +25,11 @@ pub struct TrackerBuilder {
     pub(crate) do_not_track: Option<bool>,
     #[cfg(not(target_arch = "wasm32"))]
     pub(crate) data_dir: Option<std::path::PathBuf>,
-    pub(crate) on_token_expired: Option<ExpiredCallback>,
-    pub(crate) on_auth_error: Option<AuthCallback>,
+    #[cfg(not(target_arch = "wasm32"))]
+    pub(crate) max_journal_bytes: u64,
+    #[cfg(all(feature = "gzip", not(target_arch = "wasm32")))]
+    pub(crate) gzip: bool,
+    pub(crate) callbacks: Callbacks,
 }
 
 impl fmt::Debug for TrackerBuilder {
@@ -36,10 +40,6 @@ impl fmt::Debug for TrackerBuilder {
             .field("engine", &self.engine)
             .finish_non_exhaustive()
     }
-}
-
-fn millis(duration: Duration) -> u64 {
-    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
 impl TrackerBuilder {
@@ -54,8 +54,11 @@ impl TrackerBuilder {
             do_not_track: None,
             #[cfg(not(target_arch = "wasm32"))]
             data_dir: None,
-            on_token_expired: None,
-            on_auth_error: None,
+            #[cfg(not(target_arch = "wasm32"))]
+            max_journal_bytes: crate::imp::DEFAULT_MAX_JOURNAL_BYTES,
+            #[cfg(all(feature = "gzip", not(target_arch = "wasm32")))]
+            gzip: false,
+            callbacks: Callbacks::default(),
         }
     }
 
@@ -81,7 +84,9 @@ impl TrackerBuilder {
         self
     }
 
-    /// Most unsent events kept; the oldest are dropped beyond it. Default 10,000.
+    /// Most unsent events kept in memory. Default 10,000. Native: more wait
+    /// in the journal on disk (see `max_journal_bytes`); browser: the oldest
+    /// are dropped beyond it.
     pub fn max_queued_events(mut self, events: usize) -> Self {
         self.engine.max_queued = events.max(1);
         self
@@ -100,6 +105,13 @@ impl TrackerBuilder {
         self
     }
 
+    /// Most batches on the wire at once, each on its own keep-alive
+    /// connection; batches leave in queue order. Default 4.
+    pub fn max_in_flight(mut self, batches: usize) -> Self {
+        self.engine.max_in_flight = batches.max(1);
+        self
+    }
+
     /// Longest wait for the collector's answer to one batch. Default 30 s.
     pub fn request_timeout(mut self, timeout: Duration) -> Self {
         self.request_timeout = timeout;
@@ -112,8 +124,9 @@ impl TrackerBuilder {
         self
     }
 
-    /// Most `track()` calls waiting for the worker; beyond it events are
-    /// dropped rather than block the app. Default 4,096.
+    /// Browser: most `track()` calls waiting for the delivery loop; beyond it
+    /// events are dropped rather than block the page. Default 4,096. (Native
+    /// `track()` writes to the journal instead, bounded by `max_journal_bytes`.)
     pub fn channel_capacity(mut self, tasks: usize) -> Self {
         self.channel_capacity = tasks.max(1);
         self
@@ -128,14 +141,14 @@ impl TrackerBuilder {
     /// Called (on the worker) when the collector says the token expired; log
     /// in again with a fresh token and the kept events go out with it.
     pub fn on_token_expired(mut self, callback: impl Fn() + Send + Sync + 'static) -> Self {
-        self.on_token_expired = Some(Arc::new(callback));
+        self.callbacks.on_token_expired = Some(Arc::new(callback));
         self
     }
 
     /// Called (on the worker) with the code when the collector refuses the
     /// token otherwise (`invalid_token`, `unknown_key`); events are kept.
     pub fn on_auth_error(mut self, callback: impl Fn(&str) + Send + Sync + 'static) -> Self {
-        self.on_auth_error = Some(Arc::new(callback));
+        self.callbacks.on_auth_error = Some(Arc::new(callback));
         self
     }
 }

@@ -5,6 +5,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::task::Poll;
 
 use time::OffsetDateTime;
 use tokio::sync::mpsc::UnboundedReceiver;
@@ -12,6 +13,7 @@ use usage_protocol::Event;
 
 use crate::core::engine::{Effect, Engine};
 use crate::core::journal::{encode, replay};
+use crate::core::queue::UserKey;
 use crate::core::reply::{HttpReply, TransportError};
 use crate::core::session::Login;
 use crate::platform::{Clock, Storage, Timer, Transport};
@@ -25,7 +27,11 @@ pub(crate) type Reply = Box<dyn FnOnce(bool) + Send>;
 
 /// Work for the delivery loop, in the order the app asked for it.
 pub(crate) enum Task {
+    /// An event that only the loop can journal (the browser, or a native
+    /// journal that refused the write).
     Track(Event),
+    /// `track()` appended events to the journal: read them.
+    Wake,
     Login(Login),
     Logout,
     Flush {
@@ -45,13 +51,19 @@ pub(crate) enum Task {
     },
 }
 
-/// Track tasks waiting in the channel. The channel itself is unbounded so that
-/// a login or flush is never refused; `track()` bounds it by refusing events
-/// once this many are waiting.
+/// Events tracked but not yet taken up by the loop: track tasks waiting in
+/// the channel, and events appended to the journal but not yet read. The
+/// channel itself is unbounded so that a login or flush is never refused;
+/// `track()` bounds it by refusing events once too many track tasks wait.
 #[derive(Debug, Default)]
 pub(crate) struct Backlog(AtomicUsize);
 
 impl Backlog {
+    /// Counts one more event, before it is appended to the journal.
+    pub(crate) fn add(&self) {
+        self.0.fetch_add(1, Ordering::AcqRel);
+    }
+
     /// Counts one more track task unless `limit` are already waiting.
     pub(crate) fn admit(&self, limit: usize) -> bool {
         self.0
@@ -66,8 +78,15 @@ impl Backlog {
         self.0.load(Ordering::Acquire)
     }
 
-    fn taken(&self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
+    /// One event was taken up (or its append failed). Saturating: events an
+    /// earlier run left in the journal are taken up without being counted in.
+    pub(crate) fn taken(&self) {
+        // The closure always returns a value, so the update always succeeds.
+        let _ = self
+            .0
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                Some(n.saturating_sub(1))
+            });
     }
 }
 
@@ -89,10 +108,25 @@ struct Waiter {
     reply: Reply,
 }
 
+/// The user key of the last event read from the journal, reused while the
+/// next events name the same user, so reading allocates no key per event.
+#[derive(Default)]
+struct LastUser(Option<UserKey>);
+
+impl LastUser {
+    fn key(&mut self, user: Option<String>) -> Option<UserKey> {
+        let user = user?;
+        match &self.0 {
+            Some(key) if **key == *user => Some(key.clone()),
+            _ => Some(self.0.insert(UserKey::from(user)).clone()),
+        }
+    }
+}
+
 impl<T: Transport, S: Storage, Ti: Timer> Driver<T, S, Ti> {
     /// Reads back the journal and resumes the cached login, before any task.
     pub(crate) fn restore(&mut self, login: Option<Login>) {
-        match self.storage.load_journal() {
+        match self.storage.restore_journal(self.engine.room()) {
             Ok(bytes) => {
                 let replayed = replay(&bytes);
                 if replayed.damaged > 0 {
@@ -109,19 +143,29 @@ impl<T: Transport, S: Storage, Ti: Timer> Driver<T, S, Ti> {
 
     /// Runs until shut down, or until the tracker is gone and nothing waits.
     pub(crate) async fn run(mut self) {
-        let mut in_flight: Option<InFlight> = None;
+        let mut in_flight: Vec<(u64, InFlight)> = Vec::new();
         let mut waiters: Vec<Waiter> = Vec::new();
         let mut stopping = false;
         let mut channel_open = true;
+        let mut users = LastUser::default();
         loop {
+            // Tasks sent before a line was appended are handled before the
+            // line is read: a login comes before the events tracked under it.
+            let mark = self.storage.appended_mark();
+            while let Ok(task) = self.tasks.try_recv() {
+                self.handle(task, &mut waiters, &mut stopping);
+            }
             let now = self.clock.mono_ms();
-            if in_flight.is_none() {
-                if let Some(batch) = self.engine.poll(now, self.sent_at()) {
-                    in_flight = Some(Box::pin(self.transport.send(batch)));
-                }
+            self.intake(now, mark, &mut users);
+            while let Some(batch) = self.engine.poll(now, self.sent_at()) {
+                let flight = batch.flight;
+                in_flight.push((flight, Box::pin(self.transport.send(batch))));
             }
             self.apply_effects();
-            let settled = self.engine.settled();
+            // Unread journal lines are events not yet known, or the loop's own
+            // lines: read them before saying anything is settled.
+            let unread = self.storage.appended_waiting() && self.engine.room() > 0;
+            let settled = if unread { None } else { self.engine.settled() };
             let (done, waiting): (Vec<Waiter>, Vec<Waiter>) = waiters
                 .into_iter()
                 .partition(|w| settled.is_some() || w.deadline_ms <= now);
@@ -137,7 +181,11 @@ impl<T: Transport, S: Storage, Ti: Timer> Driver<T, S, Ti> {
                 .chain(waiters.iter().map(|w| Some(w.deadline_ms)))
                 .flatten()
                 .min();
-            let sleep_ms = wake.map_or(IDLE_SLEEP_MS, |at| at.saturating_sub(now));
+            let sleep_ms = if unread {
+                0
+            } else {
+                wake.map_or(IDLE_SLEEP_MS, |at| at.saturating_sub(now))
+            };
             tokio::select! {
                 biased;
                 task = self.tasks.recv(), if channel_open => match task {
@@ -149,15 +197,32 @@ impl<T: Transport, S: Storage, Ti: Timer> Driver<T, S, Ti> {
                     }
                     None => channel_open = false,
                 },
-                result = poll_in_flight(&mut in_flight) => {
-                    in_flight = None;
+                (flight, result) = next_reply(&mut in_flight) => {
                     let random = self.shared.ids.next_u64();
-                    self.engine.on_reply(result, self.clock.mono_ms(), random);
+                    self.engine.on_reply(flight, result, self.clock.mono_ms(), random);
                 }
                 () = self.timer.sleep(sleep_ms) => {}
             }
         }
         self.apply_effects();
+    }
+
+    /// Takes up the events `track()` appended to the journal, as many as the
+    /// queue has room for; the others wait on disk.
+    fn intake(&mut self, now: u64, mark: u64, users: &mut LastUser) {
+        let room = self.engine.room();
+        if room > 0 && self.storage.appended_waiting() {
+            let mut taken = Vec::new();
+            if let Err(error) = self.storage.take_appended(room, mark, &mut taken) {
+                tracing::warn!(%error, "could not read the journal of unsent events");
+            }
+            for (user, event, size) in taken {
+                self.backlog.taken();
+                self.engine.take(users.key(user), event, size, now);
+            }
+        }
+        self.engine
+            .set_disk_backlog(self.storage.appended_waiting());
     }
 
     fn handle(&mut self, task: Task, waiters: &mut Vec<Waiter>, stopping: &mut bool) {
@@ -167,6 +232,7 @@ impl<T: Transport, S: Storage, Ti: Timer> Driver<T, S, Ti> {
                 self.backlog.taken();
                 self.engine.track(event, now);
             }
+            Task::Wake => self.shared.wake_pending.store(false, Ordering::SeqCst),
             Task::Login(login) => self.engine.login(login, now),
             Task::Logout => self.engine.logout(now),
             Task::Flush { deadline_ms, reply } => {
@@ -199,10 +265,10 @@ impl<T: Transport, S: Storage, Ti: Timer> Driver<T, S, Ti> {
         let mut rewrite = false;
         let mut unauthorized = Vec::new();
         {
-            let mut debugger = lock(&self.shared.debugger);
+            let mut fates = lock(&self.shared.fates);
             for effect in effects {
                 match effect {
-                    Effect::Fate { id, fate } => debugger.update(id, fate),
+                    Effect::Fate { id, fate } => fates.update(id, fate),
                     Effect::Journal(record) => journal.push(record),
                     Effect::RewriteJournal => rewrite = true,
                     Effect::CacheSession(session) => {
@@ -217,14 +283,33 @@ impl<T: Transport, S: Storage, Ti: Timer> Driver<T, S, Ti> {
                 }
             }
         }
-        let written = if rewrite {
+        // Lines first: storage may put off a replacement until it frees
+        // enough space, and the lines must not be lost meanwhile.
+        let mut written = Ok(());
+        if !journal.is_empty() {
+            written = self.storage.append_journal(&encode(&journal));
+        }
+        if (rewrite || self.storage.nearly_full())
+            && written.is_ok()
+            && self.storage.wants_replacement(self.engine.live_bytes())
+        {
             let snapshot = self.engine.snapshot();
-            self.storage.replace_journal(&snapshot)
-        } else if !journal.is_empty() {
-            self.storage.append_journal(&encode(&journal))
-        } else {
-            Ok(())
-        };
+            written = self.storage.replace_journal(&snapshot);
+            let dropped = self.storage.take_dropped();
+            if !dropped.is_empty() {
+                for _ in &dropped {
+                    self.backlog.taken();
+                }
+                self.engine.dropped_unread(dropped);
+                // Their fates are effects of their own.
+                let mut fates = lock(&self.shared.fates);
+                for effect in self.engine.take_effects() {
+                    if let Effect::Fate { id, fate } = effect {
+                        fates.update(id, fate);
+                    }
+                }
+            }
+        }
         if let Err(error) = written {
             tracing::warn!(%error, "could not write the journal of unsent events");
         }
@@ -232,8 +317,8 @@ impl<T: Transport, S: Storage, Ti: Timer> Driver<T, S, Ti> {
             tracing::warn!(%code, "the collector refused the status token; events are kept");
             match (
                 code.as_str(),
-                &self.shared.on_token_expired,
-                &self.shared.on_auth_error,
+                &self.shared.callbacks.on_token_expired,
+                &self.shared.callbacks.on_auth_error,
             ) {
                 ("token_expired", Some(callback), _) => callback(),
                 (_, _, Some(callback)) => callback(&code),
@@ -250,9 +335,19 @@ impl<T: Transport, S: Storage, Ti: Timer> Driver<T, S, Ti> {
     }
 }
 
-async fn poll_in_flight(in_flight: &mut Option<InFlight>) -> Result<HttpReply, TransportError> {
-    match in_flight {
-        Some(future) => future.await,
-        None => std::future::pending().await,
-    }
+/// The first answer of the batches on the wire, with the batch it answers;
+/// never completes while none is on the wire.
+async fn next_reply(
+    in_flight: &mut Vec<(u64, InFlight)>,
+) -> (u64, Result<HttpReply, TransportError>) {
+    std::future::poll_fn(|cx| {
+        for at in 0..in_flight.len() {
+            if let Poll::Ready(result) = in_flight[at].1.as_mut().poll(cx) {
+                let (flight, _) = in_flight.remove(at);
+                return Poll::Ready((flight, result));
+            }
+        }
+        Poll::Pending
+    })
+    .await
 }

@@ -14,6 +14,9 @@ pub enum Error {
     /// No data folder was configured and none could be derived from the environment.
     #[error("no data folder: set one with TrackerBuilder::data_dir")]
     NoDataDir,
+    /// Another tracker, in this process or another, uses the same data folder.
+    #[error("another tracker uses the data folder {}: give each tracker its own app name or data_dir", .0.display())]
+    FolderInUse(std::path::PathBuf),
     /// The data folder or a file in it could not be used.
     #[error("storage: {0}")]
     Storage(String),
@@ -33,6 +36,7 @@ impl Error {
             Self::InvalidToken(_) => "invalid_token",
             Self::InvalidAppName => "invalid_app_name",
             Self::NoDataDir => "no_data_dir",
+            Self::FolderInUse(_) => "folder_in_use",
             Self::Storage(_) => "storage",
             Self::Transport(_) => "transport",
             Self::ShutDown => "shut_down",

@@ -40,7 +40,8 @@
 //!   if that user is opted out, drops them.
 //! * Events get a UUIDv7 id at `track()`, so a batch sent twice is stored once.
 //! * Batches go when 50 events are ready or the oldest has waited 5 s, within
-//!   the collector's 500-event and 1 MiB limits. Failures are retried with
+//!   the collector's 500-event and 1 MiB limits; up to 4 are on the wire at
+//!   once over keep-alive connections, cut in queue order. Failures are retried with
 //!   exponential backoff and full jitter (1 s base, 5 min cap); `Retry-After`
 //!   is honoured on 429 and 503; a 413 sends the batch again in halves; other
 //!   4xx answers drop the batch and say why in the debugger.
@@ -48,9 +49,17 @@
 //!   [`TrackerBuilder::on_token_expired`] or [`TrackerBuilder::on_auth_error`].
 //! * An answer with `"opted_out": true` drops that user's queue and every later
 //!   event until the next login.
-//! * Unsent events are appended to a journal in the data folder as they are
-//!   tracked, so they survive restarts and crashes (bounded: 10,000 events by
-//!   default, oldest dropped first).
+//! * Native: `track()` appends the event to a journal in the data folder
+//!   with one write before it returns `Queued`, so from then on the event
+//!   survives the process being killed at any instant, and every restart. The
+//!   journal is the queue: the worker keeps up to 10,000 events in memory
+//!   (`max_queued_events`) and reads the rest from disk as room frees, up to
+//!   256 MiB of journal (`max_journal_bytes`); near that bound the oldest
+//!   events waiting on disk are dropped and reported (`QueueFull`). A power
+//!   loss can still lose what the kernel had not yet written out. One tracker per data folder:
+//!   a second one gets [`Error::FolderInUse`].
+//! * Browser: the delivery loop journals events in `localStorage` (bounded:
+//!   10,000 events by default, oldest dropped first).
 //! * `DO_NOT_TRACK=1` (also `true`, `yes`) in the environment turns the native
 //!   tracker off: nothing is recorded, written or sent.
 //!
@@ -65,17 +74,21 @@
 //!
 //! # Features
 //!
-//! None yet. The core (`core`) is plain Rust without I/O, shared by both
-//! platforms.
+//! * `gzip` (native): `TrackerBuilder::gzip` sends batch bodies with
+//!   `Content-Encoding: gzip`, for a collector that accepts them.
+//!
+//! The core of the tracker (sessions, queue, batching, retries) is plain Rust
+//! without I/O, shared by both platforms; it is internal.
 
 pub use usage_protocol as protocol;
 
 mod builder;
-pub mod core;
+mod core;
 mod driver;
 mod error;
 mod platform;
 mod shared;
+mod start;
 mod tracker;
 
 #[cfg(not(target_arch = "wasm32"))]
@@ -87,9 +100,9 @@ mod wasm;
 #[cfg(target_arch = "wasm32")]
 use wasm as imp;
 
+pub use crate::core::debugger::{DebugEntry, DropReason, Fate, NameText};
+pub use crate::core::engine::Counters;
 pub use builder::TrackerBuilder;
-pub use core::debugger::{DebugEntry, DropReason, Fate, NameText};
-pub use core::engine::Counters;
 pub use error::Error;
 pub use shared::Status;
 pub use tracker::{Tracked, Tracker};

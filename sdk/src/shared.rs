@@ -1,12 +1,16 @@
 //! State the app-facing tracker and the delivery worker share.
+//!
+//! None of it is locked on `track()`'s path by both sides: the gate and the
+//! id generator are atomics, the debugger's event log is written by the app's
+//! threads only, and the fates the worker learns have their own log.
 
 use std::fmt;
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use serde::Serialize;
 
-use crate::builder::TrackerBuilder;
-use crate::core::debugger::DebugLog;
+use crate::core::debugger::{DebugLog, FateLog};
 use crate::core::engine::Counters;
 use crate::core::gate::{Gate, Mode};
 use crate::core::ids::IdGen;
@@ -19,40 +23,59 @@ pub(crate) type AuthCallback = Arc<dyn Fn(&str) + Send + Sync>;
 /// How delivery stands.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Status {
-    /// Unsent events of logged-in (or logged-out) users.
+    /// Unsent events of logged-in (or logged-out) users, in memory.
     pub queued: usize,
     /// Events held until a login.
     pub held: usize,
-    /// Events tracked but not yet taken up by the delivery worker.
+    /// Events tracked but not yet taken up by the delivery worker (native:
+    /// waiting in the journal on disk).
     pub unprocessed: usize,
     /// Totals since the tracker started.
     pub counters: Counters,
 }
 
-pub(crate) struct Shared {
-    pub(crate) gate: Gate,
-    pub(crate) debugger: Mutex<DebugLog>,
-    pub(crate) ids: IdGen,
-    pub(crate) status: Mutex<Status>,
+/// The host app's callbacks.
+#[derive(Clone, Default)]
+pub(crate) struct Callbacks {
     pub(crate) on_token_expired: Option<ExpiredCallback>,
     pub(crate) on_auth_error: Option<AuthCallback>,
 }
 
+pub(crate) struct Shared {
+    pub(crate) gate: Gate,
+    /// Events as tracked, written by the app's threads.
+    pub(crate) debugger: Mutex<DebugLog>,
+    /// What became of them, written by the worker.
+    pub(crate) fates: Mutex<FateLog>,
+    pub(crate) ids: IdGen,
+    pub(crate) status: Mutex<Status>,
+    /// A wake-up for the worker is on its way: `track()` sends one only
+    /// when none is, the worker clears it before reading the journal.
+    pub(crate) wake_pending: AtomicBool,
+    pub(crate) callbacks: Callbacks,
+}
+
 impl Shared {
-    /// The state of a new tracker configured by `builder`; with `do_not_track`
-    /// its gate drops every event.
-    pub(crate) fn new(builder: &TrackerBuilder, do_not_track: bool, seed: u64) -> Self {
+    /// The state of a new tracker whose debugger remembers `debug_capacity`
+    /// events; with `do_not_track` its gate drops every event.
+    pub(crate) fn new(
+        debug_capacity: usize,
+        do_not_track: bool,
+        seed: u64,
+        callbacks: Callbacks,
+    ) -> Self {
         Self {
             gate: Gate::new(if do_not_track {
                 Mode::DoNotTrack
             } else {
                 Mode::NoSession
             }),
-            debugger: Mutex::new(DebugLog::new(builder.debug_capacity)),
+            debugger: Mutex::new(DebugLog::new(debug_capacity)),
+            fates: Mutex::new(FateLog::new(debug_capacity)),
             ids: IdGen::new(seed),
             status: Mutex::new(Status::default()),
-            on_token_expired: builder.on_token_expired.clone(),
-            on_auth_error: builder.on_auth_error.clone(),
+            wake_pending: AtomicBool::new(false),
+            callbacks,
         }
     }
 }

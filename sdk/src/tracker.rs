@@ -1,22 +1,44 @@
 //! The app-facing tracker: decides at once from the cached flag, hands
 //! everything else to the delivery worker. Shared by every platform.
+//!
+//! Where the platform offers a journal that `track()` may append to itself
+//! (native), the event is written there before `track()` returns `Queued`, and
+//! the worker reads it back from the file; otherwise it goes to the worker
+//! through its task channel.
 
-use std::sync::{Arc, RwLock};
+use std::cell::RefCell;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::Duration;
 
 use serde::Serialize;
 use tokio::sync::mpsc::UnboundedSender;
-use usage_protocol::{read_claims, Claims, RejectCode};
+use usage_protocol::{read_claims, Claims, Event, RejectCode};
 use uuid::Uuid;
 
 use crate::builder::TrackerBuilder;
 use crate::core::debugger::{DebugEntry, DropReason, Fate};
 use crate::core::event::build_event;
 use crate::core::gate::Mode;
+use crate::core::journal::{encode, encode_add, Record};
+use crate::core::queue::UserKey;
 use crate::core::session::{user_key, Login};
-use crate::driver::{Backlog, Task};
+use crate::driver::{Backlog, Reply, Task};
 use crate::error::Error;
-use crate::platform::Clock;
+use crate::platform::{millis, AppendError, Appender, Clock};
 use crate::shared::{lock, Shared, Status};
+
+thread_local! {
+    /// The journal line being written by this thread's `track()`, reused.
+    static LINE: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The login `track()` stamps events with.
+#[derive(Debug)]
+pub(crate) struct CurrentLogin {
+    pub(crate) user: UserKey,
+    pub(crate) session_id: String,
+}
 
 /// What `track()` did with an event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,16 +66,16 @@ pub(crate) struct Inner {
     pub(crate) clock: Arc<dyn Clock>,
     /// `None` when nothing may be recorded (`DO_NOT_TRACK`).
     pub(crate) tasks: Option<UnboundedSender<Task>>,
+    /// The journal `track()` writes to itself, where the platform has one.
+    pub(crate) appender: Option<Arc<dyn Appender>>,
     pub(crate) backlog: Arc<Backlog>,
     pub(crate) channel_capacity: usize,
-    pub(crate) session_id: RwLock<Option<String>>,
-    #[cfg(not(target_arch = "wasm32"))]
-    pub(crate) worker: std::sync::Mutex<Option<crate::imp::Worker>>,
-    /// The page listeners that send the last batch when the page is hidden;
-    /// held for its `Drop`, which removes them.
-    #[cfg(target_arch = "wasm32")]
-    #[allow(dead_code)]
-    pub(crate) page: Option<crate::imp::PageHooks>,
+    pub(crate) login: RwLock<Option<Arc<CurrentLogin>>>,
+    /// The running delivery loop: the worker thread (native), or the page
+    /// listeners that send the last batch when the page is hidden (browser),
+    /// held there for their `Drop`, which removes them.
+    #[cfg_attr(target_arch = "wasm32", allow(dead_code))]
+    pub(crate) running: std::sync::Mutex<Option<crate::imp::Running>>,
 }
 
 impl Tracker {
@@ -80,15 +102,16 @@ impl Tracker {
         }
         let wall_ms = self.inner.clock.wall_ms();
         let id = shared.ids.uuid_v7(u64::try_from(wall_ms).unwrap_or(0));
-        let session = match mode {
+        let login = match mode {
             Mode::Active => self
                 .inner
-                .session_id
+                .login
                 .read()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .unwrap_or_else(PoisonError::into_inner)
                 .clone(),
             _ => None,
         };
+        let session = login.as_ref().map(|l| l.session_id.clone());
         let event = match build_event(id, name, wall_ms, &props, session) {
             Ok(event) => event,
             Err(code) => {
@@ -96,26 +119,16 @@ impl Tracker {
                 return Tracked::Invalid(code);
             }
         };
-        let (fate, tracked) = match mode {
-            Mode::Active => (Fate::Queued, Tracked::Queued(id)),
-            _ => (Fate::Held, Tracked::Held(id)),
+        let (fate, tracked) = match &login {
+            Some(_) => (Fate::Queued, Tracked::Queued(id)),
+            None => (Fate::Held, Tracked::Held(id)),
+        };
+        let (fate, tracked) = match self.inner.hand_over(event, login.as_deref()) {
+            None => (fate, tracked),
+            Some(reason) => (Fate::Dropped { reason }, Tracked::Dropped(reason)),
         };
         lock(&shared.debugger).record(Some(id), name, fate);
-        let refused = match &self.inner.tasks {
-            Some(tasks) if self.inner.backlog.admit(self.inner.channel_capacity) => tasks
-                .send(Task::Track(event))
-                .err()
-                .map(|_| DropReason::ShutDown),
-            Some(_) => Some(DropReason::QueueFull),
-            None => Some(DropReason::DoNotTrack),
-        };
-        match refused {
-            None => tracked,
-            Some(reason) => {
-                lock(&shared.debugger).update(id, Fate::Dropped { reason });
-                Tracked::Dropped(reason)
-            }
-        }
+        tracked
     }
 
     /// Logs a user in with their status token: caches it, and takes the
@@ -136,14 +149,31 @@ impl Tracker {
             .ids
             .uuid_v7(u64::try_from(self.inner.clock.wall_ms()).unwrap_or(0))
             .to_string();
+        let user = user_key(&claims);
+        if let Some(appender) = &self.inner.appender {
+            // Journaled here, not by the worker: events tracked next are
+            // journaled by `track()` itself, and must find their token after a crash.
+            let line = encode(&[Record::Token {
+                user: user.to_string(),
+                token: token.to_owned(),
+            }]);
+            if let Err(error) = appender.append(&line) {
+                tracing::warn!(?error, "could not journal the login");
+            }
+        }
+        // Set before the gate opens, so a `track()` that sees the new mode
+        // also sees the new login.
         *self
             .inner
-            .session_id
+            .login
             .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(session_id.clone());
+            .unwrap_or_else(PoisonError::into_inner) = Some(Arc::new(CurrentLogin {
+            user: user.clone(),
+            session_id: session_id.clone(),
+        }));
         let generation = shared.gate.advance(mode);
         let login = Login {
-            user: user_key(&claims),
+            user,
             token: token.to_owned(),
             opted_out: claims.opt_out,
             generation,
@@ -165,9 +195,9 @@ impl Tracker {
         self.inner.shared.gate.advance(Mode::NoSession);
         *self
             .inner
-            .session_id
+            .login
             .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+            .unwrap_or_else(PoisonError::into_inner) = None;
         if tasks.send(Task::Logout).is_err() {
             tracing::debug!("logout after shutdown");
         }
@@ -183,7 +213,9 @@ impl Tracker {
 
     /// The debugger log: the most recent events and what became of each, oldest first.
     pub fn debug_events(&self) -> Vec<DebugEntry> {
-        lock(&self.inner.shared.debugger).entries()
+        let shared = &self.inner.shared;
+        let fates = lock(&shared.fates);
+        lock(&shared.debugger).entries(&fates)
     }
 
     /// How delivery stands: backlog and totals.
@@ -191,6 +223,85 @@ impl Tracker {
         Status {
             unprocessed: self.inner.backlog.len(),
             ..*lock(&self.inner.shared.status)
+        }
+    }
+}
+
+/// What became of a request to flush or shut down.
+pub(crate) enum Asked {
+    /// No loop runs (do-not-track): there is nothing to deliver.
+    NoLoop,
+    /// The loop is gone.
+    Gone,
+    /// The loop got it and will answer by the deadline.
+    Sent,
+}
+
+impl Inner {
+    /// Asks the delivery loop to deliver for up to `timeout` (then, with
+    /// `shutdown`, to stop); `reply` gets whether nothing sendable is left.
+    pub(crate) fn ask(&self, timeout: Duration, shutdown: bool, reply: Reply) -> Asked {
+        let Some(tasks) = &self.tasks else {
+            return Asked::NoLoop;
+        };
+        let deadline_ms = self.clock.mono_ms().saturating_add(millis(timeout));
+        let task = if shutdown {
+            Task::Shutdown { deadline_ms, reply }
+        } else {
+            Task::Flush { deadline_ms, reply }
+        };
+        match tasks.send(task) {
+            Ok(()) => Asked::Sent,
+            Err(_) => Asked::Gone,
+        }
+    }
+
+    /// Gives a new event to the worker: appended to the journal where the
+    /// platform lets `track()` write it, else through the task channel.
+    /// Returns why it was refused, if it was.
+    fn hand_over(&self, event: Event, login: Option<&CurrentLogin>) -> Option<DropReason> {
+        let Some(tasks) = &self.tasks else {
+            return Some(DropReason::DoNotTrack);
+        };
+        if let Some(appender) = &self.appender {
+            self.backlog.add();
+            let appended = LINE.with(|line| {
+                let mut line = line.borrow_mut();
+                line.clear();
+                encode_add(login.map(|l| &*l.user), &event, &mut line);
+                appender.append(&line)
+            });
+            match appended {
+                Ok(()) => {
+                    self.ring(tasks);
+                    return None;
+                }
+                Err(AppendError::Full) => {
+                    self.backlog.taken();
+                    return Some(DropReason::QueueFull);
+                }
+                Err(AppendError::Failed(error)) => {
+                    // Kept in memory by the worker, which tries the journal again.
+                    self.backlog.taken();
+                    tracing::warn!(%error, "could not append to the journal");
+                }
+            }
+        }
+        if !self.backlog.admit(self.channel_capacity) {
+            return Some(DropReason::QueueFull);
+        }
+        tasks
+            .send(Task::Track(event))
+            .err()
+            .map(|_| DropReason::ShutDown)
+    }
+
+    /// Wakes the worker to read the journal, unless a wake-up is on its way.
+    fn ring(&self, tasks: &UnboundedSender<Task>) {
+        let pending = &self.shared.wake_pending;
+        if !pending.load(Ordering::SeqCst) && !pending.swap(true, Ordering::SeqCst) {
+            // After shutdown nobody reads; the event stays in the journal.
+            let _ = tasks.send(Task::Wake);
         }
     }
 }

@@ -17,6 +17,7 @@ use usage_sdk::{Tracked, Tracker};
 
 const CHILD: &str = "USAGE_SDK_CHILD";
 const EVENTS: usize = 20;
+const BURST: usize = 5_000;
 
 /// Child side: run by the parent tests below, a no-op in a normal test run.
 #[test]
@@ -40,6 +41,16 @@ fn child() {
             }
             println!("TRACKED");
             std::thread::sleep(Duration::from_secs(60));
+        }
+        "burst-then-deliver" => {
+            tracker.login(&token("bob", false)).expect("login");
+            for n in 0..BURST {
+                let tracked = tracker.track("burst.event", serde_json::json!({"n": n}));
+                assert!(matches!(tracked, Tracked::Queued(_)), "{tracked:?}");
+            }
+            println!("TRACKED");
+            // Killed while delivering.
+            tracker.flush(Duration::from_secs(60));
         }
         "resume" => {
             let delivered = tracker.flush(Duration::from_secs(10));
@@ -73,7 +84,8 @@ fn spawn(role: &str, url: &str, dir: &std::path::Path, extra_env: &[(&str, &str)
 }
 
 /// Reads the child's stdout until a line holds `marker`, within 30 s; returns
-/// the line from the marker on.
+/// the line from the marker on. Waits on the pipe, so it returns as soon as
+/// the child has printed the line.
 fn read_until(child: &mut Child, marker: &str) -> String {
     let stdout = child.stdout.take().expect("piped stdout");
     let (lines, received) = std::sync::mpsc::channel();
@@ -136,4 +148,31 @@ fn do_not_track_in_the_environment_turns_tracking_off() {
     assert_eq!(line, "TRACKED Dropped(DoNotTrack)");
     assert!(!data.exists(), "nothing written to disk");
     assert!(collector.arrivals().is_empty(), "nothing sent");
+}
+
+#[test]
+fn every_queued_event_of_a_burst_arrives_once_whenever_kill_9_comes() {
+    for delay_ms in [0, 1, 10] {
+        let collector = Collector::start();
+        let dir = tempfile::tempdir().expect("temp dir");
+
+        let mut first = spawn("burst-then-deliver", &collector.url, dir.path(), &[]);
+        read_until(&mut first, "TRACKED");
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        first.kill().expect("SIGKILL the child");
+        first.wait().expect("reap the child");
+        let before_restart = collector.stored().len();
+
+        let mut second = spawn("resume", &collector.url, dir.path(), &[]);
+        let line = read_until(&mut second, "DELIVERED");
+        second.wait().expect("child exits");
+        assert_eq!(line, "DELIVERED true", "killed after {delay_ms} ms");
+        let stored = collector.stored();
+        assert_eq!(
+            stored.len(),
+            BURST,
+            "killed {delay_ms} ms after the burst, {before_restart} stored before the restart"
+        );
+        assert!(stored.values().all(|&n| n == 1));
+    }
 }

@@ -1,6 +1,10 @@
 //! When to send, and which events go together in one batch.
 
+use serde::Serialize;
+use time::OffsetDateTime;
 use usage_protocol::limits::{MAX_BODY_BYTES, MAX_EVENTS_PER_BATCH};
+use usage_protocol::{Event, SdkInfo};
+use uuid::Uuid;
 
 use super::queue::{Pending, UserKey};
 
@@ -41,8 +45,8 @@ impl BatchPolicy {
 pub struct Selection {
     /// Whose events they are (one token per batch).
     pub user: UserKey,
-    /// Positions in the queue, in order.
-    pub positions: Vec<usize>,
+    /// The events' ids, in queue order.
+    pub ids: Vec<Uuid>,
 }
 
 /// Picks the next batch from `items` (queue order), taking only events of users
@@ -59,11 +63,11 @@ pub fn select<'a>(
 ) -> Option<Selection> {
     let cap = cap.clamp(1, policy.max_events());
     let mut user: Option<UserKey> = None;
-    let mut positions = Vec::new();
+    let mut ids = Vec::new();
     let mut bytes = ENVELOPE_RESERVE;
     let mut oldest_ready = u64::MAX;
     let mut body_full = false;
-    for (position, pending) in items.enumerate() {
+    for pending in items {
         let Some(owner) = &pending.user else { continue };
         if pending.in_flight {
             continue;
@@ -73,7 +77,7 @@ pub fn select<'a>(
             Some(chosen) if chosen == owner => {}
             _ => continue,
         }
-        if positions.len() == cap {
+        if ids.len() == cap {
             break;
         }
         if bytes + pending.size + 1 > MAX_BODY_BYTES {
@@ -82,24 +86,45 @@ pub fn select<'a>(
         }
         bytes += pending.size + 1;
         oldest_ready = oldest_ready.min(pending.ready_at);
-        positions.push(position);
+        ids.push(pending.event.id);
     }
     let user = user?;
-    let full = positions.len() >= cap || body_full;
+    let full = ids.len() >= cap || body_full;
     let waited = now.saturating_sub(oldest_ready) >= policy.interval_ms;
-    (full || waited || now_anyway).then_some(Selection { user, positions })
+    (full || waited || now_anyway).then_some(Selection { user, ids })
 }
 
-/// When the oldest ready event of a sendable user falls due by the interval.
+/// When the first waiting event of a sendable user falls due by the interval.
+/// Events become ready in queue order (released and restored ones earlier
+/// still), so the first one found is the one due first; the walk stops there.
 pub fn due_at<'a>(
-    items: impl Iterator<Item = &'a Pending>,
+    mut items: impl Iterator<Item = &'a Pending>,
     sendable: impl Fn(&UserKey) -> bool,
     policy: &BatchPolicy,
 ) -> Option<u64> {
     items
-        .filter(|p| !p.in_flight && p.user.as_ref().is_some_and(&sendable))
+        .find(|p| !p.in_flight && p.user.as_ref().is_some_and(&sendable))
         .map(|p| p.ready_at.saturating_add(policy.interval_ms))
-        .min()
+}
+
+/// A batch body borrowing its events: the same JSON as
+/// [`usage_protocol::Batch`] with no token, without copying the events.
+#[derive(Serialize)]
+struct BatchBody<'a> {
+    #[serde(with = "time::serde::rfc3339")]
+    sent_at: OffsetDateTime,
+    sdk: &'a SdkInfo,
+    events: &'a [&'a Event],
+}
+
+/// The JSON body of a batch of `events`.
+pub fn encode_batch(sent_at: OffsetDateTime, sdk: &SdkInfo, events: &[&Event]) -> Vec<u8> {
+    let body = BatchBody {
+        sent_at,
+        sdk,
+        events,
+    };
+    serde_json::to_vec(&body).expect("batches always serialize")
 }
 
 #[cfg(test)]
@@ -108,7 +133,6 @@ mod tests {
     use std::sync::Arc;
     use time::OffsetDateTime;
     use usage_protocol::Event;
-    use uuid::Uuid;
 
     fn pending(n: u128, user: &str, size: usize, ready_at: u64) -> Pending {
         Pending {
@@ -137,7 +161,7 @@ mod tests {
         let items = [pending(1, "a/b", 10, 1_000)];
         assert!(select(items.iter(), |_| true, &POLICY, 500, 5_999, false).is_none());
         let due = select(items.iter(), |_| true, &POLICY, 500, 6_000, false).expect("due");
-        assert_eq!(due.positions, [0]);
+        assert_eq!(due.ids, [Uuid::from_u128(1)]);
         assert_eq!(due_at(items.iter(), |_| true, &POLICY), Some(6_000));
     }
 
@@ -147,7 +171,7 @@ mod tests {
             .map(|n| pending(n, if n == 1 { "a/other" } else { "a/b" }, 10, 0))
             .collect();
         let batch = select(items.iter(), |_| true, &POLICY, 500, 0, false).expect("full");
-        assert_eq!(batch.positions, [0, 2, 3]);
+        assert_eq!(batch.ids, [0, 2, 3].map(Uuid::from_u128));
         assert_eq!(&*batch.user, "a/b");
     }
 
@@ -155,13 +179,34 @@ mod tests {
     fn a_batch_stays_under_one_mebibyte() {
         let items: Vec<_> = (0..3).map(|n| pending(n, "a/b", 400 * 1024, 0)).collect();
         let batch = select(items.iter(), |_| true, &POLICY, 500, 0, false).expect("big");
-        assert_eq!(batch.positions, [0, 1]);
+        assert_eq!(batch.ids, [0, 1].map(Uuid::from_u128));
+    }
+
+    #[test]
+    fn the_borrowed_body_is_the_protocol_batch() {
+        let events: Vec<Event> = (0..3).map(|n| pending(n, "a/b", 1, 0).event).collect();
+        let sdk = SdkInfo {
+            name: "n".into(),
+            version: "1".into(),
+        };
+        let sent_at = OffsetDateTime::from_unix_timestamp(1_700_000_000).expect("time");
+        let refs: Vec<&Event> = events.iter().collect();
+        let batch = usage_protocol::Batch {
+            token: None,
+            sent_at,
+            sdk: sdk.clone(),
+            events: events.clone(),
+        };
+        assert_eq!(
+            encode_batch(sent_at, &sdk, &refs),
+            serde_json::to_vec(&batch).expect("serializes")
+        );
     }
 
     #[test]
     fn users_who_cannot_send_are_skipped() {
         let items = [pending(1, "a/paused", 10, 0), pending(2, "a/b", 10, 0)];
         let batch = select(items.iter(), |u| &**u != "a/paused", &POLICY, 500, 0, true).expect("b");
-        assert_eq!(batch.positions, [1]);
+        assert_eq!(batch.ids, [Uuid::from_u128(2)]);
     }
 }

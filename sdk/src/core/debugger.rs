@@ -1,11 +1,19 @@
 //! The debugger log: the last events the tracker saw and what became of each.
+//!
+//! It has two halves so that `track()` never waits for the delivery worker:
+//! the app's threads write [`DebugLog`] (the events, in the order tracked), the
+//! worker writes [`FateLog`] (what became of them since), and reading the log
+//! joins the two by event id.
 
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
 
 use serde::{Serialize, Serializer};
 use usage_protocol::limits::MAX_NAME_LEN;
 use usage_protocol::RejectCode;
 use uuid::Uuid;
+
+use super::id_hash::IdHash;
 
 /// How many events the debugger remembers unless configured otherwise.
 pub const DEFAULT_DEBUG_CAPACITY: usize = 200;
@@ -208,17 +216,61 @@ impl DebugLog {
         }
     }
 
-    /// Updates the fate of a remembered event; forgotten events are ignored.
-    pub fn update(&mut self, id: Uuid, fate: Fate) {
-        if let Some(entry) = self.entries.iter_mut().find(|e| e.id == Some(id)) {
-            entry.fate = fate;
+    /// A copy of the log, oldest first, each event with its latest fate.
+    pub fn entries(&self, fates: &FateLog) -> Vec<DebugEntry> {
+        let (newer, older) = self.entries.split_at(self.oldest);
+        older
+            .iter()
+            .chain(newer)
+            .map(|entry| {
+                let mut entry = entry.clone();
+                if let Some(fate) = entry.id.and_then(|id| fates.get(&id)) {
+                    entry.fate = fate.clone();
+                }
+                entry
+            })
+            .collect()
+    }
+}
+
+/// The latest fate of recent events, by id, as the delivery worker learns it.
+///
+/// Keeps twice the debugger's capacity of ids, forgetting the one first
+/// updated longest ago: the worker takes events up in the order they were
+/// tracked, so every event still in the [`DebugLog`] is among them.
+#[derive(Debug)]
+pub struct FateLog {
+    fates: HashMap<Uuid, Fate, IdHash>,
+    order: VecDeque<Uuid>,
+    capacity: usize,
+}
+
+impl FateLog {
+    /// An empty log for a debugger of `capacity` events.
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            fates: HashMap::default(),
+            order: VecDeque::new(),
+            capacity: capacity.saturating_mul(2),
         }
     }
 
-    /// A copy of the log, oldest first.
-    pub fn entries(&self) -> Vec<DebugEntry> {
-        let (newer, older) = self.entries.split_at(self.oldest);
-        older.iter().chain(newer).cloned().collect()
+    /// Records the fate of the event `id` now.
+    pub fn update(&mut self, id: Uuid, fate: Fate) {
+        if self.capacity == 0 || self.fates.insert(id, fate).is_some() {
+            return;
+        }
+        self.order.push_back(id);
+        if self.order.len() > self.capacity {
+            if let Some(oldest) = self.order.pop_front() {
+                self.fates.remove(&oldest);
+            }
+        }
+    }
+
+    /// The latest fate of `id`, if it is remembered.
+    pub fn get(&self, id: &Uuid) -> Option<&Fate> {
+        self.fates.get(id)
     }
 }
 
@@ -233,12 +285,12 @@ mod tests {
             log.record(None, name, Fate::Queued);
         }
         let names: Vec<_> = log
-            .entries()
+            .entries(&FateLog::new(0))
             .iter()
             .map(|e| e.name.as_str().to_owned())
             .collect();
         assert_eq!(names, ["b", "c", "d"]);
-        assert_eq!(log.entries()[0].seq, 1);
+        assert_eq!(log.entries(&FateLog::new(0))[0].seq, 1);
     }
 
     #[test]
@@ -248,21 +300,33 @@ mod tests {
             log.record(None, name, Fate::Queued);
         }
         let names: Vec<_> = log
-            .entries()
+            .entries(&FateLog::new(0))
             .iter()
             .map(|e| e.name.as_str().to_owned())
             .collect();
         assert_eq!(names, ["d", "e"]);
-        assert_eq!(log.entries()[1].seq, 4);
+        assert_eq!(log.entries(&FateLog::new(0))[1].seq, 4);
     }
 
     #[test]
     fn fates_follow_an_event_by_id() {
         let mut log = DebugLog::new(10);
+        let mut fates = FateLog::new(10);
         let id = Uuid::from_u128(7);
         log.record(Some(id), "report.opened", Fate::Queued);
-        log.update(id, Fate::Accepted);
-        assert_eq!(log.entries()[0].fate, Fate::Accepted);
+        fates.update(id, Fate::Sent { attempt: 1 });
+        fates.update(id, Fate::Accepted);
+        assert_eq!(log.entries(&fates)[0].fate, Fate::Accepted);
+    }
+
+    #[test]
+    fn the_fate_log_forgets_the_oldest_ids_beyond_twice_the_capacity() {
+        let mut fates = FateLog::new(2);
+        for n in 0..5 {
+            fates.update(Uuid::from_u128(n), Fate::Accepted);
+        }
+        assert!(fates.get(&Uuid::from_u128(0)).is_none());
+        assert!((1..5).all(|n| fates.get(&Uuid::from_u128(n)).is_some()));
     }
 
     #[test]
@@ -275,7 +339,7 @@ mod tests {
                 reason: DropReason::OptedOut,
             },
         );
-        let json = serde_json::to_value(&log.entries()[0]).expect("serializes");
+        let json = serde_json::to_value(&log.entries(&FateLog::new(1))[0]).expect("serializes");
         assert_eq!(
             json,
             serde_json::json!({"seq": 0, "id": null, "name": "x", "fate": "dropped", "reason": "opted_out"})

@@ -23,11 +23,6 @@ pub fn build_event<P: Serialize + ?Sized>(
     Event::new(id, name, ts, props, session)
 }
 
-/// The wall-clock time of an event, in unix milliseconds.
-pub fn unix_ms(ts: OffsetDateTime) -> i64 {
-    i64::try_from(ts.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,6 +1,11 @@
 //! The append-only journal of unsent events: what is written as events come
 //! and go, and how it is read back after a restart or a crash.
+//!
+//! Lines are separated by `\n`; a NUL byte also ends a line, because a
+//! native journal can hold zeros where a write was cut short (JSON text never
+//! contains a raw NUL).
 
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
@@ -18,8 +23,18 @@ pub enum Record {
         /// The status token.
         token: String,
     },
-    /// An event to send; `user` is `None` while it is held for a login.
+    /// An event to send, written when it is tracked; `user` is `None` while
+    /// it is held for a login.
     Add {
+        /// `org/sub`, or none yet.
+        user: Option<String>,
+        /// The event.
+        event: Event,
+    },
+    /// An event already journaled, written again by the delivery worker: when
+    /// a login gives a held event its user, and when the journal is compacted.
+    /// Replay reads it like [`Record::Add`]; the worker's intake skips it.
+    Kept {
         /// `org/sub`, or none yet.
         user: Option<String>,
         /// The event.
@@ -30,6 +45,52 @@ pub enum Record {
         /// Their ids.
         ids: Vec<Uuid>,
     },
+    /// The first line of a native journal file: files are replayed in the
+    /// order of this number.
+    Epoch(u64),
+}
+
+/// The beginning of every [`Record::Add`] line, as serde writes it.
+#[cfg(not(target_arch = "wasm32"))]
+const ADD_PREFIX: &[u8] = b"{\"add\":";
+
+/// The same shape as [`Record::Add`], borrowing, so `track()` can write its
+/// line without copying the event.
+#[derive(Serialize)]
+#[serde(rename_all = "snake_case")]
+enum AddRef<'a> {
+    Add {
+        user: Option<&'a str>,
+        event: &'a Event,
+    },
+}
+
+/// Appends the [`Record::Add`] line of `event` (with its newline) to `out`.
+pub fn encode_add(user: Option<&str>, event: &Event, out: &mut Vec<u8>) {
+    serde_json::to_writer(&mut *out, &AddRef::Add { user, event })
+        .expect("journal records always serialize");
+    out.push(b'\n');
+}
+
+/// Reads a line if it is a [`Record::Add`] (written by `track()`): `None` for
+/// every other record without parsing it, `Some(None)` for an unreadable line.
+/// (Native only: the browser's `track()` does not write the journal itself.)
+#[cfg(not(target_arch = "wasm32"))]
+pub fn read_add(line: &[u8]) -> Option<Option<(Option<String>, Event)>> {
+    if !line.starts_with(ADD_PREFIX) {
+        return None;
+    }
+    match serde_json::from_slice::<Record>(line) {
+        Ok(Record::Add { user, event }) => Some(Some((user, event))),
+        _ => Some(None),
+    }
+}
+
+/// The lines of a journal: split at `\n` and at NUL, empty ones left out.
+pub fn lines(bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
+    bytes
+        .split(|&b| b == b'\n' || b == 0)
+        .filter(|line| !line.is_empty())
 }
 
 /// Serializes records as newline-delimited JSON.
@@ -55,26 +116,57 @@ pub struct Replayed {
 
 /// Reads a journal back; unreadable lines are skipped and counted.
 pub fn replay(bytes: &[u8]) -> Replayed {
-    let mut replayed = Replayed::default();
-    let mut done = HashSet::new();
-    for line in bytes.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
-        match serde_json::from_slice::<Record>(line) {
-            Ok(Record::Token { user, token }) => {
-                replayed.tokens.insert(user, token);
+    let mut replay = Replay::default();
+    replay.read(bytes);
+    replay.finish()
+}
+
+/// A replay fed one file (or piece) after another, oldest first.
+#[derive(Debug, Default)]
+pub struct Replay {
+    replayed: Replayed,
+    /// Where each event sits in `replayed.events`.
+    positions: HashMap<Uuid, usize>,
+    done: HashSet<Uuid>,
+}
+
+impl Replay {
+    /// Reads more lines, later than those read before.
+    pub fn read(&mut self, bytes: &[u8]) {
+        for line in lines(bytes) {
+            match serde_json::from_slice::<Record>(line) {
+                Ok(Record::Token { user, token }) => {
+                    self.replayed.tokens.insert(user, token);
+                }
+                Ok(Record::Add { user, event } | Record::Kept { user, event }) => {
+                    self.done.remove(&event.id);
+                    match self.positions.entry(event.id) {
+                        // Written again: keep its place, take the user it was given.
+                        Entry::Occupied(at) => {
+                            let kept = &mut self.replayed.events[*at.get()];
+                            kept.0 = user.or(kept.0.take());
+                        }
+                        Entry::Vacant(at) => {
+                            at.insert(self.replayed.events.len());
+                            self.replayed.events.push((user, event));
+                        }
+                    }
+                }
+                Ok(Record::Done { ids }) => self.done.extend(ids),
+                Ok(Record::Epoch(_)) => {}
+                Err(_) => self.replayed.damaged += 1,
             }
-            Ok(Record::Add { user, event }) => {
-                done.remove(&event.id);
-                replayed.events.push((user, event));
-            }
-            Ok(Record::Done { ids }) => done.extend(ids),
-            Err(_) => replayed.damaged += 1,
         }
     }
-    let mut seen = HashSet::new();
-    replayed
-        .events
-        .retain(|(_, event)| !done.contains(&event.id) && seen.insert(event.id));
-    replayed
+
+    /// The events still unsent, in tracking order.
+    pub fn finish(mut self) -> Replayed {
+        let done = self.done;
+        self.replayed
+            .events
+            .retain(|(_, event)| !done.contains(&event.id));
+        self.replayed
+    }
 }
 
 #[cfg(test)]
@@ -120,5 +212,75 @@ mod tests {
             replayed.damaged, 1,
             "the line cut short by a crash is skipped"
         );
+    }
+
+    #[test]
+    fn a_kept_line_gives_a_held_event_its_user_in_place() {
+        let mut bytes = encode(&[
+            Record::Add {
+                user: None,
+                event: event(1),
+            },
+            Record::Add {
+                user: None,
+                event: event(2),
+            },
+        ]);
+        // A write cut short leaves zeros before the next line.
+        bytes.extend_from_slice(b"{\"add\":{\"us\0\0\0\0");
+        bytes.extend_from_slice(&encode(&[Record::Kept {
+            user: Some("a/b".into()),
+            event: event(1),
+        }]));
+        let replayed = replay(&bytes);
+        assert_eq!(
+            replayed.events,
+            vec![(Some("a/b".into()), event(1)), (None, event(2))]
+        );
+        assert_eq!(replayed.damaged, 1);
+    }
+
+    /// `track()`'s own encoder and the quick intake reader against serde's
+    /// reading and writing of [`Record`].
+    #[test]
+    #[cfg(not(target_arch = "wasm32"))]
+    fn the_borrowed_add_line_and_the_quick_reader_agree_with_serde() {
+        let props =
+            serde_json::value::to_raw_value(&serde_json::json!({"k": [1, "é\n"]})).expect("raw");
+        let with_props = Event::new(
+            Uuid::from_u128(9),
+            "a.b",
+            OffsetDateTime::UNIX_EPOCH,
+            Some(props),
+            Some("s".into()),
+        )
+        .expect("valid");
+        for (user, event) in [(Some("acme/bob"), with_props), (None, event(3))] {
+            let mut line = Vec::new();
+            encode_add(user, &event, &mut line);
+            let record = Record::Add {
+                user: user.map(str::to_owned),
+                event: event.clone(),
+            };
+            assert_eq!(line, encode(std::slice::from_ref(&record)));
+            let read = read_add(&line[..line.len() - 1]).expect("an add line");
+            assert_eq!(read, Some((user.map(str::to_owned), event)));
+        }
+        for other in [
+            Record::Token {
+                user: "add".into(),
+                token: "t".into(),
+            },
+            Record::Kept {
+                user: None,
+                event: event(4),
+            },
+            Record::Done { ids: vec![] },
+            Record::Epoch(3),
+        ] {
+            let line = encode(&[other]);
+            assert_eq!(read_add(&line[..line.len() - 1]), None);
+        }
+        assert_eq!(read_add(b"{\"add\":{\"user\":nu"), Some(None));
     }
 }

@@ -9,6 +9,7 @@ pub mod debugger;
 pub mod engine;
 pub mod event;
 pub mod gate;
+pub mod id_hash;
 pub mod ids;
 pub mod journal;
 pub mod queue;

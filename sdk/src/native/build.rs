@@ -1,8 +1,9 @@
-//! `TrackerBuilder::build` for native targets.
+//! `TrackerBuilder::build` for native targets: a worker thread with its own
+//! tokio runtime, reqwest, and files in the data folder.
 
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::Arc;
 
-use usage_protocol::is_valid_id;
+use tokio::sync::mpsc::UnboundedSender;
 
 use super::clock::{seed, SystemClock, TokioTimer};
 use super::dirs::{default_data_dir, do_not_track};
@@ -10,19 +11,37 @@ use super::storage::FileStorage;
 use super::transport::HttpTransport;
 use super::worker::Worker;
 use crate::builder::TrackerBuilder;
-use crate::core::engine::Engine;
-use crate::driver::{Backlog, Driver};
+use crate::core::session::Login;
+use crate::driver::Task;
 use crate::error::Error;
-use crate::platform::{Clock, Storage};
-use crate::shared::Shared;
-use crate::tracker::{Inner, Tracker};
+use crate::platform::{Appender, Clock};
+use crate::start::{Opened, Platform, PlatformDriver};
+use crate::tracker::Tracker;
 
 impl TrackerBuilder {
     /// Folder for the cached login and unsent events. Default
     /// `$XDG_DATA_HOME/usage-sdk/<app>` (or `~/.local/share/usage-sdk/<app>`;
     /// `~/Library/Application Support/...` on macOS, `%LOCALAPPDATA%\...` on Windows).
+    /// One tracker at a time may use a folder.
     pub fn data_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
         self.data_dir = Some(dir.into());
+        self
+    }
+
+    /// Sends batch bodies gzip-compressed (`Content-Encoding: gzip`), for a
+    /// collector that accepts them; a batch shrinks to about a fifth. Default off.
+    #[cfg(feature = "gzip")]
+    pub fn gzip(mut self, on: bool) -> Self {
+        self.gzip = on;
+        self
+    }
+
+    /// Most bytes of the journal on disk, where events beyond the in-memory
+    /// queue wait. Past three quarters of it the oldest events waiting on
+    /// disk are dropped (`QueueFull`) to bring it back to half; only a
+    /// `track()` that outruns that gets its own event refused. Default 256 MiB.
+    pub fn max_journal_bytes(mut self, bytes: u64) -> Self {
+        self.max_journal_bytes = bytes;
         self
     }
 
@@ -31,85 +50,75 @@ impl TrackerBuilder {
     ///
     /// With `DO_NOT_TRACK=1` (or `do_not_track(true)`) no worker starts and no
     /// file is read or written: every event is dropped and only the debugger
-    /// log shows it.
+    /// log shows it. Another tracker using the same data folder is refused
+    /// with [`Error::FolderInUse`].
     pub fn build(self) -> Result<Tracker, Error> {
-        if !is_valid_id(&self.app_name) {
-            return Err(Error::InvalidAppName);
-        }
-        let clock: Arc<dyn Clock> = Arc::new(SystemClock::new());
-        let dnt = self
-            .do_not_track
-            .unwrap_or_else(|| do_not_track(std::env::var_os("DO_NOT_TRACK")));
-        let shared = Arc::new(Shared::new(&self, dnt, seed()));
-        let backlog = Arc::new(Backlog::default());
-        if dnt {
-            return Ok(tracker(shared, clock, None, backlog, &self, None, None));
-        }
+        self.start(Native {
+            clock: Arc::new(SystemClock::new()),
+        })
+    }
+}
 
-        let dir = match &self.data_dir {
+struct Native {
+    clock: Arc<SystemClock>,
+}
+
+impl Platform for Native {
+    type Transport = HttpTransport;
+    type Storage = FileStorage;
+    type Timer = TokioTimer;
+
+    fn clock(&self) -> Arc<dyn Clock> {
+        self.clock.clone()
+    }
+
+    fn seed(&self) -> u64 {
+        seed()
+    }
+
+    fn do_not_track_default(&self) -> bool {
+        do_not_track(std::env::var_os("DO_NOT_TRACK"))
+    }
+
+    fn open(&mut self, builder: &TrackerBuilder) -> Result<Opened<FileStorage>, Error> {
+        let dir = match &builder.data_dir {
             Some(dir) => dir.clone(),
-            None => default_data_dir(&self.app_name).ok_or(Error::NoDataDir)?,
+            None => default_data_dir(&builder.app_name).ok_or(Error::NoDataDir)?,
         };
-        let mut storage = FileStorage::open(dir).map_err(|e| Error::Storage(e.0))?;
-        let cached = storage.load_session().unwrap_or_else(|error| {
-            tracing::warn!(%error, "ignoring the cached login");
-            None
-        });
-        let login = cached.and_then(|cached| cached.resume(&shared.gate));
-        let session_id = login.as_ref().map(|l| l.session_id.clone());
+        let storage = FileStorage::open(dir, builder.engine.max_queued, builder.max_journal_bytes)?;
+        let appender: Arc<dyn Appender> = storage.appender();
+        Ok((storage, Some(appender)))
+    }
 
-        let transport = HttpTransport::new(&self.endpoint, self.request_timeout)
-            .map_err(|e| Error::Transport(e.to_string()))?;
+    fn transport(&mut self, builder: &TrackerBuilder) -> Result<HttpTransport, Error> {
+        #[cfg(feature = "gzip")]
+        let gzip = builder.gzip;
+        #[cfg(not(feature = "gzip"))]
+        let gzip = false;
+        HttpTransport::new(&builder.endpoint, builder.request_timeout, gzip)
+            .map_err(|e| Error::Transport(e.to_string()))
+    }
+
+    fn timer(&self) -> TokioTimer {
+        TokioTimer
+    }
+
+    fn run(
+        self,
+        mut driver: PlatformDriver<Self>,
+        login: Option<Login>,
+        _tasks: &UnboundedSender<Task>,
+        _tracker: std::sync::Weak<crate::tracker::Inner>,
+    ) -> Result<Option<Worker>, Error> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .map_err(|e| Error::Transport(e.to_string()))?;
-        let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
-        let mut driver = Driver {
-            engine: Engine::new(self.engine.clone()),
-            transport,
-            storage,
-            timer: TokioTimer,
-            clock: clock.clone(),
-            shared: shared.clone(),
-            backlog: backlog.clone(),
-            tasks: receiver,
-        };
         let worker = Worker::spawn(move || {
             driver.restore(login);
             runtime.block_on(driver.run());
         })
         .map_err(|e| Error::Transport(format!("cannot start the worker thread: {e}")))?;
-        Ok(tracker(
-            shared,
-            clock,
-            Some(sender),
-            backlog,
-            &self,
-            session_id,
-            Some(worker),
-        ))
-    }
-}
-
-fn tracker(
-    shared: Arc<Shared>,
-    clock: Arc<dyn Clock>,
-    tasks: Option<tokio::sync::mpsc::UnboundedSender<crate::driver::Task>>,
-    backlog: Arc<Backlog>,
-    builder: &TrackerBuilder,
-    session_id: Option<String>,
-    worker: Option<Worker>,
-) -> Tracker {
-    Tracker {
-        inner: Arc::new(Inner {
-            shared,
-            clock,
-            tasks,
-            backlog,
-            channel_capacity: builder.channel_capacity,
-            session_id: RwLock::new(session_id),
-            worker: Mutex::new(worker),
-        }),
+        Ok(Some(worker))
     }
 }

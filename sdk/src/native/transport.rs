@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use reqwest::header::{CONTENT_TYPE, RETRY_AFTER};
+use reqwest::header::{CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER};
 
 use crate::core::engine::Outgoing;
 use crate::core::reply::{HttpReply, TransportError};
@@ -16,10 +16,16 @@ const MAX_REPLY_BYTES: usize = 64 * 1024;
 pub(crate) struct HttpTransport {
     client: reqwest::Client,
     url: String,
+    /// Bodies go gzip-compressed.
+    gzip: bool,
 }
 
 impl HttpTransport {
-    pub(crate) fn new(endpoint: &str, timeout: Duration) -> Result<Self, reqwest::Error> {
+    pub(crate) fn new(
+        endpoint: &str,
+        timeout: Duration,
+        gzip: bool,
+    ) -> Result<Self, reqwest::Error> {
         let client = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(10)))
@@ -28,8 +34,27 @@ impl HttpTransport {
         Ok(Self {
             client,
             url: format!("{endpoint}/v1/batch"),
+            gzip,
         })
     }
+}
+
+/// `body` as gzip.
+#[cfg(feature = "gzip")]
+fn compress(body: &[u8]) -> std::io::Result<Vec<u8>> {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(
+        Vec::with_capacity(body.len() / 4),
+        flate2::Compression::fast(),
+    );
+    encoder.write_all(body)?;
+    encoder.finish()
+}
+
+/// Without the `gzip` feature bodies are never compressed.
+#[cfg(not(feature = "gzip"))]
+fn compress(_: &[u8]) -> std::io::Result<Vec<u8>> {
+    Err(std::io::ErrorKind::Unsupported.into())
 }
 
 impl Transport for HttpTransport {
@@ -37,12 +62,19 @@ impl Transport for HttpTransport {
         &self,
         batch: Outgoing,
     ) -> impl std::future::Future<Output = Result<HttpReply, TransportError>> + 'static {
-        let request = self
+        let mut request = self
             .client
             .post(&self.url)
             .bearer_auth(&batch.token)
-            .header(CONTENT_TYPE, "application/json")
-            .body(batch.body);
+            .header(CONTENT_TYPE, "application/json");
+        request = match self.gzip.then(|| compress(&batch.body)) {
+            Some(Ok(body)) => request.header(CONTENT_ENCODING, "gzip").body(body),
+            Some(Err(error)) => {
+                tracing::warn!(%error, "could not compress a batch; sent as it is");
+                request.body(batch.body)
+            }
+            None => request.body(batch.body),
+        };
         async move {
             let mut response = request
                 .send()

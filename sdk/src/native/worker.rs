@@ -5,9 +5,8 @@ use std::sync::mpsc::sync_channel;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crate::driver::Task;
 use crate::shared::lock;
-use crate::tracker::{Inner, Tracker};
+use crate::tracker::{Asked, Inner, Tracker};
 
 /// How long dropping the tracker waits for the worker to write down what is
 /// still in its channel.
@@ -30,34 +29,22 @@ impl Worker {
     }
 }
 
-fn millis(duration: Duration) -> u64 {
-    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
-}
-
 impl Inner {
-    /// Sends a flush or shutdown task that delivers for up to `timeout`, and
+    /// Asks for a flush or shutdown that delivers for up to `timeout`, and
     /// waits up to `timeout + grace` for its answer.
     fn wait_for(&self, timeout: Duration, shutdown: bool, grace: Duration) -> bool {
-        let Some(tasks) = &self.tasks else {
-            return true;
-        };
         let (answer, answered) = sync_channel(1);
         let reply = Box::new(move |delivered: bool| {
             // The caller may have stopped waiting; then nobody needs the answer.
             let _ = answer.send(delivered);
         });
-        let deadline_ms = self.clock.mono_ms().saturating_add(millis(timeout));
-        let task = if shutdown {
-            Task::Shutdown { deadline_ms, reply }
-        } else {
-            Task::Flush { deadline_ms, reply }
-        };
-        if tasks.send(task).is_err() {
-            return false;
+        match self.ask(timeout, shutdown, reply) {
+            Asked::NoLoop => true,
+            Asked::Gone => false,
+            Asked::Sent => answered
+                .recv_timeout(timeout.saturating_add(grace))
+                .unwrap_or(false),
         }
-        answered
-            .recv_timeout(timeout.saturating_add(grace))
-            .unwrap_or(false)
     }
 }
 
@@ -79,12 +66,25 @@ impl Tracker {
         }
         let delivered = self.inner.wait_for(timeout, true, ANSWER_GRACE);
         self.inner.shared.gate.close();
-        if let Some(worker) = lock(&self.inner.worker).take() {
-            if worker.thread.join().is_err() {
-                tracing::error!("the usage-sdk worker panicked");
-            }
-        }
+        self.inner.join_worker();
         delivered
+    }
+}
+
+impl Inner {
+    /// Waits for the worker thread to end, which releases the data folder.
+    fn join_worker(&self) {
+        let Some(worker) = lock(&self.running).take() else {
+            return;
+        };
+        // A callback run by the worker may drop the last tracker clone: the
+        // thread cannot wait for itself, and ends right after anyway.
+        if worker.thread.thread().id() == std::thread::current().id() {
+            return;
+        }
+        if worker.thread.join().is_err() {
+            tracing::error!("the usage-sdk worker panicked");
+        }
     }
 }
 
@@ -97,5 +97,6 @@ impl Drop for Inner {
         // the writing-down of events still in the channel.
         self.wait_for(Duration::ZERO, true, DROP_PERSIST_WAIT);
         self.shared.gate.close();
+        self.join_worker();
     }
 }

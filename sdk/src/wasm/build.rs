@@ -1,22 +1,24 @@
 //! `TrackerBuilder::build` in the browser.
 
 use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Weak};
 
+use tokio::sync::mpsc::UnboundedSender;
 use wasm_bindgen::JsValue;
 
-use usage_protocol::is_valid_id;
-
 use super::clock::{seed, BrowserClock, BrowserTimer};
+use super::page::{self, PageHooks};
+use super::signals;
 use super::storage::BrowserStorage;
+use super::tabs::{self, LockManager};
 use super::transport::FetchTransport;
-use super::{page, signals, tabs};
 use crate::builder::TrackerBuilder;
-use crate::core::engine::Engine;
-use crate::driver::{Backlog, Driver};
+use crate::core::engine::EngineConfig;
+use crate::core::session::Login;
+use crate::driver::Task;
 use crate::error::Error;
-use crate::platform::{Clock, Storage};
-use crate::shared::Shared;
+use crate::platform::Clock;
+use crate::start::{Opened, Platform, PlatformDriver};
 use crate::tracker::{Inner, Tracker};
 
 /// The SDK name batches carry from the browser.
@@ -34,81 +36,102 @@ impl TrackerBuilder {
     /// Global Privacy Control turn the tracker off; `do_not_track(false)`
     /// tracks whatever the browser says.
     pub fn build(self) -> Result<Tracker, Error> {
-        if !is_valid_id(&self.app_name) {
-            return Err(Error::InvalidAppName);
-        }
-        let clock: Arc<dyn Clock> = Arc::new(BrowserClock::new());
-        let dnt = self
-            .do_not_track
-            .unwrap_or_else(signals::browser_asks_not_to_track);
-        let shared = Arc::new(Shared::new(&self, dnt, seed()));
-        let backlog = Arc::new(Backlog::default());
-        let inner = |tasks, session_id, page| Inner {
-            shared: shared.clone(),
-            clock: clock.clone(),
-            tasks,
-            backlog: backlog.clone(),
-            channel_capacity: self.channel_capacity,
-            session_id: RwLock::new(session_id),
-            page,
-        };
-        if dnt {
-            return Ok(Tracker {
-                inner: Arc::new(inner(None, None, None)),
-            });
-        }
-
-        // With Web Locks each tab keeps a journal of its own (see `tabs.rs`).
         let locks = tabs::lock_manager();
+        // With Web Locks each tab keeps a journal of its own (see `tabs.rs`).
         let journal_key = match &locks {
-            Some(_) => tabs::tab_journal_key(&self.app_name, shared.ids.next_u64()),
+            Some(_) => tabs::tab_journal_key(&self.app_name, seed()),
             None => tabs::shared_journal_key(&self.app_name),
         };
-        let mut storage = BrowserStorage::open(&self.app_name, journal_key.clone());
-        let cached = storage.load_session().unwrap_or_else(|error| {
-            tracing::warn!(%error, "ignoring the cached login");
-            None
-        });
-        let login = cached.and_then(|cached| cached.resume(&shared.gate));
-        let session_id = login.as_ref().map(|l| l.session_id.clone());
+        let app_name = self.app_name.clone();
+        self.start(Browser {
+            clock: Arc::new(BrowserClock::new()),
+            leaving: Arc::new(AtomicBool::new(false)),
+            locks,
+            journal_key,
+            app_name,
+        })
+    }
+}
 
-        let leaving = Arc::new(AtomicBool::new(false));
-        let transport = FetchTransport::new(&self.endpoint, self.request_timeout, leaving.clone());
-        let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
-        let mut engine = self.engine.clone();
+struct Browser {
+    clock: Arc<BrowserClock>,
+    /// Set by the page hooks while the page is hidden or unloading.
+    leaving: Arc<AtomicBool>,
+    /// The Web Locks API, where the browser has it.
+    locks: Option<LockManager>,
+    /// Where this tab's journal lives in `localStorage`.
+    journal_key: String,
+    app_name: String,
+}
+
+impl Platform for Browser {
+    type Transport = FetchTransport;
+    type Storage = BrowserStorage;
+    type Timer = BrowserTimer;
+
+    fn clock(&self) -> Arc<dyn Clock> {
+        self.clock.clone()
+    }
+
+    fn seed(&self) -> u64 {
+        seed()
+    }
+
+    fn do_not_track_default(&self) -> bool {
+        signals::browser_asks_not_to_track()
+    }
+
+    fn open(&mut self, builder: &TrackerBuilder) -> Result<Opened<BrowserStorage>, Error> {
+        Ok((
+            BrowserStorage::open(&builder.app_name, self.journal_key.clone()),
+            None,
+        ))
+    }
+
+    fn transport(&mut self, builder: &TrackerBuilder) -> Result<FetchTransport, Error> {
+        Ok(FetchTransport::new(
+            &builder.endpoint,
+            builder.request_timeout,
+            self.leaving.clone(),
+        ))
+    }
+
+    fn timer(&self) -> BrowserTimer {
+        BrowserTimer
+    }
+
+    fn engine(&self, builder: &TrackerBuilder) -> EngineConfig {
+        let mut engine = builder.engine.clone();
         engine.sdk.name = SDK_NAME.to_owned();
-        let mut driver = Driver {
-            engine: Engine::new(engine),
-            transport,
-            storage,
-            timer: BrowserTimer,
-            clock: clock.clone(),
-            shared: shared.clone(),
-            backlog: backlog.clone(),
-            tasks: receiver,
-        };
+        engine
+    }
+
+    fn run(
+        self,
+        mut driver: PlatformDriver<Self>,
+        login: Option<Login>,
+        tasks: &UnboundedSender<Task>,
+        tracker: Weak<Inner>,
+    ) -> Result<Option<PageHooks>, Error> {
         driver.restore(login);
         // This tab's journal lock is held while its delivery loop runs. It
         // is asked for before the journal is first written, so no other tab
         // can take the journal for one left behind.
         let (released, release) = tabs::promise_with_resolve();
-        let adopter = locks.map(|locks| {
-            tabs::hold(&locks, &journal_key, released);
-            tabs::Adopter::new(locks, &self.app_name, &journal_key, sender.downgrade())
+        let adopter = self.locks.map(|locks| {
+            tabs::hold(&locks, &self.journal_key, released);
+            tabs::Adopter::new(locks, &self.app_name, &self.journal_key, tasks.downgrade())
         });
         wasm_bindgen_futures::spawn_local(async move {
             driver.run().await;
             // Resolving cannot fail: `release` is the promise's own resolver.
             let _ = release.call0(&JsValue::UNDEFINED);
         });
-        let tracker = Arc::new_cyclic(|weak| {
-            let on_storage = tabs::listener(&self.app_name, weak.clone(), adopter.clone());
-            let hooks = page::install(sender.downgrade(), clock.clone(), leaving, on_storage);
-            inner(Some(sender), session_id, hooks)
-        });
+        let on_storage = tabs::listener(&self.app_name, tracker, adopter.clone());
+        let hooks = page::install(tasks.downgrade(), self.clock, self.leaving, on_storage);
         if let Some(adopter) = adopter {
             adopter.watch_existing();
         }
-        Ok(Tracker { inner: tracker })
+        Ok(hooks)
     }
 }

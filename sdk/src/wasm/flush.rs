@@ -6,35 +6,22 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 
 use crate::core::gate::Mode;
-use crate::driver::Task;
-use crate::tracker::{Inner, Tracker};
-
-fn millis(duration: Duration) -> u64 {
-    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
-}
+use crate::tracker::{Asked, Inner, Tracker};
 
 impl Inner {
-    /// Sends a flush or shutdown task that delivers for up to `timeout`, and
+    /// Asks for a flush or shutdown that delivers for up to `timeout`, and
     /// waits for its answer (the loop always answers by the deadline).
     async fn wait_for(&self, timeout: Duration, shutdown: bool) -> bool {
-        let Some(tasks) = &self.tasks else {
-            return true;
-        };
         let (answer, answered) = oneshot::channel();
         let reply = Box::new(move |delivered: bool| {
             // The caller may have stopped waiting; then nobody needs the answer.
             let _ = answer.send(delivered);
         });
-        let deadline_ms = self.clock.mono_ms().saturating_add(millis(timeout));
-        let task = if shutdown {
-            Task::Shutdown { deadline_ms, reply }
-        } else {
-            Task::Flush { deadline_ms, reply }
-        };
-        if tasks.send(task).is_err() {
-            return false;
+        match self.ask(timeout, shutdown, reply) {
+            Asked::NoLoop => true,
+            Asked::Gone => false,
+            Asked::Sent => answered.await.unwrap_or(false),
         }
-        answered.await.unwrap_or(false)
     }
 }
 

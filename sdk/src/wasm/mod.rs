@@ -14,4 +14,5 @@ mod storage;
 mod tabs;
 mod transport;
 
-pub(crate) use page::PageHooks;
+/// What a tracker keeps of its running delivery loop.
+pub(crate) use page::PageHooks as Running;

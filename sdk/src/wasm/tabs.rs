@@ -36,7 +36,7 @@ use wasm_bindgen::{JsCast, JsValue};
 
 use crate::core::session::CachedSession;
 use crate::driver::Task;
-use crate::tracker::{Inner, Tracker};
+use crate::tracker::{CurrentLogin, Inner, Tracker};
 
 #[wasm_bindgen]
 extern "C" {
@@ -250,9 +250,13 @@ impl Tracker {
         };
         *self
             .inner
-            .session_id
+            .login
             .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(session_id);
+            .unwrap_or_else(std::sync::PoisonError::into_inner) =
+            Some(std::sync::Arc::new(CurrentLogin {
+                user: login.user.clone(),
+                session_id,
+            }));
         if tasks.send(Task::Login(login)).is_err() {
             tracing::debug!("a login from another tab after shutdown");
         }

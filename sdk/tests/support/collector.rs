@@ -49,6 +49,8 @@ pub struct Arrival {
     pub token: String,
     pub ids: Vec<Uuid>,
     pub answered: u16,
+    /// The body came with `Content-Encoding: gzip`.
+    pub gzip: bool,
 }
 
 #[derive(Debug, Default)]
@@ -162,6 +164,19 @@ async fn batch(State(inner): State<Shared>, headers: HeaderMap, body: Bytes) -> 
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or_default()
         .to_owned();
+    let gzip = headers
+        .get("content-encoding")
+        .is_some_and(|v| v.as_bytes() == b"gzip");
+    let body = if gzip {
+        let mut inflated = Vec::new();
+        let mut decoder = flate2::read::GzDecoder::new(&body[..]);
+        if std::io::Read::read_to_end(&mut decoder, &mut inflated).is_err() {
+            return error(StatusCode::BAD_REQUEST, "bad_encoding");
+        }
+        inflated
+    } else {
+        body.to_vec()
+    };
     let Ok(batch) = serde_json::from_slice::<Batch>(&body) else {
         return error(StatusCode::BAD_REQUEST, "malformed_batch");
     };
@@ -174,6 +189,7 @@ async fn batch(State(inner): State<Shared>, headers: HeaderMap, body: Bytes) -> 
         token: token.clone(),
         ids: ids.clone(),
         answered: status,
+        gzip,
     });
     if let Some(scripted) = scripted {
         let code = StatusCode::from_u16(scripted.status).expect("valid scripted status");

@@ -4,11 +4,10 @@
 
 use std::sync::Arc;
 
-use time::OffsetDateTime;
-use usage_protocol::{Batch, Event, SdkInfo};
+use usage_protocol::{Event, SdkInfo};
 use uuid::Uuid;
 
-use super::batcher::{due_at, select, BatchPolicy};
+use super::batcher::BatchPolicy;
 use super::debugger::{DropReason, Fate};
 use super::journal::{encode, Record, Replayed};
 use super::queue::{Pending, Queue, UserKey, DEFAULT_MAX_HELD, DEFAULT_MAX_QUEUED};
@@ -16,9 +15,12 @@ use super::retry::{Backoff, DEFAULT_RETRY_BASE_MS, DEFAULT_RETRY_CAP_MS};
 use super::session::{CachedSession, Login, Sessions};
 
 mod outcome;
+mod sending;
 
 /// Journal lines allowed beyond twice the live events before a rewrite.
 const JOURNAL_SLACK: usize = 256;
+/// Default most batches on the wire at once.
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 4;
 
 /// How the core batches, bounds and retries.
 #[derive(Debug, Clone)]
@@ -33,6 +35,8 @@ pub struct EngineConfig {
     pub retry_base_ms: u64,
     /// Longest retry delay, in milliseconds.
     pub retry_cap_ms: u64,
+    /// Most batches on the wire at once (each on its own connection).
+    pub max_in_flight: usize,
     /// Who is sending.
     pub sdk: SdkInfo,
 }
@@ -45,6 +49,7 @@ impl Default for EngineConfig {
             max_held: DEFAULT_MAX_HELD,
             retry_base_ms: DEFAULT_RETRY_BASE_MS,
             retry_cap_ms: DEFAULT_RETRY_CAP_MS,
+            max_in_flight: DEFAULT_MAX_IN_FLIGHT,
             sdk: SdkInfo {
                 name: "usage-sdk-rust".to_owned(),
                 version: env!("CARGO_PKG_VERSION").to_owned(),
@@ -84,6 +89,8 @@ pub enum Effect {
 /// A batch ready for the wire.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outgoing {
+    /// Names the batch in [`Engine::on_reply`].
+    pub flight: u64,
     /// The `Authorization: Bearer` value.
     pub token: String,
     /// The JSON body.
@@ -109,6 +116,7 @@ pub struct Counters {
 
 #[derive(Debug)]
 struct InFlight {
+    flight: u64,
     user: UserKey,
     ids: Vec<Uuid>,
     used_split: bool,
@@ -121,12 +129,17 @@ pub struct Engine {
     queue: Queue,
     sessions: Sessions,
     backoff: Backoff,
-    in_flight: Option<InFlight>,
+    /// Batches on the wire, oldest first.
+    in_flight: Vec<InFlight>,
+    next_flight: u64,
     not_before: u64,
     server_named_wait: bool,
     splits: Vec<usize>,
     urgent: bool,
     journal_lines: usize,
+    rewrite_asked: bool,
+    /// More events wait in the journal on disk than the queue holds.
+    disk_backlog: bool,
     counters: Counters,
     effects: Vec<Effect>,
 }
@@ -139,12 +152,15 @@ impl Engine {
             backoff: Backoff::new(config.retry_base_ms, config.retry_cap_ms),
             config,
             sessions: Sessions::default(),
-            in_flight: None,
+            in_flight: Vec::new(),
+            next_flight: 0,
             not_before: 0,
             server_named_wait: false,
             splits: Vec::new(),
             urgent: false,
             journal_lines: 0,
+            rewrite_asked: false,
+            disk_backlog: false,
             counters: Counters::default(),
             effects: Vec::new(),
         }
@@ -172,9 +188,9 @@ impl Engine {
                 in_flight: false,
             });
         }
-        self.effects.push(Effect::RewriteJournal);
+        self.rewrite_journal();
         // A backlog from an earlier run has waited long enough already.
-        self.urgent = true;
+        self.urgent = !self.queue.is_empty();
     }
 
     /// A user logs in: held events go to them, or are dropped if they are opted out.
@@ -198,13 +214,16 @@ impl Engine {
                 DropReason::OptedOut,
             );
         } else if self.queue.held() > 0 {
-            for id in self.queue.release_held(&user, now) {
+            for (id, event) in self.queue.release_held(&user, now) {
                 self.effects.push(Effect::Fate {
                     id,
                     fate: Fate::Queued,
                 });
+                self.journal(Record::Kept {
+                    user: Some(user.to_string()),
+                    event,
+                });
             }
-            self.rewrite_journal();
         }
         if self.sendable_count() > 0 {
             self.expedite(now);
@@ -218,10 +237,25 @@ impl Engine {
         self.expedite(now);
     }
 
-    /// A new event from `track()`.
+    /// A new event from `track()`, for whoever is logged in now; journals it.
     pub fn track(&mut self, event: Event, now: u64) {
+        self.admit(None, event, None, now);
+    }
+
+    /// An event `track()` already wrote to the journal, under `user` (`None`:
+    /// held, unless someone has logged in since); `size` bounds its size in a
+    /// batch (its journal line's length).
+    pub fn take(&mut self, user: Option<UserKey>, event: Event, size: usize, now: u64) {
+        self.admit(user, event, Some(size), now);
+    }
+
+    /// `size` is known for events taken from the journal, which are journaled.
+    fn admit(&mut self, tracked_as: Option<UserKey>, event: Event, size: Option<usize>, now: u64) {
+        let journaled = size.is_some();
         let id = event.id;
-        let user = self.sessions.current().cloned();
+        let user = tracked_as
+            .clone()
+            .or_else(|| self.sessions.current().cloned());
         if let Some(user) = &user {
             if self.sessions.get(user).is_some_and(|r| r.opted_out) {
                 self.counters.dropped += 1;
@@ -229,6 +263,9 @@ impl Engine {
                     reason: DropReason::OptedOut,
                 };
                 self.effects.push(Effect::Fate { id, fate });
+                if journaled {
+                    self.journal(Record::Done { ids: vec![id] });
+                }
                 return;
             }
         }
@@ -237,11 +274,20 @@ impl Engine {
         } else {
             Fate::Held
         };
-        self.journal(Record::Add {
-            user: user.as_ref().map(|u| u.to_string()),
-            event: event.clone(),
-        });
-        let size = encoded_len(&event);
+        let user_text = || user.as_ref().map(|u| u.to_string());
+        if !journaled || (tracked_as.is_none() && user.is_some()) {
+            // Not journaled yet, or held when tracked but a login came first.
+            self.journal(Record::Kept {
+                user: user_text(),
+                event: event.clone(),
+            });
+        } else {
+            self.journal_lines += 1;
+        }
+        // `track()` showed an event it journaled as held or queued already;
+        // only a held one that a login took since has news.
+        let news = !journaled || (tracked_as.is_none() && user.is_some());
+        let size = size.unwrap_or_else(|| encoded_len(&event));
         let evicted = self.queue.push(Pending {
             user,
             event,
@@ -249,7 +295,9 @@ impl Engine {
             ready_at: now,
             in_flight: false,
         });
-        self.effects.push(Effect::Fate { id, fate });
+        if news {
+            self.effects.push(Effect::Fate { id, fate });
+        }
         if self.journal_lines > 2 * self.queue.len() + JOURNAL_SLACK {
             self.rewrite_journal();
         }
@@ -273,87 +321,6 @@ impl Engine {
         }
     }
 
-    /// The next batch to put on the wire, if one is due at `now`.
-    pub fn poll(&mut self, now: u64, sent_at: OffsetDateTime) -> Option<Outgoing> {
-        if self.in_flight.is_some() || now < self.not_before {
-            return None;
-        }
-        let cap = self.splits.last().copied().unwrap_or(usize::MAX);
-        let sessions = &self.sessions;
-        let Some(selection) = select(
-            self.queue.iter(),
-            |u| sessions.sendable(u),
-            &self.config.batch,
-            cap,
-            now,
-            self.urgent,
-        ) else {
-            if self.sendable_count() == 0 {
-                self.urgent = false;
-            }
-            return None;
-        };
-        let token = self.sessions.get(&selection.user)?.token.clone();
-        let items: Vec<&Pending> = self.queue.iter().collect();
-        let events: Vec<Event> = selection
-            .positions
-            .iter()
-            .map(|&i| items[i].event.clone())
-            .collect();
-        let ids: Vec<Uuid> = events.iter().map(|e| e.id).collect();
-        let batch = Batch {
-            token: None,
-            sent_at,
-            sdk: self.config.sdk.clone(),
-            events,
-        };
-        let body = serde_json::to_vec(&batch).expect("batches always serialize");
-        self.queue.set_in_flight(&ids, true);
-        let attempt = self.backoff.failures() + 1;
-        for &id in &ids {
-            self.effects.push(Effect::Fate {
-                id,
-                fate: Fate::Sent { attempt },
-            });
-        }
-        self.counters.attempts += 1;
-        let events = ids.len();
-        self.in_flight = Some(InFlight {
-            user: selection.user,
-            ids,
-            used_split: cap != usize::MAX,
-        });
-        Some(Outgoing {
-            token,
-            body,
-            events,
-        })
-    }
-
-    /// When [`Engine::poll`] may next have a batch, if nothing else happens first.
-    pub fn next_wakeup(&self, now: u64) -> Option<u64> {
-        if self.in_flight.is_some() {
-            return None;
-        }
-        let sendable = |u: &UserKey| self.sessions.sendable(u);
-        let cap = self.splits.last().copied().unwrap_or(usize::MAX);
-        let due = if select(
-            self.queue.iter(),
-            sendable,
-            &self.config.batch,
-            cap,
-            now,
-            self.urgent,
-        )
-        .is_some()
-        {
-            now
-        } else {
-            due_at(self.queue.iter(), sendable, &self.config.batch)?
-        };
-        Some(due.max(self.not_before))
-    }
-
     fn drop_where(&mut self, matches: impl FnMut(&Pending) -> bool, reason: DropReason) {
         let removed = self.queue.remove_where(matches);
         if removed.is_empty() {
@@ -367,7 +334,7 @@ impl Engine {
 
     /// Removes events from the queue for good, journals it and shows their fates.
     fn finish(&mut self, ids: Vec<Uuid>, mut fate: impl FnMut(Uuid) -> Fate) {
-        self.queue.remove_where(|p| ids.contains(&p.event.id));
+        self.queue.remove_ids(&ids);
         for &id in &ids {
             self.effects.push(Effect::Fate { id, fate: fate(id) });
         }
@@ -377,10 +344,12 @@ impl Engine {
     /// Forgets tokens nobody needs, ends urgency once nothing is sendable, and
     /// keeps the journal short.
     fn tidy(&mut self) {
-        let queue = &self.queue;
-        self.sessions
-            .forget_unless(|user| queue.iter().any(|p| p.user.as_ref() == Some(user)));
-        if self.sendable_count() == 0 {
+        // Events waiting on disk may belong to anyone: keep every token then.
+        if !self.disk_backlog {
+            let queue = &self.queue;
+            self.sessions.forget_unless(|user| queue.has_user(user));
+        }
+        if self.sendable_count() == 0 && !self.disk_backlog {
             self.urgent = false;
         }
         if self.queue.is_empty() || self.journal_lines > 2 * self.queue.len() + JOURNAL_SLACK {
@@ -390,9 +359,10 @@ impl Engine {
 
     fn sendable_count(&self) -> usize {
         self.queue
-            .iter()
-            .filter(|p| p.user.as_ref().is_some_and(|u| self.sessions.sendable(u)))
-            .count()
+            .users()
+            .filter(|(user, _)| self.sessions.sendable(user))
+            .map(|(_, n)| n)
+            .sum()
     }
 
     fn journal(&mut self, record: Record) {
@@ -401,7 +371,8 @@ impl Engine {
     }
 
     fn rewrite_journal(&mut self) {
-        if !self.effects.contains(&Effect::RewriteJournal) {
+        if !self.rewrite_asked {
+            self.rewrite_asked = true;
             self.effects.push(Effect::RewriteJournal);
         }
     }
@@ -411,13 +382,13 @@ impl Engine {
         let mut records: Vec<Record> = self
             .sessions
             .iter()
-            .filter(|(user, _)| self.queue.iter().any(|p| p.user.as_ref() == Some(*user)))
+            .filter(|(user, _)| self.disk_backlog || self.queue.has_user(user))
             .map(|(user, record)| Record::Token {
                 user: user.to_string(),
                 token: record.token.clone(),
             })
             .collect();
-        records.extend(self.queue.iter().map(|p| Record::Add {
+        records.extend(self.queue.iter().map(|p| Record::Kept {
             user: p.user.as_ref().map(|u| u.to_string()),
             event: p.event.clone(),
         }));
@@ -425,11 +396,43 @@ impl Engine {
         encode(&records)
     }
 
+    /// Says whether more events wait in the journal on disk than the queue
+    /// holds; their users' tokens are kept meanwhile.
+    pub fn set_disk_backlog(&mut self, waiting: bool) {
+        self.disk_backlog = waiting;
+    }
+
+    /// About the size of [`Engine::snapshot`] now, in bytes.
+    pub fn live_bytes(&self) -> usize {
+        // Each line wraps its event in `{"kept":{"user":...,"event":...}}`.
+        self.queue.bytes() + self.queue.len() * 64
+    }
+
+    /// Events the journal dropped before they were read, oldest first, to
+    /// stay within its bound: counted and shown as dropped for a full queue.
+    pub fn dropped_unread(&mut self, ids: Vec<Uuid>) {
+        self.counters.dropped += ids.len() as u64;
+        let fate = Fate::Dropped {
+            reason: DropReason::QueueFull,
+        };
+        for id in ids {
+            self.effects.push(Effect::Fate {
+                id,
+                fate: fate.clone(),
+            });
+        }
+    }
+
+    /// Events the queue can take before it is full.
+    pub fn room(&self) -> usize {
+        self.queue.room()
+    }
+
     /// Whether everything sendable is sent: `Some(true)` when nothing is left
     /// but held events, `Some(false)` when what is left cannot go until a login,
     /// `None` while work remains.
     pub fn settled(&self) -> Option<bool> {
-        if self.in_flight.is_some() || self.sendable_count() > 0 {
+        if !self.in_flight.is_empty() || self.sendable_count() > 0 {
             return None;
         }
         Some(self.queue.len() == self.queue.held())
@@ -437,6 +440,7 @@ impl Engine {
 
     /// Effects produced since the last call, in order.
     pub fn take_effects(&mut self) -> Vec<Effect> {
+        self.rewrite_asked = false;
         std::mem::take(&mut self.effects)
     }
 

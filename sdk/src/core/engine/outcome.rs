@@ -11,11 +11,18 @@ use crate::core::reply::{judge, HttpReply, TransportError, Verdict};
 use crate::core::session::CachedSession;
 
 impl Engine {
-    /// The outcome of the batch on the wire. `random` feeds the jitter.
-    pub fn on_reply(&mut self, result: Result<HttpReply, TransportError>, now: u64, random: u64) {
-        let Some(flight) = self.in_flight.take() else {
+    /// The outcome of the batch `flight`. `random` feeds the jitter.
+    pub fn on_reply(
+        &mut self,
+        flight: u64,
+        result: Result<HttpReply, TransportError>,
+        now: u64,
+        random: u64,
+    ) {
+        let Some(at) = self.in_flight.iter().position(|f| f.flight == flight) else {
             return;
         };
+        let flight = self.in_flight.remove(at);
         match judge(result) {
             Verdict::Delivered(response) => self.delivered(flight, &response),
             Verdict::Retry { after_ms } => {

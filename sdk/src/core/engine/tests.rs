@@ -2,7 +2,8 @@
 
 use super::*;
 use crate::core::reply::{HttpReply, TransportError};
-use usage_protocol::{BatchResponse, RejectCode, Rejection};
+use time::OffsetDateTime;
+use usage_protocol::{Batch, BatchResponse, RejectCode, Rejection};
 
 const T0: u64 = 1_000_000;
 
@@ -14,6 +15,7 @@ fn engine(size: usize) -> Engine {
         },
         max_queued: 100,
         max_held: 10,
+        max_in_flight: 1,
         ..EngineConfig::default()
     })
 }
@@ -62,6 +64,16 @@ fn status(code: u16, retry_after: Option<&str>, body: &str) -> Result<HttpReply,
     })
 }
 
+/// Answers the oldest batch on the wire.
+fn reply(engine: &mut Engine, result: Result<HttpReply, TransportError>, now: u64, random: u64) {
+    let flight = engine
+        .in_flight
+        .first()
+        .expect("a batch on the wire")
+        .flight;
+    engine.on_reply(flight, result, now, random);
+}
+
 fn sent_ids(out: &Outgoing) -> Vec<Uuid> {
     let batch: Batch = serde_json::from_slice(&out.body).expect("a batch");
     batch.events.iter().map(|e| e.id).collect()
@@ -100,7 +112,7 @@ fn a_full_batch_goes_at_once_and_a_short_one_after_the_interval() {
     assert_eq!(out.token, "tok");
     assert_eq!(sent_ids(&out), [1, 2, 3].map(Uuid::from_u128));
 
-    engine.on_reply(accepted(3), T0 + 20, 0);
+    reply(&mut engine, accepted(3), T0 + 20, 0);
     engine.track(event(4), T0 + 30);
     assert!(engine
         .poll(T0 + 4_000, OffsetDateTime::UNIX_EPOCH)
@@ -117,7 +129,7 @@ fn accepted_events_leave_the_queue_and_the_journal() {
     engine.track(event(1), T0);
     engine.poll(T0, OffsetDateTime::UNIX_EPOCH).expect("batch");
     engine.take_effects();
-    engine.on_reply(accepted(1), T0, 0);
+    reply(&mut engine, accepted(1), T0, 0);
     let effects = engine.take_effects();
     assert!(effects.contains(&Effect::Fate {
         id: Uuid::from_u128(1),
@@ -135,7 +147,7 @@ fn failures_back_off_with_full_jitter_and_a_success_resets() {
     engine.track(event(1), T0);
     engine.poll(T0, OffsetDateTime::UNIX_EPOCH).expect("batch");
     let down = Err(TransportError("connection refused".into()));
-    engine.on_reply(down.clone(), T0, 1_000);
+    reply(&mut engine, down.clone(), T0, 1_000);
     assert_eq!(
         engine.next_wakeup(T0),
         Some(T0 + 1_000),
@@ -145,7 +157,7 @@ fn failures_back_off_with_full_jitter_and_a_success_resets() {
     engine
         .poll(T0 + 1_000, OffsetDateTime::UNIX_EPOCH)
         .expect("retry");
-    engine.on_reply(down, T0 + 1_000, 2_000);
+    reply(&mut engine, down, T0 + 1_000, 2_000);
     assert_eq!(
         engine.next_wakeup(T0 + 1_000),
         Some(T0 + 3_000),
@@ -159,12 +171,17 @@ fn failures_back_off_with_full_jitter_and_a_success_resets() {
         [Uuid::from_u128(1)],
         "the same id goes again"
     );
-    engine.on_reply(accepted(1), T0 + 3_000, 0);
+    reply(&mut engine, accepted(1), T0 + 3_000, 0);
     engine.track(event(2), T0 + 3_000);
     engine
         .poll(T0 + 3_000, OffsetDateTime::UNIX_EPOCH)
         .expect("next");
-    engine.on_reply(Err(TransportError("down".into())), T0 + 3_000, 1_001);
+    reply(
+        &mut engine,
+        Err(TransportError("down".into())),
+        T0 + 3_000,
+        1_001,
+    );
     assert_eq!(
         engine.next_wakeup(T0 + 3_000),
         Some(T0 + 3_000),
@@ -177,7 +194,8 @@ fn retry_after_is_honoured_even_by_a_flush() {
     let mut engine = logged_in(1);
     engine.track(event(1), T0);
     engine.poll(T0, OffsetDateTime::UNIX_EPOCH).expect("batch");
-    engine.on_reply(
+    reply(
+        &mut engine,
         status(
             429,
             Some("7"),
@@ -204,22 +222,22 @@ fn payload_too_large_sends_the_batch_in_halves() {
     engine
         .poll(T0, OffsetDateTime::UNIX_EPOCH)
         .expect("4 events");
-    engine.on_reply(status(413, None, ""), T0, 0);
+    reply(&mut engine, status(413, None, ""), T0, 0);
     let first = engine
         .poll(T0, OffsetDateTime::UNIX_EPOCH)
         .expect("first half");
     assert_eq!(sent_ids(&first), [1, 2].map(Uuid::from_u128));
-    engine.on_reply(status(413, None, ""), T0, 0);
+    reply(&mut engine, status(413, None, ""), T0, 0);
     let quarter = engine
         .poll(T0, OffsetDateTime::UNIX_EPOCH)
         .expect("a quarter");
     assert_eq!(sent_ids(&quarter), [Uuid::from_u128(1)]);
-    engine.on_reply(accepted(1), T0, 0);
+    reply(&mut engine, accepted(1), T0, 0);
     let second_quarter = engine
         .poll(T0, OffsetDateTime::UNIX_EPOCH)
         .expect("2nd quarter");
     assert_eq!(sent_ids(&second_quarter), [Uuid::from_u128(2)]);
-    engine.on_reply(accepted(1), T0, 0);
+    reply(&mut engine, accepted(1), T0, 0);
     let second_half = engine
         .poll(T0, OffsetDateTime::UNIX_EPOCH)
         .expect("second half");
@@ -232,7 +250,7 @@ fn a_single_event_too_large_is_dropped_with_the_reason() {
     engine.track(event(1), T0);
     engine.poll(T0, OffsetDateTime::UNIX_EPOCH).expect("batch");
     engine.take_effects();
-    engine.on_reply(status(413, None, ""), T0, 0);
+    reply(&mut engine, status(413, None, ""), T0, 0);
     let refused = Fate::Refused {
         status: 413,
         code: Some("payload_too_large".into()),
@@ -254,7 +272,7 @@ fn the_opted_out_hint_drops_that_users_queue_and_stops_sending() {
         opted_out: true,
         ..BatchResponse::default()
     };
-    engine.on_reply(ok(hint), T0, 0);
+    reply(&mut engine, ok(hint), T0, 0);
     let effects = engine.take_effects();
     assert!(effects.contains(&Effect::ServerOptedOut { generation: 1 }));
     let dropped = effects
@@ -289,7 +307,8 @@ fn an_expired_token_keeps_events_until_the_next_login() {
     engine.track(event(1), T0);
     engine.poll(T0, OffsetDateTime::UNIX_EPOCH).expect("batch");
     engine.take_effects();
-    engine.on_reply(
+    reply(
+        &mut engine,
         status(
             401,
             None,
@@ -323,7 +342,8 @@ fn other_client_errors_drop_the_batch_and_record_why() {
     engine.track(event(1), T0);
     engine.poll(T0, OffsetDateTime::UNIX_EPOCH).expect("batch");
     engine.take_effects();
-    engine.on_reply(
+    reply(
+        &mut engine,
         status(
             400,
             None,
@@ -354,7 +374,7 @@ fn rejected_events_are_named_by_index() {
         }],
         ..BatchResponse::default()
     };
-    engine.on_reply(ok(response), T0, 0);
+    reply(&mut engine, ok(response), T0, 0);
     assert_eq!(
         fates(&mut engine),
         [
@@ -440,7 +460,7 @@ fn logout_sends_that_sessions_events_without_waiting() {
         .poll(T0 + 1, OffsetDateTime::UNIX_EPOCH)
         .expect("flushed at logout");
     assert_eq!(out.token, "tok");
-    engine.on_reply(accepted(1), T0 + 2, 0);
+    reply(&mut engine, accepted(1), T0 + 2, 0);
     engine.track(event(2), T0 + 3);
     assert_eq!(
         fates(&mut engine).last(),
