@@ -211,7 +211,6 @@ pub(crate) fn status<J: JsCast>(status: &Status) -> J {
 
 #[cfg(test)]
 mod tests {
-    use usage_sdk::core::ids::IdGen;
     use usage_sdk::protocol::RejectCode;
     use usage_sdk::NameText;
     use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
@@ -231,7 +230,6 @@ mod tests {
 
     #[wasm_bindgen_test]
     fn debug_entries_have_the_shape_serde_gives_them_plus_their_text() {
-        let ids = IdGen::new(7);
         let fates = [
             Fate::Held,
             Fate::Queued,
@@ -276,7 +274,9 @@ mod tests {
             .enumerate()
             .map(|(seq, fate)| DebugEntry {
                 seq: seq as u64,
-                id: (seq % 2 == 0).then(|| ids.uuid_v7(1_700_000_000_000)),
+                id: (seq % 2 == 0).then(|| {
+                    uuid::Uuid::from_u128(0x0189_0000_0000_7000_8000_0000_0000_0000 + seq as u128)
+                }),
                 name: NameText::new("report.opened"),
                 fate,
             })
