@@ -12,7 +12,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)"
 ADMIN_URL="${1:?usage: compare.sh ADMIN_DATABASE_URL [ROUNDS] [SECONDS]}"
 ROUNDS="${2:-3}"
-SECONDS_EACH="${3:-15}"
+SECONDS_EACH="${3:-5}"
 SCRIPT="$ROOT/server/benches/wrk/batch.lua"
 
 cd "$ROOT"
@@ -56,7 +56,7 @@ start() {
 
 token() {
   local port="$1" name="$2" key
-  key="$(jq -r .tokens_key "$WORK/$name/demo.json")"
+  key="$(jq -r .service_key "$WORK/$name/demo.json")"
   curl -fs "http://127.0.0.1:$port/v1/tokens" -H "Authorization: Bearer $key" \
     -H 'Content-Type: application/json' -d '{"org":"acme","user":"bob"}' | jq -r .token
 }
@@ -72,5 +72,9 @@ for round in $(seq "$ROUNDS"); do
     printf 'round %s  %-9s ' "$round" "$name"
     TOKEN="${TOKEN[$name]}" wrk -t2 -c8 -d"${SECONDS_EACH}s" -s "$SCRIPT" \
       "http://127.0.0.1:${PORT[$name]}" | tail -n 1
+    # At a million events a second the NDJSON files grow by about 250 MB/s:
+    # empty them between runs so the disk cannot fill (a full disk turns
+    # the next runs into 503s).
+    find "$WORK/$name/events" -type f -exec truncate -s 0 {} + 2>/dev/null || true
   done
 done
