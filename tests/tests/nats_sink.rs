@@ -152,6 +152,22 @@ async fn the_stream_is_created_with_file_storage_and_its_window_or_required_by_f
     assert_eq!(config.num_replicas, 1);
     assert_eq!(config.duplicate_window.as_secs(), 300);
 
-    // Now that it exists, a server that requires it starts.
-    TestServer::start_with(nats_server(&nats).arg("--nats-require-stream")).await;
+    // Now that it exists, a server that requires it starts; configured
+    // through the environment alone this time.
+    let from_env = TestServer::start_with(
+        ServerOptions::demo()
+            .env("USAGE_SINK", "nats")
+            .env("USAGE_NATS_URL", nats.url())
+            .env("USAGE_NATS_REQUIRE_STREAM", "true"),
+    )
+    .await;
+    let token = token_str(&from_env, &from_env.demo().service_key, "acme", "bob").await;
+    assert_eq!(
+        send_batch(&from_env, &token, vec![event("via.env")])
+            .await
+            .0,
+        StatusCode::OK
+    );
+    let messages = nats.messages("USAGE_EVENTS").await;
+    assert_eq!(messages.len(), 1, "published to the stream, not to files");
 }

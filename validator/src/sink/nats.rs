@@ -209,11 +209,11 @@ impl NatsSink {
 }
 
 /// The header naming the event's org.
-pub const ORG_HEADER: &str = "Usage-Org";
+const ORG_HEADER: &str = "Usage-Org";
 /// The header naming the event's user.
-pub const USER_HEADER: &str = "Usage-User";
+const USER_HEADER: &str = "Usage-User";
 /// The header naming where the event came from: `client` or `server`.
-pub const SOURCE_HEADER: &str = "Usage-Source";
+const SOURCE_HEADER: &str = "Usage-Source";
 
 /// `<prefix>.<org>`, with `.` in the org written `%2E`.
 fn subject(prefix: &str, org: &str) -> String {
