@@ -39,7 +39,9 @@ PIDS+=($!)
 psql -q "$ADMIN_URL" -c "CREATE DATABASE $DB" >/dev/null
 PG_URL="${ADMIN_URL%/*}/$DB"
 
-# start NAME ARGS...: a demo server with the rate limit off; prints its port.
+# start NAME ARGS...: a demo server with the rate limit off, its port in
+# PORT[NAME]. (Not run in a subshell, so its process id reaches PIDS.)
+declare -A PORT TOKEN
 start() {
   local name="$1" port
   shift
@@ -51,7 +53,7 @@ start() {
     [[ -s "$WORK/$name/demo.json" ]] && curl -fs "http://127.0.0.1:$port/readyz" >/dev/null && break
     sleep 0.2
   done
-  echo "$port"
+  PORT[$name]="$port"
 }
 
 token() {
@@ -61,10 +63,9 @@ token() {
     -H 'Content-Type: application/json' -d '{"org":"acme","user":"bob"}' | jq -r .token
 }
 
-declare -A PORT TOKEN
-PORT[ndjson]="$(start ndjson)"
-PORT[nats]="$(start nats --sink nats --nats-url "nats://127.0.0.1:$NATS_PORT")"
-PORT[postgres]="$(start postgres --database-url "$PG_URL")"
+start ndjson
+start nats --sink nats --nats-url "nats://127.0.0.1:$NATS_PORT"
+start postgres --database-url "$PG_URL"
 for name in ndjson nats postgres; do TOKEN[$name]="$(token "${PORT[$name]}" "$name")"; done
 
 for round in $(seq "$ROUNDS"); do
