@@ -22,10 +22,11 @@ pub(super) async fn healthz() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
 
-/// The registry is loaded and confirmed current.
-#[utoipa::path(get, path = "/readyz", tag = "operations", responses((status = 200, description = "Ready"), (status = 503, description = "registry_unavailable", body = super::ErrorBody)))]
+/// The registry is loaded and confirmed current, and the sink can store.
+#[utoipa::path(get, path = "/readyz", tag = "operations", responses((status = 200, description = "Ready"), (status = 503, description = "registry_unavailable or sink_unavailable", body = super::ErrorBody)))]
 pub(super) async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     state.registry.ensure_current()?;
+    state.sink.ready().await?;
     Ok(Json(
         json!({"status": "ready", "revision": state.registry.revision()}),
     ))
@@ -34,8 +35,7 @@ pub(super) async fn readyz(State(state): State<AppState>) -> Result<Json<Value>,
 /// Prometheus metrics.
 #[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus text format")))]
 pub(super) async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.metrics.render(&state.registry),
-    )
+    let mut text = state.metrics.render(&state.registry);
+    state.sink.render_metrics(&mut text);
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
 }

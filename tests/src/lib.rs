@@ -30,6 +30,7 @@
 pub mod axe;
 pub mod demo;
 mod error;
+pub mod nats;
 pub mod ports;
 pub mod postgres;
 pub mod server;

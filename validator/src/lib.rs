@@ -90,6 +90,7 @@
 //! * `sqlite` (default): the embedded registry store on a SQLite file.
 //! * `postgres` (default): the shared registry store, its change
 //!   notifications and an event sink on PostgreSQL.
+//! * `nats`: an event sink into a NATS JetStream stream (`sink::NatsSink`).
 //!
 //! Back ends embed the library without the HTTP stack:
 //! `usage-validator = { version = "0.1", default-features = false, features = ["sqlite"] }`.

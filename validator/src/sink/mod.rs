@@ -1,11 +1,15 @@
 //! Where accepted events go: the `Sink` trait and its backends.
 
 mod memory;
+#[cfg(feature = "nats")]
+mod nats;
 mod ndjson;
 #[cfg(feature = "postgres")]
 mod postgres;
 
 pub use memory::MemorySink;
+#[cfg(feature = "nats")]
+pub use nats::{NatsConfig, NatsSink};
 pub use ndjson::{Fsync, NdjsonOptions, NdjsonSink};
 #[cfg(feature = "postgres")]
 pub use postgres::PostgresSink;
@@ -137,5 +141,17 @@ pub trait Sink: Send + Sync + std::fmt::Debug + 'static {
             }
             Ok(())
         })
+    }
+
+    /// Whether events can be stored now; a sink on a remote service says no
+    /// while it cannot reach it, and `/readyz` reports that.
+    fn ready(&self) -> BoxFuture<'_, Result<()>> {
+        Box::pin(async { Ok(()) })
+    }
+
+    /// Appends the sink's own metrics, in the Prometheus text format with
+    /// names prefixed `usage_`, to `out`.
+    fn render_metrics(&self, out: &mut String) {
+        let _ = out;
     }
 }

@@ -56,6 +56,41 @@ enum SinkKind {
     Ndjson,
     /// The `usage_events` table of the `--database-url` PostgreSQL database.
     Postgres,
+    /// A NATS JetStream stream (`--nats-url`), subjects `usage.events.<org>`.
+    Nats,
+}
+
+/// Where `--sink nats` publishes.
+#[derive(Debug, Clone, Args)]
+struct NatsArgs {
+    /// NATS server URL (`nats://host:4222`; credentials as
+    /// `nats://user:password@host:4222`); comma-separate several.
+    #[arg(long, env = "USAGE_NATS_URL")]
+    nats_url: Option<String>,
+    /// Token for a NATS server that authenticates by token.
+    #[arg(long, env = "USAGE_NATS_TOKEN", hide_env_values = true)]
+    nats_token: Option<String>,
+    /// Events of org ORG go to subject `<prefix>.ORG`.
+    #[arg(
+        long,
+        env = "USAGE_NATS_SUBJECT_PREFIX",
+        default_value = "usage.events"
+    )]
+    nats_subject_prefix: String,
+    /// The JetStream stream holding `<prefix>.>`.
+    #[arg(long, env = "USAGE_NATS_STREAM", default_value = "USAGE_EVENTS")]
+    nats_stream: String,
+    /// Refuse to start unless the stream exists (else it is created: file
+    /// storage, one replica, subjects `<prefix>.>`).
+    #[arg(long, env = "USAGE_NATS_REQUIRE_STREAM")]
+    nats_require_stream: bool,
+    /// Duplicate window, in seconds, of a stream this server creates: a
+    /// retried event is stored once if it arrives within it.
+    #[arg(long, env = "USAGE_NATS_DUPLICATE_WINDOW", default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    nats_duplicate_window: u64,
+    /// Milliseconds a batch may wait for JetStream before it is answered 503.
+    #[arg(long, env = "USAGE_NATS_TIMEOUT_MS", default_value_t = 2_000, value_parser = clap::value_parser!(u64).range(10..=60_000))]
+    nats_timeout_ms: u64,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -68,6 +103,8 @@ struct ServeArgs {
     /// Where accepted events go.
     #[arg(long, env = "USAGE_SINK", value_enum, default_value = "ndjson")]
     sink: SinkKind,
+    #[command(flatten)]
+    nats: NatsArgs,
     /// URL this server is reached at, for links (default: http://<addr>).
     #[arg(long, env = "USAGE_PUBLIC_URL")]
     public_url: Option<String>,

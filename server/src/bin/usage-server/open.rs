@@ -124,6 +124,24 @@ pub async fn sink(args: &ServeArgs) -> Result<Arc<dyn Sink>, BoxError> {
                 usage_validator::sink::PostgresSink::connect(url).await?,
             ))
         }
+        SinkKind::Nats => {
+            let nats = &args.nats;
+            let Some(url) = nats.nats_url.clone() else {
+                return Err("--sink nats needs --nats-url nats://host:4222".into());
+            };
+            let config = usage_validator::sink::NatsConfig {
+                url,
+                token: nats.nats_token.clone(),
+                subject_prefix: nats.nats_subject_prefix.clone(),
+                stream: nats.nats_stream.clone(),
+                create_stream: !nats.nats_require_stream,
+                duplicate_window: Duration::from_secs(nats.nats_duplicate_window),
+                timeout: Duration::from_millis(nats.nats_timeout_ms),
+            };
+            Ok(Arc::new(
+                usage_validator::sink::NatsSink::connect(config).await?,
+            ))
+        }
     }
 }
 
