@@ -1,6 +1,11 @@
 //! The NDJSON sink's throughput: a 500-event batch appended with the default
 //! sync (on flush) and with `Fsync::Always` (synced before it is
 //! acknowledged), into a folder on the same disk as the system's temp dir.
+//!
+//! Run with `cargo bench -p usage-validator --bench sink`.
+
+// criterion's macros make undocumented functions.
+#![allow(missing_docs)]
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use time::OffsetDateTime;
