@@ -7,6 +7,8 @@
 // criterion's macros make undocumented functions.
 #![allow(missing_docs)]
 
+use std::time::{Duration, Instant};
+
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use time::OffsetDateTime;
 use usage_validator::sink::{Accepted, Fsync, NdjsonOptions, NdjsonSink, Sink as _, Source};
@@ -23,19 +25,33 @@ fn ndjson_write(c: &mut Criterion) {
     let mut group = c.benchmark_group("ndjson_write_500_events");
     group.throughput(Throughput::Elements(events.len() as u64));
     for (label, fsync) in [("on_flush", Fsync::OnFlush), ("always", Fsync::Always)] {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let sink = NdjsonSink::with_options(dir.path(), NdjsonOptions { fsync }).expect("sink");
         group.bench_function(label, |b| {
-            b.iter(|| {
-                let batch = Accepted {
-                    org: "acme",
-                    user: "bob",
-                    source: Source::Client,
-                    sdk: Some("usage-sdk-rust/0.1.0"),
-                    received_at: OffsetDateTime::now_utc(),
-                    events: &events,
-                };
-                runtime.block_on(sink.write(batch)).expect("stored");
+            b.iter_custom(|iters| {
+                // A fresh folder every hundred batches (15 MB), made and
+                // removed outside the timing: a run writes millions of
+                // events, which must not fill the disk.
+                let mut timed = Duration::ZERO;
+                let mut left = iters;
+                while left > 0 {
+                    let dir = tempfile::tempdir().expect("tempdir");
+                    let sink = NdjsonSink::with_options(dir.path(), NdjsonOptions { fsync })
+                        .expect("sink");
+                    let now = Instant::now();
+                    for _ in 0..left.min(100) {
+                        let batch = Accepted {
+                            org: "acme",
+                            user: "bob",
+                            source: Source::Client,
+                            sdk: Some("usage-sdk-rust/0.1.0"),
+                            received_at: OffsetDateTime::now_utc(),
+                            events: &events,
+                        };
+                        runtime.block_on(sink.write(batch)).expect("stored");
+                    }
+                    timed += now.elapsed();
+                    left -= left.min(100);
+                }
+                timed
             })
         });
     }
