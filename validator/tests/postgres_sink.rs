@@ -12,6 +12,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Connection as _, Row as _};
 use time::OffsetDateTime;
 use usage_validator::batch;
+use usage_validator::dedupe::Dedupe;
 use usage_validator::sink::{Accepted, PostgresSink, Sink as _, Source};
 
 const DATABASE_URL_VAR: &str = "USAGE_TEST_DATABASE_URL";
@@ -110,6 +111,20 @@ async fn every_accepted_event_is_stored_and_reads_back_as_itself() {
             _ => assert!(stored.contains(&"9".repeat(1000)) || stored.contains("big")),
         }
     }
+    // The refill streams the newest ids back in the order stored.
+    let dedupe = Dedupe::with_capacity(3);
+    assert_eq!(dedupe.refill(&sink).await.expect("refill"), 3);
+    let mut fresh = Vec::new();
+    // Newest first: the window is full, so the one new id (the oldest) is
+    // asked last, when its insert can no longer push another out.
+    let newest_first = accepted.iter().rev().map(|e| e.id);
+    let _held = dedupe.reserve(dedupe.keys("acme", newest_first), &mut fresh);
+    assert_eq!(
+        fresh,
+        [false, false, false, true],
+        "the newest three are remembered"
+    );
+
     pool.close().await;
     sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
         .execute(&mut admin)
