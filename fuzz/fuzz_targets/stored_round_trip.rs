@@ -38,7 +38,9 @@ fn fixture() -> &'static Fixture {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(parsed) = batch::parse(data) else { return };
+    let Ok(parsed) = batch::parse(data) else {
+        return;
+    };
     let events: Vec<_> = parsed.events.into_iter().flatten().collect();
     if events.is_empty() {
         return;
