@@ -15,7 +15,10 @@ fuzz_target!(|data: &[u8]| {
     for event in parsed.events.iter().flatten() {
         if let Some(props) = &event.props {
             let text = props.get();
-            assert!(!text.contains(['\n', '\r']), "props keep a line break: {text:?}");
+            assert!(
+                !text.contains(['\n', '\r']),
+                "props keep a line break: {text:?}"
+            );
             let value: serde_json::Value =
                 serde_json::from_str(text).expect("accepted props parse as JSON");
             assert!(value.is_object());

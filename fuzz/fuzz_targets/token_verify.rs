@@ -38,7 +38,10 @@ fuzz_target!(|data: &[u8]| {
     let fixture = fixture();
     if let Ok(text) = std::str::from_utf8(data) {
         if token::verify(&fixture.ring, text, fixture.now).is_ok() {
-            assert_eq!(text, fixture.token, "a text other than the issued token verified");
+            assert_eq!(
+                text, fixture.token,
+                "a text other than the issued token verified"
+            );
         }
     }
     // Pairs of (place, byte) edit the issued token.

@@ -54,7 +54,8 @@ pub enum RejectCode {
     InvalidTimestamp,
     /// `props` is present but not a JSON object, nests deeper than
     /// [`MAX_PROPS_DEPTH`](crate::limits::MAX_PROPS_DEPTH) levels, or holds what
-    /// a sink cannot store: `\u0000`, a lone surrogate, or a number of more
+    /// a sink or a common JSON reader cannot store or read: `\u0000`, a lone
+    /// surrogate, a number of 10^308 or more (beyond a double), or of more
     /// than [`MAX_PROPS_NUMBER_DIGITS`](crate::limits::MAX_PROPS_NUMBER_DIGITS)
     /// digits or with an exponent beyond that.
     InvalidProps,

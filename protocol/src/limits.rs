@@ -24,5 +24,6 @@ pub const CLOCK_LEEWAY_SECS: i64 = 60;
 pub const MAX_PROPS_DEPTH: usize = 32;
 /// Most digits of one number in `props`, and the largest exponent magnitude:
 /// well inside what PostgreSQL's `numeric` stores (16,383 digits after the
-/// point), so a number never makes a sink refuse a whole batch.
+/// point), so a number never makes a sink refuse a whole batch. (Numbers must
+/// also stay below 10^308, what a double holds.)
 pub const MAX_PROPS_NUMBER_DIGITS: usize = 1000;

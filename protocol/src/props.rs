@@ -101,26 +101,62 @@ fn hex_escape(bytes: &[u8], at: usize) -> Result<u16, RejectCode> {
     }
 }
 
+/// The largest power of ten a number's first digit may stand for: numbers
+/// stay below 10^308, within what a double holds, so that every JSON reader
+/// reads them (serde_json refuses larger ones, JavaScript makes them
+/// `Infinity`).
+const MAX_NUMBER_POWER: i64 = 307;
+
 /// Where the number starting at `at` ends; refuses one with more than
-/// [`MAX_PROPS_NUMBER_DIGITS`] digits or an exponent beyond that many.
+/// [`MAX_PROPS_NUMBER_DIGITS`] digits, an exponent beyond that many, or a
+/// magnitude of 10^308 or more.
 fn number_end(bytes: &[u8], mut at: usize) -> Result<usize, RejectCode> {
-    let mut digits = 0;
-    let mut exponent: Option<usize> = None;
-    while let Some(&byte) = bytes.get(at) {
-        match (byte, &mut exponent) {
-            (b'0'..=b'9', None) => digits += 1,
-            (b'0'..=b'9', Some(value)) => {
-                *value = value
-                    .saturating_mul(10)
-                    .saturating_add(usize::from(byte - b'0'));
-            }
-            (b'e' | b'E', _) => exponent = Some(0),
-            (b'-' | b'+' | b'.', _) => {}
-            _ => break,
-        }
+    let digits_at = |at: usize| {
+        bytes[at..]
+            .iter()
+            .take_while(|b| b.is_ascii_digit())
+            .count()
+    };
+    if bytes.get(at) == Some(&b'-') {
         at += 1;
     }
-    if digits > MAX_PROPS_NUMBER_DIGITS || exponent.unwrap_or(0) > MAX_PROPS_NUMBER_DIGITS {
+    let whole = &bytes[at..at + digits_at(at)];
+    at += whole.len();
+    let mut fraction: &[u8] = &[];
+    if bytes.get(at) == Some(&b'.') {
+        at += 1;
+        fraction = &bytes[at..at + digits_at(at)];
+        at += fraction.len();
+    }
+    let mut exponent: i64 = 0;
+    if matches!(bytes.get(at), Some(b'e' | b'E')) {
+        at += 1;
+        let negative = bytes.get(at) == Some(&b'-');
+        if matches!(bytes.get(at), Some(b'-' | b'+')) {
+            at += 1;
+        }
+        let len = digits_at(at);
+        let magnitude = bytes[at..at + len].iter().fold(0i64, |value, &digit| {
+            value
+                .saturating_mul(10)
+                .saturating_add(i64::from(digit - b'0'))
+        });
+        at += len;
+        exponent = if negative { -magnitude } else { magnitude };
+    }
+    let limit = MAX_PROPS_NUMBER_DIGITS as i64;
+    if whole.len() + fraction.len() > MAX_PROPS_NUMBER_DIGITS || exponent.abs() > limit {
+        return Err(INVALID);
+    }
+    // The power of ten of the first digit that is not 0 (none: the number is 0).
+    let power = match whole.iter().position(|&d| d != b'0') {
+        Some(first) => Some((whole.len() - first) as i64 - 1),
+        None => fraction
+            .iter()
+            .position(|&d| d != b'0')
+            .map(|first| -(first as i64) - 1),
+    };
+    if power.is_some_and(|power| power + exponent > MAX_NUMBER_POWER) {
         return Err(INVALID);
     }
     Ok(at)
@@ -190,6 +226,10 @@ mod tests {
             r#"{"a":1e1001}"#,
             r#"{"a":1E-1001}"#,
             r#"{"a":1e+00000000000000000000000000001001}"#,
+            // Beyond a double: serde_json would refuse the stored line.
+            r#"{"a":1e308}"#,
+            r#"{"a":-10e307}"#,
+            r#"{"a":0.01e310}"#,
         ] {
             assert_eq!(checked(raw), Err(RejectCode::InvalidProps), "{raw}");
         }
@@ -199,12 +239,16 @@ mod tests {
         assert_eq!(checked(&fraction), Err(RejectCode::InvalidProps));
         for raw in [
             r#"{"a":"\ud83d\ude00 \u0001 \\u0000"}"#,
-            r#"{"a":1e1000,"b":-1e-1000,"c":0.5E+3}"#,
+            r#"{"a":1e307,"b":-1e-1000,"c":0.5E+3,"d":9.99e307,"e":0.001e310,"f":0e999}"#,
         ] {
             assert_eq!(checked(raw).as_deref(), Ok(raw), "{raw}");
         }
-        let widest = format!("{{\"a\":{}}}", "9".repeat(MAX_PROPS_NUMBER_DIGITS));
+        let widest = format!("{{\"a\":0.{}}}", "9".repeat(MAX_PROPS_NUMBER_DIGITS - 1));
         assert!(checked(&widest).is_ok());
+        let largest = format!("{{\"a\":{}}}", "9".repeat(308));
+        assert!(checked(&largest).is_ok());
+        let too_large = format!("{{\"a\":{}}}", "9".repeat(309));
+        assert_eq!(checked(&too_large), Err(RejectCode::InvalidProps));
     }
 
     fn json() -> impl proptest::strategy::Strategy<Value = serde_json::Value> {

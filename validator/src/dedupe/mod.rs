@@ -19,11 +19,11 @@
 //! key's place in arrival order, and an id is a duplicate only if the key at
 //! that place is equal to it.
 //!
-//! Memory is bounded whatever ids clients choose: at most 80 bytes per id
-//! of capacity (16 in arrival order, 16 to 32 of buckets, and a budget of 32
+//! Memory is bounded whatever ids clients choose: at most 112 bytes per id
+//! of capacity (16 in arrival order, 16 to 32 of buckets, and a budget of 64
 //! for the slices' tables, past which keys of further slices go to the
 //! buckets), 8 bytes per slice of the ring (8 MiB for the default ring), and
-//! 8 MiB of spare tables; about 81–97 MB for the default million ids. Ids of
+//! 8 MiB of spare tables; at most 114 MB for the default million ids. Ids of
 //! failed batches that are forgotten leave gaps, compacted once they
 //! outnumber the capacity. The refill from the sink ([`Dedupe::refill`])
 //! adds one piece of 4,096 keys.

@@ -92,11 +92,12 @@ const TOMB: u64 = 1;
 const SLICE_SHIFT: u32 = 2;
 /// The default ring: 2^20 slices, about 70 minutes.
 const RING_BITS: u32 = 20;
-/// Slots the slice tables may hold in all, per id of capacity. Ids made
-/// together fill their tables to a quarter or more, so this leaves normal
-/// traffic untouched; ids spread one to a slice, which a client can choose,
-/// go to the buckets once it is reached.
-const SLICE_SLOTS_PER_ID: usize = 4;
+/// Slots the slice tables may hold in all, per id of capacity. A table holds
+/// up to eight slots per key (it grows to four times its keys, rounded up
+/// to a power of two), so this leaves ids made together untouched; ids
+/// spread one to a slice, which a client can choose, go to the buckets once
+/// it is reached.
+const SLICE_SLOTS_PER_ID: usize = 8;
 /// What a table's own record (its box, its header, the allocator's share)
 /// costs, counted in slots.
 const TABLE_SLOTS: usize = 8;

@@ -102,6 +102,47 @@ impl Sink for PostgresSink {
         Box::pin(async { Ok(()) })
     }
 
+    fn each_recent_id<'a>(
+        &'a self,
+        limit: usize,
+        each: &'a mut (dyn FnMut(&str, uuid::Uuid) + Send),
+    ) -> BoxFuture<'a, Result<()>> {
+        // Pages in the order stored, from the oldest of the newest `limit`:
+        // memory stays one page whatever the table holds.
+        const PAGE: i64 = 10_000;
+        Box::pin(async move {
+            let Some(skip) = limit.checked_sub(1) else {
+                return Ok(());
+            };
+            let oldest: Option<i64> = sqlx::query_scalar(
+                "SELECT seq FROM usage_events ORDER BY seq DESC OFFSET $1 LIMIT 1",
+            )
+            .bind(i64::try_from(skip).unwrap_or(i64::MAX))
+            .fetch_optional(&self.pool)
+            .await?;
+            let mut after = oldest.map_or(0, |seq| seq - 1);
+            loop {
+                let rows = sqlx::query(
+                    "SELECT seq, org, id::text AS id FROM usage_events WHERE seq > $1 ORDER BY seq LIMIT $2",
+                )
+                .bind(after)
+                .bind(PAGE)
+                .fetch_all(&self.pool)
+                .await?;
+                let Some(last) = rows.last() else {
+                    return Ok(());
+                };
+                after = last.try_get("seq")?;
+                for row in &rows {
+                    let id: String = row.try_get("id")?;
+                    if let Ok(id) = uuid::Uuid::parse_str(&id) {
+                        each(row.try_get("org")?, id);
+                    }
+                }
+            }
+        })
+    }
+
     fn recent_ids(&self, limit: usize) -> BoxFuture<'_, Result<Vec<(String, uuid::Uuid)>>> {
         Box::pin(async move {
             let rows = sqlx::query(
