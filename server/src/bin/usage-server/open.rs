@@ -6,11 +6,11 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use usage_server::AppState;
 use usage_validator::registry::Registry;
-use usage_validator::sink::{NdjsonSink, Sink};
+use usage_validator::sink::{Fsync, NdjsonOptions, NdjsonSink, Sink};
 use usage_validator::store::sqlite::SqliteStore;
 use usage_validator::store::Store;
 
-use crate::{CliResult, ServeArgs, SinkKind, StoreArgs};
+use crate::{CliResult, FsyncMode, ServeArgs, SinkKind, StoreArgs};
 
 /// Any error a command reports.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -110,7 +110,16 @@ pub async fn registry(args: &StoreArgs, staleness: Duration) -> Result<Arc<Regis
 /// The sink the flags name.
 pub async fn sink(args: &ServeArgs) -> Result<Arc<dyn Sink>, BoxError> {
     match args.sink {
-        SinkKind::Ndjson => Ok(Arc::new(NdjsonSink::new(args.store.data.join("events"))?)),
+        SinkKind::Ndjson => {
+            let fsync = match args.fsync {
+                FsyncMode::OnFlush => Fsync::OnFlush,
+                FsyncMode::Always => Fsync::Always,
+            };
+            Ok(Arc::new(NdjsonSink::with_options(
+                args.store.data.join("events"),
+                NdjsonOptions { fsync },
+            )?))
+        }
         SinkKind::Postgres => {
             let Some(url) = args
                 .store
