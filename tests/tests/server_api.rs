@@ -151,13 +151,27 @@ async fn opt_outs_and_dedupe_survive_a_restart_and_sigterm_loses_nothing() {
         );
         let body = serde_json::to_vec(&batch_body(events)).expect("body");
         let mut stream = TcpStream::connect(server.addr()).await.expect("connect");
+        // `Expect: 100-continue`: the server says "100 Continue" once its
+        // handler reads the body, so the request is surely in flight.
         let head = format!(
             "POST /v1/batch HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\
-             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+             Content-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: {}\r\n\r\n",
             body.len()
         );
         let (first, rest) = body.split_at(body.len() / 2);
         stream.write_all(head.as_bytes()).await.expect("head");
+        let mut interim = Vec::new();
+        while !interim.windows(4).any(|w| w == b"\r\n\r\n") {
+            let mut byte = [0u8; 1];
+            let n = stream.read(&mut byte).await.expect("100 Continue");
+            assert_eq!(n, 1, "the server closed before 100 Continue");
+            interim.push(byte[0]);
+        }
+        assert!(
+            interim.starts_with(b"HTTP/1.1 100"),
+            "{}",
+            String::from_utf8_lossy(&interim)
+        );
         stream.write_all(first).await.expect("first half");
         in_flight.push((stream, rest.to_vec()));
     }
