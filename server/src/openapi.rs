@@ -99,27 +99,36 @@ impl Modify for Security {
 
 struct CommonAnswers;
 
-fn error_answer(description: &str) -> RefOr<Response> {
+/// An error answer: our JSON error body, or on SCIM routes the RFC 7644
+/// error in `application/scim+json`.
+fn error_answer(description: &str, scim: bool) -> RefOr<Response> {
+    let content = if scim {
+        ("application/scim+json", ContentBuilder::new().build())
+    } else {
+        (
+            "application/json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("ErrorBody")))
+                .build(),
+        )
+    };
     RefOr::T(
         ResponseBuilder::new()
             .description(description)
-            .content(
-                "application/json",
-                ContentBuilder::new()
-                    .schema(Some(Ref::from_schema_name("ErrorBody")))
-                    .build(),
-            )
+            .content(content.0, content.1)
             .build(),
     )
 }
 
 impl Modify for CommonAnswers {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        for item in openapi.paths.paths.values_mut() {
-            let operations: [&mut Option<Operation>; 4] = [
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let scim_route = path.starts_with("/scim/");
+            let operations: [&mut Option<Operation>; 5] = [
                 &mut item.get,
                 &mut item.post,
                 &mut item.put,
+                &mut item.patch,
                 &mut item.delete,
             ];
             for operation in operations.into_iter().flatten() {
@@ -127,6 +136,9 @@ impl Modify for CommonAnswers {
                     ("429", "rate_limited: too many requests, or too many failed authentications from this address; see Retry-After"),
                     ("503", "too_many_connections (see Retry-After), or the registry or sink is unavailable"),
                 ];
+                if operation.security.as_ref().is_some_and(|s| !s.is_empty()) {
+                    common.push(("401", "No or bad credentials"));
+                }
                 if operation.request_body.is_some() {
                     common.push(("400", "The body is malformed"));
                     common.push(("408", "request_timeout: the body did not arrive in time"));
@@ -138,7 +150,7 @@ impl Modify for CommonAnswers {
                         .responses
                         .responses
                         .entry(status.to_owned())
-                        .or_insert_with(|| error_answer(description));
+                        .or_insert_with(|| error_answer(description, scim_route));
                 }
             }
         }
