@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs one fuzz target for a given time and prints libFuzzer's final stats.
 #
-#   fuzz/run.sh TARGET SECONDS      (targets: token_verify, batch_reader, stored_round_trip, signin_session)
+#   fuzz/run.sh TARGET SECONDS      (targets: token_verify, batch_reader, stored_round_trip,
+#                                    stored_round_trip_postgres, signin_session)
 #
 # New inputs go to fuzz/corpus/TARGET (not committed); fuzz/seeds/TARGET
 # holds the committed starting inputs. A failing input lands in

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::auth::{require_org_access, Caller};
 use super::export::{wants_csv, CsvTable};
 use super::extract::{JsonBody, QueryParams};
-use super::{ApiError, AppState};
+use super::{ApiError, AppState, ErrorCode};
 use usage_validator::model::{
     AuditEntry, AuditQuery, Author, OptOutEntry, OptOutQuery, UserPage, UserQuery, Via,
 };
@@ -57,8 +57,8 @@ fn page_size(limit: Option<u32>) -> Result<u32, ApiError> {
     if (1..=MAX_PAGE).contains(&limit) {
         Ok(limit)
     } else {
-        Err(ApiError::bad_request(
-            "invalid_query",
+        Err(ApiError::new(
+            ErrorCode::InvalidQuery,
             format!("limit must be 1 to {MAX_PAGE}"),
         ))
     }
@@ -67,8 +67,8 @@ fn page_size(limit: Option<u32>) -> Result<u32, ApiError> {
 /// The search text asked for, at most 256 bytes.
 fn search_text(query: Option<String>) -> Result<Option<String>, ApiError> {
     if query.as_ref().is_some_and(|s| s.len() > MAX_TEXT_LEN) {
-        return Err(ApiError::bad_request(
-            "invalid_query",
+        return Err(ApiError::new(
+            ErrorCode::InvalidQuery,
             format!("query must be at most {MAX_TEXT_LEN} bytes"),
         ));
     }
@@ -242,8 +242,8 @@ async fn change(
     check_id(org)?;
     let caller = require_org_access(state, headers, org, true).await?;
     if users.is_empty() {
-        return Err(ApiError::bad_request(
-            "invalid_input",
+        return Err(ApiError::new(
+            ErrorCode::InvalidInput,
             "name at least one user",
         ));
     }

@@ -9,7 +9,7 @@
 //! so the link can never redirect elsewhere.
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::routing::post;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
@@ -18,7 +18,7 @@ use time::OffsetDateTime;
 use super::auth::require_service;
 use super::extract::JsonBody;
 use super::signin::settings_path;
-use super::{ApiError, AppState};
+use super::{ApiError, AppState, ErrorCode};
 use usage_validator::credentials::{self, SignIn, ADMIN_LINK_SECS, SIGNIN_PURPOSE};
 use usage_validator::model::Role;
 use usage_validator::token::KeyRing;
@@ -123,8 +123,7 @@ pub(super) async fn create(
         Some(user) if user.role == Role::Admin => {}
         _ => {
             return Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "not_an_admin",
+                ErrorCode::NotAnAdmin,
                 "that user is not a product admin of this org",
             ))
         }

@@ -3,7 +3,7 @@
 use axum::http::{header, HeaderMap};
 use time::OffsetDateTime;
 
-use super::{ApiError, AppState};
+use super::{ApiError, AppState, ErrorCode};
 use usage_validator::credentials::{self, Session, SESSION_PURPOSE};
 use usage_validator::model::{Actor, Role, Scope, ServiceKeyInfo, User};
 
@@ -75,8 +75,8 @@ pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 /// expired. Notes its use (at most once a minute per key).
 pub async fn service_key(state: &AppState, key: &str) -> Result<ServiceKeyInfo, ApiError> {
     if !credentials::is_service_key(key) || key.len() > 256 {
-        return Err(ApiError::unauthorized(
-            "invalid_credentials",
+        return Err(ApiError::new(
+            ErrorCode::InvalidCredentials,
             "the bearer value is not a service key",
         ));
     }
@@ -87,12 +87,15 @@ pub async fn service_key(state: &AppState, key: &str) -> Result<ServiceKeyInfo, 
         .service_key_by_hash(&hash)
         .await?
         .ok_or_else(|| {
-            ApiError::unauthorized("invalid_credentials", "unknown or revoked service key")
+            ApiError::new(
+                ErrorCode::InvalidCredentials,
+                "unknown or revoked service key",
+            )
         })?;
     let now = OffsetDateTime::now_utc();
     if info.is_expired(now) {
-        return Err(ApiError::unauthorized(
-            "key_expired",
+        return Err(ApiError::new(
+            ErrorCode::KeyExpired,
             "this service key has expired; create a new one",
         ));
     }
@@ -131,21 +134,21 @@ pub async fn require_scope(
     scope: Scope,
 ) -> Result<Caller, ApiError> {
     let Some(key) = bearer(headers) else {
-        return Err(ApiError::unauthorized(
-            "missing_credentials",
+        return Err(ApiError::new(
+            ErrorCode::MissingCredentials,
             "send a service key as `Authorization: Bearer <key>`",
         ));
     };
     let info = service_key(state, key).await?;
     if info.org != org {
-        return Err(ApiError::forbidden(
+        return Err(ApiError::new(
+            ErrorCode::Forbidden,
             "this service key belongs to another org",
         ));
     }
     if !info.allows(scope) {
         return Err(ApiError::new(
-            axum::http::StatusCode::FORBIDDEN,
-            "missing_scope",
+            ErrorCode::MissingScope,
             format!("this service key lacks the `{scope}` scope"),
         ));
     }
@@ -167,14 +170,17 @@ pub async fn require_admin_session(
     org: &str,
 ) -> Result<Caller, ApiError> {
     if session.org != org {
-        return Err(ApiError::forbidden("you are signed in to another org"));
+        return Err(ApiError::new(
+            ErrorCode::Forbidden,
+            "you are signed in to another org",
+        ));
     }
     let store = state.registry.store();
     match store.user(org, &session.user).await? {
         Some(user) if user.role == Role::Admin => {
             if store.nonce_used(&session.ended_key()).await? {
-                return Err(ApiError::unauthorized(
-                    "invalid_session",
+                return Err(ApiError::new(
+                    ErrorCode::InvalidSession,
                     "this session has ended; sign in again",
                 ));
             }
@@ -186,7 +192,8 @@ pub async fn require_admin_session(
             store
                 .consume_nonce(&session.ended_key(), session.expires_at())
                 .await?;
-            Err(ApiError::forbidden(
+            Err(ApiError::new(
+                ErrorCode::Forbidden,
                 "only product admins of this org may do this",
             ))
         }
@@ -209,15 +216,17 @@ pub fn check_csrf(
             .split_once("://")
             .is_some_and(|(_, rest)| rest.eq_ignore_ascii_case(host));
         if !same {
-            return Err(ApiError::forbidden("cross-origin changes are refused"));
+            return Err(ApiError::new(
+                ErrorCode::Forbidden,
+                "cross-origin changes are refused",
+            ));
         }
     }
     let sent = sent.or_else(|| headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()));
     match sent {
         Some(token) if constant_time_eq(token.as_bytes(), session.csrf.as_bytes()) => Ok(()),
         _ => Err(ApiError::new(
-            axum::http::StatusCode::FORBIDDEN,
-            "csrf_failed",
+            ErrorCode::CsrfFailed,
             "the request lacks this session's CSRF token",
         )),
     }
@@ -239,14 +248,14 @@ pub async fn require_org_access(
         return require_service(state, headers, org).await;
     }
     if cookie(headers, session_cookie(state)).is_none() {
-        return Err(ApiError::unauthorized(
-            "missing_credentials",
+        return Err(ApiError::new(
+            ErrorCode::MissingCredentials,
             "sign in as a product admin or send a service key",
         ));
     }
     let Some(session) = session(state, headers) else {
-        return Err(ApiError::unauthorized(
-            "invalid_session",
+        return Err(ApiError::new(
+            ErrorCode::InvalidSession,
             "your session expired; sign in again",
         ));
     };

@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use super::extract::JsonBody;
 use super::tokens::{status_token, TokenResponse};
-use super::{ApiError, AppState};
+use super::{ApiError, AppState, ErrorCode};
 
 pub(super) fn routes(state: &AppState) -> Router<AppState> {
     match state.config.demo_org {
@@ -33,8 +33,8 @@ async fn issue(
     JsonBody(login): JsonBody<DemoLogin>,
 ) -> Result<Json<TokenResponse>, ApiError> {
     let Some(org) = state.config.demo_org.clone() else {
-        return Err(ApiError::not_found(
-            "not_found",
+        return Err(ApiError::new(
+            ErrorCode::NotFound,
             "only the demo has this route",
         ));
     };
@@ -47,8 +47,8 @@ async fn issue(
         .await?
         .is_none()
     {
-        return Err(ApiError::not_found(
-            "unknown_user",
+        return Err(ApiError::new(
+            ErrorCode::UnknownUser,
             format!("no user `{}` in the demo org", login.user),
         ));
     }

@@ -15,7 +15,7 @@ use super::admin::author_of;
 use super::auth::require_service;
 use super::extract::JsonBody;
 use super::user_rows::{self, RowError, RowsError};
-use super::{ApiError, AppState};
+use super::{ApiError, AppState, ErrorCode};
 use usage_validator::model::{Role, UpsertSummary, User, UserStatus, Via};
 use usage_validator::registry::{check_id, check_user};
 
@@ -146,7 +146,7 @@ pub struct ImportRefusal {
 /// Code, message and the rows to fix.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 struct ImportRefusalDetail {
-    code: &'static str,
+    code: ErrorCode,
     message: String,
     /// The first 100 rows with errors.
     rows: Vec<RowError>,
@@ -180,8 +180,7 @@ pub(super) async fn import(
     let caller = require_service(&state, &headers, &org).await?;
     let body = body.map_err(|_| {
         ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
+            ErrorCode::PayloadTooLarge,
             format!("an import body is at most {} MiB", MAX_IMPORT_BYTES >> 20),
         )
     })?;
@@ -195,8 +194,7 @@ pub(super) async fn import(
         Some("application/json") => user_rows::from_json(&body),
         _ => {
             return Err(ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
+                ErrorCode::UnsupportedMediaType,
                 "send the users as text/csv or application/json",
             ))
         }
@@ -205,25 +203,24 @@ pub(super) async fn import(
         Ok(users) => users,
         Err(RowsError::TooMany) => {
             return Err(ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "too_many_rows",
+                ErrorCode::TooManyRows,
                 RowsError::TooMany.to_string(),
             ))
         }
         Err(RowsError::Unreadable(message)) => {
-            return Err(ApiError::bad_request("invalid_document", message))
+            return Err(ApiError::new(ErrorCode::InvalidDocument, message))
         }
         Err(RowsError::Rows { errors, total }) => {
             let message = format!("nothing was imported: {total} rows have errors; fix them and send the whole document again");
             let refusal = ImportRefusal {
                 error: ImportRefusalDetail {
-                    code: "invalid_rows",
+                    code: ErrorCode::InvalidRows,
                     message,
                     rows: errors,
                     total,
                 },
             };
-            return Ok((StatusCode::BAD_REQUEST, Json(refusal)).into_response());
+            return Ok((ErrorCode::InvalidRows.status(), Json(refusal)).into_response());
         }
     };
     let author = author_of(&state, &org, &caller, Via::Api).await;

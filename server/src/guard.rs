@@ -14,7 +14,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use super::{ApiError, AppState};
+use super::{ApiError, AppState, ErrorCode};
 
 /// Requests per second and burst of one rate limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,7 +65,7 @@ pub fn client_ip(request: &Request) -> IpAddr {
 }
 
 fn limited(secs: u64, message: &'static str) -> Response {
-    ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message)
+    ApiError::new(ErrorCode::RateLimited, message)
         .retry_after(secs)
         .into_response()
 }

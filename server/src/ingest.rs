@@ -15,7 +15,7 @@ use usage_protocol::limits::MAX_BODY_BYTES;
 use usage_protocol::{BatchResponse, Claims, Event, RejectCode};
 
 use super::auth::{bearer, require_scope};
-use super::{ApiError, AppState, BodyTimeout};
+use super::{ApiError, AppState, BodyTimeout, ErrorCode};
 use usage_validator::batch::{self, BatchError};
 use usage_validator::check::{check_batch, Subject};
 use usage_validator::model::Scope;
@@ -65,8 +65,7 @@ async fn read_body(headers: &HeaderMap, body: Body) -> Result<axum::body::Bytes,
                 .any(|e| e.is::<BodyTimeout>());
             if timed_out {
                 ApiError::new(
-                    StatusCode::REQUEST_TIMEOUT,
-                    "request_timeout",
+                    ErrorCode::RequestTimeout,
                     "the request body did not arrive in time",
                 )
             } else {
@@ -90,8 +89,7 @@ fn media_type(headers: &HeaderMap) -> Option<String> {
 
 fn unsupported(expected: &str) -> ApiError {
     ApiError::new(
-        StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        "unsupported_media_type",
+        ErrorCode::UnsupportedMediaType,
         format!("send the body as {expected}"),
     )
 }
@@ -131,12 +129,7 @@ fn verified(state: &AppState, token: &str, now: i64) -> Result<Claims, ApiError>
         .limiter
         .check(&(claims.org.as_str(), claims.sub.as_str()))
         .map_err(|secs| {
-            ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "rate_limited",
-                "too many batches; slow down",
-            )
-            .retry_after(secs)
+            ApiError::new(ErrorCode::RateLimited, "too many batches; slow down").retry_after(secs)
         })?;
     Ok(claims)
 }
@@ -190,8 +183,7 @@ async fn batch_inner(state: &AppState, request: Request) -> Result<BatchResponse
         Some(claims) => claims,
         None => {
             let token = parsed.token.as_deref().ok_or_else(|| {
-                ApiError::unauthorized(
-                    "invalid_token",
+                ApiError::new(ErrorCode::InvalidToken,
                     "send the status token as `Authorization: Bearer <token>` or in the body's `token` field",
                 )
             })?;
@@ -243,7 +235,7 @@ pub(super) async fn server_events(
     }
     let body = read_body(&parts.headers, body).await?;
     let request: ServerEvents = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::bad_request("malformed_json", e.to_string()))?;
+        .map_err(|e| ApiError::new(ErrorCode::MalformedJson, e.to_string()))?;
     require_scope(&state, &parts.headers, &request.org, Scope::Tokens).await?;
     usage_validator::registry::check_id(&request.user)?;
     let events = batch::parse_events(&request.events)?;

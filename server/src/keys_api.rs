@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 
 use super::auth::{require_org_access, Caller};
 use super::extract::JsonBody;
-use super::{ApiError, AppState};
+use super::{ApiError, AppState, ErrorCode};
 use usage_validator::credentials::{self, MAX_KEY_LIFETIME_SECS};
 use usage_validator::model::{Scope, ServiceKeyInfo};
 use usage_validator::registry::check_id;
@@ -107,15 +107,15 @@ pub(super) async fn create(
     check_id(&org)?;
     let caller = require_org_access(&state, &headers, &org, true).await?;
     if body.scopes.is_empty() {
-        return Err(ApiError::bad_request(
-            "invalid_input",
+        return Err(ApiError::new(
+            ErrorCode::InvalidInput,
             "name at least one scope: `tokens`, `admin`",
         ));
     }
     let label = body.label.unwrap_or_else(|| "service".into());
     if label.chars().count() > MAX_LABEL_CHARS || label.chars().any(char::is_control) {
-        return Err(ApiError::bad_request(
-            "invalid_input",
+        return Err(ApiError::new(
+            ErrorCode::InvalidInput,
             format!(
                 "label must be at most {MAX_LABEL_CHARS} characters, without control characters"
             ),
@@ -127,8 +127,8 @@ pub(super) async fn create(
             Some(OffsetDateTime::now_utc() + time::Duration::seconds(secs))
         }
         Some(_) => {
-            return Err(ApiError::bad_request(
-                "invalid_input",
+            return Err(ApiError::new(
+                ErrorCode::InvalidInput,
                 "expires_in must be 1 second to ten years",
             ))
         }
@@ -144,8 +144,7 @@ pub(super) async fn create(
         let allowed = own.is_some_and(|own| body.scopes.iter().all(|s| own.allows(*s)));
         if !allowed {
             return Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "missing_scope",
+                ErrorCode::MissingScope,
                 "a key can only make keys with scopes it holds itself",
             ));
         }
@@ -180,7 +179,7 @@ pub(super) async fn create(
         (status = 204, description = "Revoked"),
         (status = 401, body = super::ErrorBody),
         (status = 403, body = super::ErrorBody),
-        (status = 404, description = "`unknown_key`: no active key with that id in this org", body = super::ErrorBody),
+        (status = 404, description = "`key_not_found`: no active key with that id in this org", body = super::ErrorBody),
     ),
     security(("service_key" = []), ("admin_session" = []))
 )]
@@ -192,8 +191,8 @@ pub(super) async fn revoke(
     let caller = require_org_access(&state, &headers, &org, true).await?;
     let store = state.registry.store();
     if !store.revoke_service_key(&org, &id).await? {
-        return Err(ApiError::not_found(
-            "unknown_key",
+        return Err(ApiError::new(
+            ErrorCode::KeyNotFound,
             "no active key with that id in this org",
         ));
     }

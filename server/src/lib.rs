@@ -63,7 +63,7 @@ use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
 use axum::Router;
-pub use error::{ApiError, ErrorBody};
+pub use error::{ApiError, ErrorBody, ErrorCode};
 pub use metrics::Metrics;
 pub use ratelimit::RateLimiter;
 use tokio::net::TcpListener;

@@ -62,7 +62,7 @@ impl Default for Limits {
 
 /// The answer to a connection over the cap, written without reading anything.
 const OVER_CAPACITY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\n\
-content-type: application/json\r\nretry-after: 1\r\nconnection: close\r\ncontent-length: 92\r\n\r\n\
+content-type: application/json\r\nretry-after: 1\r\nconnection: close\r\ncontent-length: 91\r\n\r\n\
 {\"error\":{\"code\":\"too_many_connections\",\"message\":\"the server is at its connection limit\"}}";
 
 /// Serves `router` on `listener` until `shutdown` completes, then lets
@@ -283,5 +283,28 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for IdleTimeout<S> {
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ErrorCode;
+
+    #[test]
+    fn the_over_capacity_answer_agrees_with_the_code_list() {
+        let text = std::str::from_utf8(OVER_CAPACITY).expect("ASCII");
+        let (head, body) = text.split_once("\r\n\r\n").expect("head and body");
+        let code = ErrorCode::TooManyConnections;
+        assert!(
+            head.starts_with(&format!("HTTP/1.1 {}", code.status())),
+            "{head}"
+        );
+        assert!(
+            head.contains(&format!("content-length: {}", body.len())),
+            "{head}"
+        );
+        let body: serde_json::Value = serde_json::from_str(body).expect("JSON");
+        assert_eq!(body["error"]["code"], code.as_str());
     }
 }

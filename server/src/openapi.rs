@@ -5,6 +5,7 @@
 //! the caller's address, the connection cap, a body that is not JSON or
 //! arrives too slowly), are added to every operation in one place here.
 
+use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
 use utoipa::openapi::path::Operation;
@@ -12,7 +13,9 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
-use super::{admin, admin_links, directory, ingest, keys_api, ops, scim, tokens, AppState};
+use super::{
+    admin, admin_links, directory, ingest, keys_api, ops, scim, tokens, AppState, ErrorCode,
+};
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new().route("/openapi.json", get(openapi))
@@ -120,6 +123,15 @@ fn error_answer(description: &str, scim: bool) -> RefOr<Response> {
     )
 }
 
+/// A summary followed by the codes that come with `status`, from the one
+/// list of codes.
+fn describe(status: StatusCode, summary: &str) -> String {
+    let codes: Vec<String> = ErrorCode::with_status(status)
+        .map(|code| format!("`{code}`"))
+        .collect();
+    format!("{summary}. Codes: {}", codes.join(", "))
+}
+
 impl Modify for CommonAnswers {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         for (path, item) in openapi.paths.paths.iter_mut() {
@@ -133,24 +145,44 @@ impl Modify for CommonAnswers {
             ];
             for operation in operations.into_iter().flatten() {
                 let mut common = vec![
-                    ("429", "rate_limited: too many requests, or too many failed authentications from this address; see Retry-After"),
-                    ("503", "too_many_connections (see Retry-After), or the registry or sink is unavailable"),
+                    (
+                        StatusCode::TOO_MANY_REQUESTS,
+                        "Too many requests, or too many failed authentications from this address; see Retry-After",
+                    ),
+                    (
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "At the connection limit, or the registry or sink is unavailable; see Retry-After",
+                    ),
                 ];
                 if operation.security.as_ref().is_some_and(|s| !s.is_empty()) {
-                    common.push(("401", "No or bad credentials"));
+                    common.push((StatusCode::UNAUTHORIZED, "No or bad credentials"));
                 }
                 if operation.request_body.is_some() {
-                    common.push(("400", "The body is malformed"));
-                    common.push(("408", "request_timeout: the body did not arrive in time"));
-                    common.push(("413", "payload_too_large: the body is over 1 MiB"));
-                    common.push(("415", "unsupported_media_type: the body is not JSON"));
+                    common.push((StatusCode::BAD_REQUEST, "The body is malformed"));
+                    common.push((
+                        StatusCode::REQUEST_TIMEOUT,
+                        "The body did not arrive in time",
+                    ));
+                    common.push((StatusCode::PAYLOAD_TOO_LARGE, "The body is over its limit"));
+                    common.push((
+                        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                        "The body is not of a type this route takes",
+                    ));
                 }
-                for (status, description) in common {
+                for (status, summary) in common {
                     operation
                         .responses
                         .responses
-                        .entry(status.to_owned())
-                        .or_insert_with(|| error_answer(description, scim_route));
+                        .entry(status.as_str().to_owned())
+                        .or_insert_with(|| {
+                            // SCIM answers RFC 7644 errors, which carry no code of ours.
+                            let description = if scim_route {
+                                summary.to_owned()
+                            } else {
+                                describe(status, summary)
+                            };
+                            error_answer(&description, scim_route)
+                        });
                 }
             }
         }

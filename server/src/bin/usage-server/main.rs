@@ -13,6 +13,9 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use usage_server::{GuardLimits, Limits, Rate, ServerConfig};
+use usage_validator::registry::DEFAULT_STALENESS_BOUND;
+use usage_validator::sink::NatsConfig;
+use usage_validator::token::DEFAULT_LIFETIME_SECS;
 
 /// Product usage tracking with per-user opt-out: the server.
 #[derive(Debug, Parser)]
@@ -74,11 +77,11 @@ struct NatsArgs {
     #[arg(
         long,
         env = "USAGE_NATS_SUBJECT_PREFIX",
-        default_value = "usage.events"
+        default_value_t = NatsConfig::default().subject_prefix
     )]
     nats_subject_prefix: String,
     /// The JetStream stream holding `<prefix>.>`.
-    #[arg(long, env = "USAGE_NATS_STREAM", default_value = "USAGE_EVENTS")]
+    #[arg(long, env = "USAGE_NATS_STREAM", default_value_t = NatsConfig::default().stream)]
     nats_stream: String,
     /// Refuse to start unless the stream exists (else it is created: file
     /// storage, one replica, subjects `<prefix>.>`).
@@ -86,10 +89,10 @@ struct NatsArgs {
     nats_require_stream: bool,
     /// Duplicate window, in seconds, of a stream this server creates: a
     /// retried event is stored once if it arrives within it.
-    #[arg(long, env = "USAGE_NATS_DUPLICATE_WINDOW", default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    #[arg(long, env = "USAGE_NATS_DUPLICATE_WINDOW", default_value_t = NatsConfig::default().duplicate_window.as_secs(), value_parser = clap::value_parser!(u64).range(1..=86_400))]
     nats_duplicate_window: u64,
     /// Milliseconds a batch may wait for JetStream before it is answered 503.
-    #[arg(long, env = "USAGE_NATS_TIMEOUT_MS", default_value_t = 2_000, value_parser = clap::value_parser!(u64).range(10..=60_000))]
+    #[arg(long, env = "USAGE_NATS_TIMEOUT_MS", default_value_t = millis(NatsConfig::default().timeout), value_parser = clap::value_parser!(u64).range(10..=60_000))]
     nats_timeout_ms: u64,
 }
 
@@ -128,20 +131,20 @@ struct ServeArgs {
     #[arg(long = "cors-origin", env = "USAGE_CORS_ORIGIN", value_delimiter = ',')]
     cors_origins: Vec<String>,
     /// Lifetime of issued status tokens, in seconds.
-    #[arg(long, env = "USAGE_TOKEN_LIFETIME", default_value_t = 43_200, value_parser = clap::value_parser!(i64).range(60..=2_592_000))]
+    #[arg(long, env = "USAGE_TOKEN_LIFETIME", default_value_t = DEFAULT_LIFETIME_SECS, value_parser = clap::value_parser!(i64).range(60..=2_592_000))]
     token_lifetime: i64,
     /// Batches per second allowed per user (0: no limit).
-    #[arg(long, env = "USAGE_RATE_LIMIT", default_value_t = 50)]
+    #[arg(long, env = "USAGE_RATE_LIMIT", default_value_t = ServerConfig::default().rate_limit)]
     rate_limit: u32,
     /// Burst of batches allowed per user.
-    #[arg(long, env = "USAGE_RATE_BURST", default_value_t = 100)]
+    #[arg(long, env = "USAGE_RATE_BURST", default_value_t = ServerConfig::default().rate_burst)]
     rate_burst: u32,
     /// How old, in milliseconds, the last confirmed registry sync may be
     /// before ingestion answers 503.
-    #[arg(long, env = "USAGE_STALENESS_BOUND_MS", default_value_t = 5_000)]
+    #[arg(long, env = "USAGE_STALENESS_BOUND_MS", default_value_t = millis(DEFAULT_STALENESS_BOUND))]
     staleness_bound_ms: u64,
     /// How often, in milliseconds, the registry re-reads the change log.
-    #[arg(long, env = "USAGE_POLL_INTERVAL_MS", default_value_t = 500)]
+    #[arg(long, env = "USAGE_POLL_INTERVAL_MS", default_value_t = millis(ServerConfig::default().poll_interval))]
     poll_interval_ms: u64,
     /// Folder of the web example served at /demo/web-app/ by `demo` (default:
     /// the source tree's examples/web-app, when it exists). `serve` never
@@ -254,7 +257,7 @@ struct AdminLinkArgs {
     #[arg(
         long,
         env = "USAGE_PUBLIC_URL",
-        default_value = "http://127.0.0.1:8080"
+        default_value_t = ServerConfig::default().public_url
     )]
     public_url: String,
     /// How long the link stays valid, in seconds.
@@ -338,4 +341,9 @@ async fn admin_link(args: AdminLinkArgs) -> CliResult {
     )?;
     println!("{link}");
     Ok(())
+}
+
+/// A default duration as the whole milliseconds its flag takes.
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
