@@ -253,6 +253,29 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn tokens_live_twelve_hours_unless_told_otherwise() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let folder = dir.path().to_str().expect("utf-8 temp path");
+        let validator = Validator::open(folder).await.expect("open");
+        validator
+            .registry()
+            .store()
+            .ensure_org("acme")
+            .await
+            .expect("org");
+        let lifetime = |token: &IssuedToken| {
+            let claims = usage_protocol::read_claims(&token.token).expect("claims");
+            assert_eq!(claims.exp, token.exp);
+            claims.exp - claims.iat
+        };
+        let issued = validator.issue_token("acme", "bob").await.expect("token");
+        assert_eq!(lifetime(&issued), 12 * 60 * 60, "the contract's default");
+        let short = validator.with_token_lifetime(600);
+        let issued = short.issue_token("acme", "bob").await.expect("token");
+        assert_eq!(lifetime(&issued), 600);
+    }
+
+    #[tokio::test]
     async fn a_batch_is_checked_once_per_event_id_and_forged_tokens_are_refused() {
         let dir = tempfile::tempdir().expect("temp dir");
         let validator = Validator::open(dir.path().to_str().expect("utf-8"))
