@@ -20,13 +20,13 @@ impl FileStorage {
         head.extend_from_slice(content);
         write_at(target, &head, 0).map_err(io)?;
         let new_cursor = head.len() as u64;
-        // Unread lines are all kept while they fit in five eighths of the
-        // bound; beyond, the oldest are dropped down to half of it. Either
-        // way the next compaction for want of room is an eighth of the bound
-        // of new lines away, and the dead lines alone never cost an event.
+        // Unread lines are all kept while the live lines fit in three
+        // quarters of the bound (the same measure as `nearly_full`); beyond,
+        // the oldest are dropped down to half of it, so that the next drop is
+        // a quarter of the bound of new lines away.
         let limit = self.journal.limit();
         let (_, end) = self.journal.active();
-        let budget = if new_cursor + (end - self.cursor) <= limit / 8 * 5 {
+        let budget = if content.len() as u64 + (end - self.cursor) <= self.full_mark() {
             u64::MAX
         } else {
             (limit / 2).saturating_sub(new_cursor)
@@ -59,16 +59,22 @@ impl FileStorage {
 
     /// When the unread lines of file `from` hold more than `budget` bytes,
     /// notes the events of the oldest of them as dropped, so that the rest
-    /// fit; returns where the lines to keep begin.
+    /// fit; returns where the lines to keep begin. A write under way (zeros)
+    /// ends the dropping: its event is not known yet, so neither it nor the
+    /// lines after it are dropped.
     fn drop_oldest(&mut self, from: usize, budget: u64) -> Result<u64, StorageError> {
         let (_, end) = self.journal.active();
         if end - self.cursor <= budget {
             return Ok(self.cursor);
         }
+        // Read after the end: when no write is under way, every byte below
+        // it is final, and zeros are what a failed write left.
+        let quiet = self.journal.quiet(from);
         let cut = end - budget;
         let mut position = self.cursor;
         let mut buffer = vec![0; READ_CHUNK];
-        while position < cut {
+        let dropped_before = self.dropped.len();
+        'reading: while position < cut {
             let want = usize::try_from(end - position)
                 .unwrap_or(usize::MAX)
                 .min(READ_CHUNK);
@@ -79,9 +85,15 @@ impl FileStorage {
                 if position + used as u64 >= cut || !line.ends_with(b"\n") {
                     break;
                 }
-                let text = &line[..line.len() - 1];
-                // Zeros a failed write left, then possibly a line.
-                let text = &text[text.iter().rposition(|&b| b == 0).map_or(0, |z| z + 1)..];
+                let mut text = &line[..line.len() - 1];
+                if let Some(zero) = text.iter().rposition(|&b| b == 0) {
+                    if !quiet {
+                        position += used as u64;
+                        break 'reading;
+                    }
+                    // Zeros a failed write left, then possibly a line.
+                    text = &text[zero + 1..];
+                }
                 if let Some(Some((_, event))) = read_add(text) {
                     self.dropped.push(event.id);
                 }
@@ -93,7 +105,7 @@ impl FileStorage {
             position += used as u64;
         }
         tracing::warn!(
-            events = self.dropped.len(),
+            events = self.dropped.len() - dropped_before,
             "the journal reached its bound: dropped its oldest unsent events"
         );
         Ok(position)

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 const LIMIT: u64 = 1 << 30;
 
-fn event(n: u128) -> Event {
+pub(super) fn event(n: u128) -> Event {
     Event::new(
         Uuid::from_u128(n),
         "e",
@@ -22,13 +22,13 @@ fn event(n: u128) -> Event {
 }
 
 /// What `track()` does: one Add line per event, appended with one write.
-fn track(storage: &FileStorage, n: u128) {
+pub(super) fn track(storage: &FileStorage, n: u128) {
     let mut line = Vec::new();
     encode_add(Some("acme/bob"), &event(n), &mut line);
     storage.appender().append(&line).expect("appends");
 }
 
-fn take_all(storage: &mut FileStorage, room: usize) -> Vec<u128> {
+pub(super) fn take_all(storage: &mut FileStorage, room: usize) -> Vec<u128> {
     let mut taken = Vec::new();
     storage
         .take_appended(room, u64::MAX, &mut taken)
@@ -327,43 +327,4 @@ fn a_cleared_session_reads_as_none() {
     storage.save_session(None).expect("clears");
     storage.save_session(None).expect("clearing twice is fine");
     assert_eq!(storage.load_session().expect("reads"), None);
-}
-
-#[test]
-fn a_journal_near_its_bound_drops_its_oldest_unread_events_first() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let mut line = Vec::new();
-    encode_add(Some("acme/bob"), &event(0), &mut line);
-    let limit = 400 * line.len() as u64;
-    let mut storage = FileStorage::open(dir.path().join("app"), 10, limit).expect("opens");
-    let mut tracked = 0;
-    while !storage.nearly_full() {
-        track(&storage, tracked);
-        tracked += 1;
-    }
-    assert!(storage.wants_replacement(0));
-    storage.replace_journal(b"").expect("compacts");
-    let dropped: Vec<u128> = storage
-        .take_dropped()
-        .iter()
-        .map(|id| id.as_u128())
-        .collect();
-    assert!(!dropped.is_empty());
-    assert_eq!(
-        dropped,
-        (0..dropped.len() as u128).collect::<Vec<_>>(),
-        "oldest first"
-    );
-    let (_, end) = storage.journal.active();
-    assert!(
-        end <= limit / 2,
-        "within half the bound after: {end} of {limit}"
-    );
-    let kept = take_all(&mut storage, 1_000);
-    assert_eq!(
-        kept,
-        (dropped.len() as u128..tracked).collect::<Vec<_>>(),
-        "the newest are kept, in order, none lost"
-    );
-    assert!(!storage.nearly_full());
 }
