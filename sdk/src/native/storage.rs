@@ -171,7 +171,11 @@ impl FileStorage {
             self.consumed = 0;
         }
         let mut at = self.cursor + (self.unread.len() - self.consumed) as u64;
-        while at < end {
+        // At most a chunk beyond what is taken: the worker takes a few events
+        // at a time, and a backlog on disk must stay there, not move into
+        // memory a chunk per call. (A line is far shorter than a chunk, so a
+        // full buffer always holds a whole one.)
+        while at < end && self.unread.len() - self.consumed < READ_CHUNK {
             let want = usize::try_from(end - at)
                 .unwrap_or(usize::MAX)
                 .min(READ_CHUNK);
@@ -193,9 +197,6 @@ impl FileStorage {
                 self.unread.resize(kept + want, 0);
             }
             at += want as u64;
-            if self.unread.len() - self.consumed >= READ_CHUNK {
-                break;
-            }
         }
         Ok(())
     }

@@ -113,6 +113,36 @@ fn a_write_that_failed_is_skipped_once_no_write_is_under_way() {
 }
 
 #[test]
+fn a_backlog_read_a_few_events_at_a_time_stays_on_disk() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut storage = FileStorage::open(dir.path().join("app"), 10, LIMIT).expect("opens");
+    let backlog: u128 = 60_000;
+    for n in 0..backlog {
+        track(&storage, n);
+    }
+    assert!(
+        storage.journal.active().1 > 16 * READ_CHUNK as u64,
+        "a backlog of many chunks"
+    );
+    let mut next = 0;
+    let mut most = 0;
+    while storage.appended_waiting() {
+        let taken = take_all(&mut storage, 50);
+        assert_eq!(
+            taken,
+            (next..next + taken.len() as u128).collect::<Vec<_>>()
+        );
+        next += taken.len() as u128;
+        most = most.max(storage.unread.capacity());
+    }
+    assert_eq!(next, backlog, "every event read, in order");
+    assert!(
+        most <= 8 * READ_CHUNK,
+        "at most a few chunks in memory, not the backlog: {most} bytes"
+    );
+}
+
+#[test]
 fn events_beyond_the_room_wait_on_disk_across_a_restart() {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("app");
