@@ -265,7 +265,15 @@ fn a_line_half_written_during_compaction_arrives_whole() {
     let (side, offset, half) = (slow.side, slow.offset, first.len() as u64);
     std::thread::scope(|scope| {
         scope.spawn(|| {
-            std::thread::sleep(std::time::Duration::from_millis(50));
+            // Finished once the compaction has switched files and waits for it.
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            while journal.active().0 == side {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "the compaction switches"
+                );
+                std::thread::yield_now();
+            }
             write_at(journal.file(side), &second, offset + half).expect("writes the rest");
             drop(slow);
             // The next `track()` comes as the old file is let go.
