@@ -51,8 +51,9 @@
 //!   event until the next login.
 //! * A login whose token says opted out drops that user's queued and held
 //!   events at once. A batch already on the wire is not recalled (the
-//!   collector decides by its registry at receipt); if its answer is a
-//!   failure, its events are dropped as opted out rather than sent again.
+//!   collector decides by its registry at receipt); if its answer would have
+//!   it sent again (5xx, 429, 401, 413, no answer), its events are dropped as
+//!   opted out instead.
 //!   Nothing of an opted-out user stays in the journal or is sent after a restart.
 //! * Native: `track()` appends the event to a journal in the data folder
 //!   with one write before it returns `Queued`, so from then on the event

@@ -3,9 +3,9 @@
 //!
 //! * the batch on the wire is not recalled: the collector decides by its
 //!   registry at receipt, and stores nothing of an opted-out user anyway;
-//! * whatever it answers, nothing of that user is sent again: a failure that
-//!   would normally be retried (5xx, 429, 401, 413, a broken connection)
-//!   drops the batch's events as opted out instead;
+//! * whatever it answers, nothing of that user is sent again: an answer that
+//!   would normally have the batch sent again (5xx, 429, 401, 413, a broken
+//!   connection) drops its events as opted out instead;
 //! * the user's events queued behind it are dropped at the login, and those
 //!   tracked after it at once;
 //! * none of them stays in the journal: a restart sends nothing of them;

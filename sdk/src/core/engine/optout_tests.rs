@@ -71,6 +71,32 @@ fn a_batch_answered_after_an_opted_out_login_keeps_the_collectors_answer() {
 }
 
 #[test]
+fn a_batch_refused_after_an_opted_out_login_shows_the_refusal() {
+    let mut engine = on_the_wire(1, 0);
+    engine.login(login("acme/bob", "tok2", true), T0 + 1);
+    reply(
+        &mut engine,
+        status(
+            422,
+            None,
+            r#"{"error":{"code":"unprocessable","message":"no"}}"#,
+        ),
+        T0 + 2,
+        0,
+    );
+    let refused = Fate::Refused {
+        status: 422,
+        code: Some("unprocessable".into()),
+    };
+    assert_eq!(
+        fates(&mut engine),
+        [1, 2].map(|n| (Uuid::from_u128(n), refused.clone())),
+        "what the collector said, not a drop"
+    );
+    assert_eq!(engine.counters().refused, 2);
+}
+
+#[test]
 fn the_servers_hint_leaves_other_batches_on_the_wire_to_their_own_answers() {
     let mut engine = on_the_wire(2, 1);
     let hint = BatchResponse {

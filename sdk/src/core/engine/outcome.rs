@@ -24,9 +24,14 @@ impl Engine {
         };
         let flight = self.in_flight.remove(at);
         let verdict = judge(result);
-        if !matches!(verdict, Verdict::Delivered(_)) && self.opted_out(&flight.user) {
-            // The user was found opted out while the batch was on the wire: its
-            // events go no further, whatever kept them from arriving.
+        let sent_again = match &verdict {
+            Verdict::Retry { .. } | Verdict::Unauthorized { .. } => true,
+            Verdict::Split => flight.ids.len() > 1,
+            Verdict::Delivered(_) | Verdict::Refused { .. } => false,
+        };
+        if sent_again && self.opted_out(&flight.user) {
+            // The user was found opted out while the batch was on the wire:
+            // its events are not sent again, whatever kept them from arriving.
             self.drop_flight(flight);
             self.tidy();
             return;
@@ -70,8 +75,8 @@ impl Engine {
         self.sessions.get(user).is_some_and(|r| r.opted_out)
     }
 
-    /// Ends a batch that came back unanswered after its user was found opted
-    /// out: its events are dropped as opted out, never sent again.
+    /// Ends a batch that would be sent again but whose user was found opted
+    /// out meanwhile: its events are dropped as opted out.
     fn drop_flight(&mut self, flight: InFlight) {
         if flight.used_split {
             self.splits.pop();
