@@ -289,9 +289,10 @@ impl<T: Transport, S: Storage, Ti: Timer> Driver<T, S, Ti> {
         if !journal.is_empty() {
             written = self.storage.append_journal(&encode(&journal));
         }
-        if (rewrite || self.storage.nearly_full())
+        let live_bytes = self.engine.live_bytes();
+        if (rewrite || self.storage.nearly_full(live_bytes))
             && written.is_ok()
-            && self.storage.wants_replacement(self.engine.live_bytes())
+            && self.storage.wants_replacement(live_bytes)
         {
             let snapshot = self.engine.snapshot();
             written = self.storage.replace_journal(&snapshot);

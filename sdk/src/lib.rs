@@ -49,13 +49,20 @@
 //!   [`TrackerBuilder::on_token_expired`] or [`TrackerBuilder::on_auth_error`].
 //! * An answer with `"opted_out": true` drops that user's queue and every later
 //!   event until the next login.
+//! * A login whose token says opted out drops that user's queued and held
+//!   events at once. A batch already on the wire is not recalled (the
+//!   collector decides by its registry at receipt); if its answer would have
+//!   it sent again (5xx, 429, 401, 413, no answer), its events are dropped as
+//!   opted out instead.
+//!   Nothing of an opted-out user stays in the journal or is sent after a restart.
 //! * Native: `track()` appends the event to a journal in the data folder
 //!   with one write before it returns `Queued`, so from then on the event
 //!   survives the process being killed at any instant, and every restart. The
 //!   journal is the queue: the worker keeps up to 10,000 events in memory
 //!   (`max_queued_events`) and reads the rest from disk as room frees, up to
-//!   256 MiB of journal (`max_journal_bytes`); near that bound the oldest
-//!   events waiting on disk are dropped and reported (`QueueFull`). A power
+//!   256 MiB of journal (`max_journal_bytes`); when the events waiting pass
+//!   three quarters of that bound, the oldest waiting on disk are dropped and
+//!   reported (`QueueFull`). A power
 //!   loss can still lose what the kernel had not yet written out. One tracker per data folder:
 //!   a second one gets [`Error::FolderInUse`].
 //! * Browser: the delivery loop journals events in `localStorage` (bounded:

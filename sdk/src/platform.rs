@@ -87,8 +87,10 @@ pub trait Storage {
         Ok(())
     }
     /// Whether the journal nears its size bound, so that it should be
-    /// replaced (dropping its oldest events) even if nothing else asks.
-    fn nearly_full(&self) -> bool {
+    /// replaced (dropping its oldest events) even if nothing else asks;
+    /// `live_bytes` is about the size of the events in memory.
+    fn nearly_full(&self, live_bytes: usize) -> bool {
+        let _ = live_bytes;
         false
     }
     /// Ids of events the storage dropped, oldest first, to stay within its

@@ -133,7 +133,8 @@ pub enum Fate {
         /// The collector's error code, when it sent one.
         code: Option<String>,
     },
-    /// Dropped on this device without being sent.
+    /// Dropped on this device: never sent, or its batch went unanswered after
+    /// its user was found opted out, so it is not sent again.
     Dropped {
         /// Why.
         reason: DropReason,

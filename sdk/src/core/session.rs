@@ -100,11 +100,13 @@ impl Sessions {
         self.current = Some(login.user);
     }
 
-    /// Knows `user`'s token for events left from an earlier run, without logging in.
+    /// Knows `user`'s token for events left from an earlier run, without
+    /// logging in; a token that says opted out sends nothing.
     pub fn remember(&mut self, user: UserKey, token: String) {
+        let opted_out = read_claims(&token).is_ok_and(|claims| claims.opt_out);
         self.records.entry(user).or_insert(SessionRecord {
             token,
-            opted_out: false,
+            opted_out,
             blocked: None,
             generation: 0,
             session_id: String::new(),

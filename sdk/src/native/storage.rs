@@ -144,6 +144,11 @@ impl FileStorage {
         self.dir.join(name)
     }
 
+    /// Three quarters of the bound: live lines beyond it cost the oldest events.
+    fn full_mark(&self) -> u64 {
+        self.journal.limit() / 4 * 3
+    }
+
     fn journal_error(&self, error: AppendError) -> StorageError {
         match error {
             AppendError::Full => StorageError("the journal is full".to_owned()),
@@ -166,7 +171,11 @@ impl FileStorage {
             self.consumed = 0;
         }
         let mut at = self.cursor + (self.unread.len() - self.consumed) as u64;
-        while at < end {
+        // At most a chunk beyond what is taken: the worker takes a few events
+        // at a time, and a backlog on disk must stay there, not move into
+        // memory a chunk per call. (A line is far shorter than a chunk, so a
+        // full buffer always holds a whole one.)
+        while at < end && self.unread.len() - self.consumed < READ_CHUNK {
             let want = usize::try_from(end - at)
                 .unwrap_or(usize::MAX)
                 .min(READ_CHUNK);
@@ -188,9 +197,6 @@ impl FileStorage {
                 self.unread.resize(kept + want, 0);
             }
             at += want as u64;
-            if self.unread.len() - self.consumed >= READ_CHUNK {
-                break;
-            }
         }
         Ok(())
     }
@@ -250,17 +256,24 @@ impl Storage for FileStorage {
     fn wants_replacement(&self, live_bytes: usize) -> bool {
         let (_, end) = self.journal.active();
         let live = live_bytes as u64 + (end - self.cursor);
-        end > 2 * live + COMPACT_SLACK || self.nearly_full()
+        end > 2 * live + COMPACT_SLACK || self.nearly_full(live_bytes)
     }
 
-    /// Past three quarters of the bound: a compaction then frees the dead
-    /// lines, and drops the oldest unread ones if those alone pass five
-    /// eighths. When the events in memory alone fill that much (a queue bound
-    /// set near the journal's), it waits for another eighth of new lines
-    /// rather than copy them again at once.
-    fn nearly_full(&self) -> bool {
+    /// Events are dropped only to make room for new ones: while the live
+    /// lines (`live_bytes` in memory and the unread ones) pass three quarters
+    /// of the bound, a compaction drops the oldest unread events down to half
+    /// of it. Checked on every turn of the worker, so once `track()` stops the
+    /// live lines stay under that mark and a journal being drained never
+    /// drops. The file is also compacted once it passes three quarters with
+    /// dead lines, after another eighth of new lines since the last compaction,
+    /// so that a queue bound near the journal's (events in memory filling it)
+    /// is not copied again on every turn.
+    fn nearly_full(&self, live_bytes: usize) -> bool {
         let (_, end) = self.journal.active();
-        end > (self.journal.limit() / 4 * 3).max(self.full_again_at)
+        let unread = end - self.cursor;
+        let limit = self.journal.limit();
+        (live_bytes as u64 + unread > self.full_mark() && unread > limit / 8)
+            || end > self.full_mark().max(self.full_again_at)
     }
 
     fn take_dropped(&mut self) -> Vec<Uuid> {
@@ -320,5 +333,7 @@ mod compact;
 mod restart;
 
 use restart::start_journal;
+#[cfg(test)]
+mod bound_tests;
 #[cfg(test)]
 mod tests;

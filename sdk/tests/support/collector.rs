@@ -55,6 +55,10 @@ pub struct Arrival {
 
 #[derive(Debug, Default)]
 struct Inner {
+    /// Requests wait before they are read while this is set; see [`Collector::hold`].
+    holding: Option<Arc<Hold>>,
+    /// Requests waiting now.
+    waiting: usize,
     script: VecDeque<Scripted>,
     opted_out: HashSet<String>,
     stored: HashMap<Uuid, usize>,
@@ -62,6 +66,13 @@ struct Inner {
 }
 
 type Shared = Arc<Mutex<Inner>>;
+
+/// Keeps requests waiting until released.
+#[derive(Debug, Default)]
+struct Hold {
+    released: tokio::sync::Notify,
+    open: std::sync::atomic::AtomicBool,
+}
 
 /// A running stand-in collector; stops when dropped.
 #[derive(Debug)]
@@ -120,6 +131,25 @@ impl Collector {
         self.with(|i| i.script.extend(answers));
     }
 
+    /// Holds every request from now on, unanswered (the batch is on the
+    /// wire), until [`Collector::release`]; the answer is made then.
+    pub fn hold(&self) {
+        self.with(|i| i.holding = Some(Arc::new(Hold::default())));
+    }
+
+    /// Answers the requests held, and the later ones at once.
+    pub fn release(&self) {
+        if let Some(hold) = self.with(|i| i.holding.take()) {
+            hold.open.store(true, std::sync::atomic::Ordering::SeqCst);
+            hold.released.notify_waiters();
+        }
+    }
+
+    /// Requests held unanswered now.
+    pub fn waiting(&self) -> usize {
+        self.with(|i| i.waiting)
+    }
+
     /// Treats `sub` as opted out from now on.
     pub fn opt_out(&self, sub: &str) {
         self.with(|i| i.opted_out.insert(sub.to_owned()));
@@ -158,6 +188,16 @@ fn error(status: StatusCode, code: &str) -> Response {
 }
 
 async fn batch(State(inner): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    let hold = inner.lock().expect("collector state").holding.clone();
+    if let Some(hold) = hold {
+        let released = hold.released.notified();
+        inner.lock().expect("collector state").waiting += 1;
+        // Created before the flag is read, so a release in between still wakes it.
+        if !hold.open.load(std::sync::atomic::Ordering::SeqCst) {
+            released.await;
+        }
+        inner.lock().expect("collector state").waiting -= 1;
+    }
     let token = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())

@@ -173,9 +173,11 @@ impl Engine {
         }
         for (user, event) in replayed.events {
             let user: Option<UserKey> = user.map(Arc::from);
+            // Without a token nothing can send them; with one that says opted
+            // out nothing may. The rewrite below leaves them out of the journal.
             if user
                 .as_ref()
-                .is_some_and(|u| self.sessions.get(u).is_none())
+                .is_some_and(|u| self.sessions.get(u).is_none_or(|r| r.opted_out))
             {
                 continue;
             }
@@ -459,5 +461,7 @@ fn encoded_len(event: &Event) -> usize {
     serde_json::to_vec(event).map_or(0, |bytes| bytes.len())
 }
 
+#[cfg(test)]
+mod optout_tests;
 #[cfg(test)]
 mod tests;

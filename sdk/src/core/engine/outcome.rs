@@ -23,7 +23,20 @@ impl Engine {
             return;
         };
         let flight = self.in_flight.remove(at);
-        match judge(result) {
+        let verdict = judge(result);
+        let sent_again = match &verdict {
+            Verdict::Retry { .. } | Verdict::Unauthorized { .. } => true,
+            Verdict::Split => flight.ids.len() > 1,
+            Verdict::Delivered(_) | Verdict::Refused { .. } => false,
+        };
+        if sent_again && self.opted_out(&flight.user) {
+            // The user was found opted out while the batch was on the wire:
+            // its events are not sent again, whatever kept them from arriving.
+            self.drop_flight(flight);
+            self.tidy();
+            return;
+        }
+        match verdict {
             Verdict::Delivered(response) => self.delivered(flight, &response),
             Verdict::Retry { after_ms } => {
                 let delay = match after_ms {
@@ -55,6 +68,23 @@ impl Engine {
             Verdict::Refused { status, code } => self.refused(flight, status, code),
         }
         self.tidy();
+    }
+
+    /// Whether the SDK knows `user` is opted out now (a login's token, or the server's hint).
+    fn opted_out(&self, user: &UserKey) -> bool {
+        self.sessions.get(user).is_some_and(|r| r.opted_out)
+    }
+
+    /// Ends a batch that would be sent again but whose user was found opted
+    /// out meanwhile: its events are dropped as opted out.
+    fn drop_flight(&mut self, flight: InFlight) {
+        if flight.used_split {
+            self.splits.pop();
+        }
+        self.counters.dropped += flight.ids.len() as u64;
+        self.finish(flight.ids, |_| Fate::Dropped {
+            reason: DropReason::OptedOut,
+        });
     }
 
     fn delivered(&mut self, flight: InFlight, response: &BatchResponse) {
@@ -105,7 +135,12 @@ impl Engine {
             self.effects.push(Effect::ServerOptedOut { generation });
             self.effects.push(Effect::CacheSession(Some(cached)));
         }
-        self.drop_where(|p| p.user.as_ref() == Some(user), DropReason::OptedOut);
+        // Batches of this user still on the wire get their fates from their
+        // own answers (or are dropped then, if those are failures).
+        self.drop_where(
+            |p| p.user.as_ref() == Some(user) && !p.in_flight,
+            DropReason::OptedOut,
+        );
     }
 
     fn refused(&mut self, flight: InFlight, status: u16, code: Option<String>) {

@@ -5,9 +5,9 @@ use crate::core::reply::{HttpReply, TransportError};
 use time::OffsetDateTime;
 use usage_protocol::{Batch, BatchResponse, RejectCode, Rejection};
 
-const T0: u64 = 1_000_000;
+pub(super) const T0: u64 = 1_000_000;
 
-fn engine(size: usize) -> Engine {
+pub(super) fn engine(size: usize) -> Engine {
     Engine::new(EngineConfig {
         batch: BatchPolicy {
             size,
@@ -20,7 +20,7 @@ fn engine(size: usize) -> Engine {
     })
 }
 
-fn login(user: &str, token: &str, opted_out: bool) -> Login {
+pub(super) fn login(user: &str, token: &str, opted_out: bool) -> Login {
     Login {
         user: Arc::from(user),
         token: token.to_owned(),
@@ -30,7 +30,7 @@ fn login(user: &str, token: &str, opted_out: bool) -> Login {
     }
 }
 
-fn event(n: u128) -> Event {
+pub(super) fn event(n: u128) -> Event {
     Event::new(
         Uuid::from_u128(n),
         "screen.opened",
@@ -41,7 +41,7 @@ fn event(n: u128) -> Event {
     .expect("valid")
 }
 
-fn ok(response: BatchResponse) -> Result<HttpReply, TransportError> {
+pub(super) fn ok(response: BatchResponse) -> Result<HttpReply, TransportError> {
     Ok(HttpReply {
         status: 200,
         retry_after: None,
@@ -49,14 +49,18 @@ fn ok(response: BatchResponse) -> Result<HttpReply, TransportError> {
     })
 }
 
-fn accepted(n: u32) -> Result<HttpReply, TransportError> {
+pub(super) fn accepted(n: u32) -> Result<HttpReply, TransportError> {
     ok(BatchResponse {
         accepted: n,
         ..BatchResponse::default()
     })
 }
 
-fn status(code: u16, retry_after: Option<&str>, body: &str) -> Result<HttpReply, TransportError> {
+pub(super) fn status(
+    code: u16,
+    retry_after: Option<&str>,
+    body: &str,
+) -> Result<HttpReply, TransportError> {
     Ok(HttpReply {
         status: code,
         retry_after: retry_after.map(str::to_owned),
@@ -65,7 +69,12 @@ fn status(code: u16, retry_after: Option<&str>, body: &str) -> Result<HttpReply,
 }
 
 /// Answers the oldest batch on the wire.
-fn reply(engine: &mut Engine, result: Result<HttpReply, TransportError>, now: u64, random: u64) {
+pub(super) fn reply(
+    engine: &mut Engine,
+    result: Result<HttpReply, TransportError>,
+    now: u64,
+    random: u64,
+) {
     let flight = engine
         .in_flight
         .first()
@@ -74,12 +83,12 @@ fn reply(engine: &mut Engine, result: Result<HttpReply, TransportError>, now: u6
     engine.on_reply(flight, result, now, random);
 }
 
-fn sent_ids(out: &Outgoing) -> Vec<Uuid> {
+pub(super) fn sent_ids(out: &Outgoing) -> Vec<Uuid> {
     let batch: Batch = serde_json::from_slice(&out.body).expect("a batch");
     batch.events.iter().map(|e| e.id).collect()
 }
 
-fn fates(engine: &mut Engine) -> Vec<(Uuid, Fate)> {
+pub(super) fn fates(engine: &mut Engine) -> Vec<(Uuid, Fate)> {
     engine
         .take_effects()
         .into_iter()
@@ -90,7 +99,7 @@ fn fates(engine: &mut Engine) -> Vec<(Uuid, Fate)> {
         .collect()
 }
 
-fn logged_in(size: usize) -> Engine {
+pub(super) fn logged_in(size: usize) -> Engine {
     let mut engine = engine(size);
     engine.login(login("acme/bob", "tok", false), T0);
     engine.poll(T0, OffsetDateTime::UNIX_EPOCH);

@@ -6,6 +6,7 @@ use super::{failed, FileStorage, JOURNAL_FILES, READ_CHUNK};
 use crate::core::journal::{encode, read_add, Record};
 use crate::native::journal::{read_at, write_at, JournalFiles};
 use crate::platform::StorageError;
+use uuid::Uuid;
 
 impl FileStorage {
     /// Writes the compacted journal into the other file and switches to it.
@@ -20,23 +21,26 @@ impl FileStorage {
         head.extend_from_slice(content);
         write_at(target, &head, 0).map_err(io)?;
         let new_cursor = head.len() as u64;
-        // Unread lines are all kept while they fit in five eighths of the
-        // bound; beyond, the oldest are dropped down to half of it. Either
-        // way the next compaction for want of room is an eighth of the bound
-        // of new lines away, and the dead lines alone never cost an event.
+        // Unread lines are all kept while the live lines fit in three
+        // quarters of the bound (the same measure as `nearly_full`); beyond,
+        // the oldest are dropped down to half of it, so that the next drop is
+        // a quarter of the bound of new lines away.
         let limit = self.journal.limit();
         let (_, end) = self.journal.active();
-        let budget = if new_cursor + (end - self.cursor) <= limit / 8 * 5 {
+        let budget = if content.len() as u64 + (end - self.cursor) <= self.full_mark() {
             u64::MAX
         } else {
             (limit / 2).saturating_sub(new_cursor)
         };
-        let keep_from = self.drop_oldest(from, budget)?;
+        let (keep_from, dropped) = self.drop_oldest(from, budget)?;
         // Lines not yet read move across: first those known whole...
         let (copied_to, at) = self.copy_whole(from, to, keep_from, new_cursor)?;
         // ...then, once no write to the old file is under way, the rest, in
         // room reserved ahead of the lines written after the switch.
         let (final_end, tail) = self.journal.switch(to, at, copied_to);
+        // Dropped from here on: the old file's lines are no longer read. (A
+        // failure before the switch leaves them all in place, to be read.)
+        self.dropped.extend(dropped);
         copy_range(&self.journal, from, copied_to..final_end, to, tail.offset)
             .map_err(|e| failed("cannot compact into", &target_path, e))?;
         drop(tail);
@@ -58,17 +62,23 @@ impl FileStorage {
     }
 
     /// When the unread lines of file `from` hold more than `budget` bytes,
-    /// notes the events of the oldest of them as dropped, so that the rest
-    /// fit; returns where the lines to keep begin.
-    fn drop_oldest(&mut self, from: usize, budget: u64) -> Result<u64, StorageError> {
+    /// picks the oldest of them to drop, so that the rest fit; returns where
+    /// the lines to keep begin and the events of those before. A write under way (zeros)
+    /// ends the dropping: its event is not known yet, so neither it nor the
+    /// lines after it are dropped.
+    fn drop_oldest(&self, from: usize, budget: u64) -> Result<(u64, Vec<Uuid>), StorageError> {
         let (_, end) = self.journal.active();
         if end - self.cursor <= budget {
-            return Ok(self.cursor);
+            return Ok((self.cursor, Vec::new()));
         }
+        // Read after the end: when no write is under way, every byte below
+        // it is final, and zeros are what a failed write left.
+        let quiet = self.journal.quiet(from);
         let cut = end - budget;
         let mut position = self.cursor;
         let mut buffer = vec![0; READ_CHUNK];
-        while position < cut {
+        let mut dropped = Vec::new();
+        'reading: while position < cut {
             let want = usize::try_from(end - position)
                 .unwrap_or(usize::MAX)
                 .min(READ_CHUNK);
@@ -79,11 +89,17 @@ impl FileStorage {
                 if position + used as u64 >= cut || !line.ends_with(b"\n") {
                     break;
                 }
-                let text = &line[..line.len() - 1];
-                // Zeros a failed write left, then possibly a line.
-                let text = &text[text.iter().rposition(|&b| b == 0).map_or(0, |z| z + 1)..];
+                let mut text = &line[..line.len() - 1];
+                if let Some(zero) = text.iter().rposition(|&b| b == 0) {
+                    if !quiet {
+                        position += used as u64;
+                        break 'reading;
+                    }
+                    // Zeros a failed write left, then possibly a line.
+                    text = &text[zero + 1..];
+                }
                 if let Some(Some((_, event))) = read_add(text) {
-                    self.dropped.push(event.id);
+                    dropped.push(event.id);
                 }
                 used += line.len();
             }
@@ -93,10 +109,10 @@ impl FileStorage {
             position += used as u64;
         }
         tracing::warn!(
-            events = self.dropped.len(),
+            events = dropped.len(),
             "the journal reached its bound: dropped its oldest unsent events"
         );
-        Ok(position)
+        Ok((position, dropped))
     }
 
     /// Copies the unread lines of file `from`, from `position` on, that are
