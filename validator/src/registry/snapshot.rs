@@ -187,6 +187,7 @@ mod tests {
         assert!(!snapshot.apply(&change(2, "bob", true)), "gap refused");
         assert!(snapshot.apply(&change(1, "bob", true)));
         assert!(snapshot.contains("acme", "bob"));
+        assert!(!snapshot.is_empty());
         assert!(!snapshot.contains("acme", "carol"));
         assert!(!snapshot.contains("other", "bob"));
         assert!(!snapshot.apply(&change(1, "bob", false)), "replay refused");

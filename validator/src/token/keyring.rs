@@ -111,11 +111,4 @@ impl KeyRing {
     pub fn get(&self, kid: &str) -> Option<&SigningKey> {
         self.keys.get(kid)
     }
-
-    /// All key ids, the current one first.
-    pub fn kids(&self) -> Vec<&str> {
-        let mut kids: Vec<&str> = self.keys.keys().map(String::as_str).collect();
-        kids.sort_by_key(|kid| (*kid != self.current, *kid));
-        kids
-    }
 }

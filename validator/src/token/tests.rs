@@ -141,6 +141,27 @@ fn rotation_keeps_old_tokens_until_their_key_is_removed() {
 }
 
 #[test]
+fn a_verifying_key_verifies_but_never_signs() {
+    let mut ring = KeyRing::new(key("k2", 2));
+    let retired = issue(&KeyRing::new(key("k1", 1)), &claims());
+    assert_eq!(verify(&ring, &retired, NOW), Err(TokenError::UnknownKey));
+    ring.add_verifying(key("k1", 1));
+    assert!(verify(&ring, &retired, NOW).is_ok());
+    assert!(issue(&ring, &claims()).starts_with("v1.k2."), "k2 still signs");
+}
+
+#[test]
+fn a_key_shows_its_id_but_never_its_secret() {
+    let secret = [0xab_u8; 32];
+    let key = SigningKey::new("k1", secret.to_vec()).expect("a key");
+    let shown = format!("{key:?} {:?}", KeyRing::new(key.clone()));
+    assert!(shown.contains("k1"), "{shown}");
+    for secret_form in ["171, 171", "abab", "ABAB", "q6ur"] {
+        assert!(!shown.contains(secret_form), "{shown}");
+    }
+}
+
+#[test]
 fn a_token_of_another_key_with_the_same_id_fails() {
     let ours = KeyRing::new(key("k1", 1));
     let theirs = KeyRing::new(key("k1", 2));
