@@ -198,6 +198,7 @@ async fn a_killed_change_listener_never_lets_an_opted_out_batch_through() {
             let mut killed = 0;
             while !stop.load(Ordering::SeqCst) {
                 killed += kill_listeners(&admin_url, &name).await;
+                // The outage under test: a blip every 100 ms.
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
             killed
@@ -210,10 +211,12 @@ async fn a_killed_change_listener_never_lets_an_opted_out_batch_through() {
     for _ in 0..20 {
         change(&a, &key, "/api/orgs/acme/opt-outs", "bob").await;
         let out_at = Instant::now();
+        // Bob stays opted out this long: the window whose batches are checked.
         tokio::time::sleep(Duration::from_millis(150)).await;
         let in_sent = Instant::now();
         change(&a, &key, "/api/orgs/acme/opt-ins", "bob").await;
         out_windows.push((out_at, in_sent));
+        // And opted in this long before the next round.
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     stop.store(true, Ordering::SeqCst);
