@@ -76,13 +76,16 @@ async fn a_broker_outage_is_refused_then_recovered_from_with_nothing_lost_or_dou
     let stopped = Instant::now();
     // Within the bounded wait, batches are refused with Retry-After and the
     // instance reports itself not ready.
-    let (status, body) = loop {
-        let answer = send_batch(&server, &token, vec![event("during")]).await;
-        if answer.0 != StatusCode::OK || stopped.elapsed() > Duration::from_secs(5) {
-            break answer;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let (status, body) = support::wait::until(
+        "a batch refused while the broker is down",
+        Duration::from_secs(5),
+        || async {
+            let answer = send_batch(&server, &token, vec![event("during")]).await;
+            (answer.0 != StatusCode::OK).then_some(answer)
+        },
+    )
+    .await
+    .expect("batches refused within 5 s of the broker stopping");
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert_eq!(code(&body), "sink_unavailable");
     let response = server
@@ -107,15 +110,13 @@ async fn a_broker_outage_is_refused_then_recovered_from_with_nothing_lost_or_dou
 
     nats.resume().await;
     // The instance finds the broker again by itself.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while ready(&server).await.0 != StatusCode::OK {
-        assert!(
-            Instant::now() < deadline,
-            "not ready 10 s after the broker returned:\n{}",
-            server.stderr()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    support::wait::until(
+        "the instance to be ready again",
+        Duration::from_secs(10),
+        || async { (ready(&server).await.0 == StatusCode::OK).then_some(()) },
+    )
+    .await
+    .unwrap_or_else(|error| panic!("{error}; server stderr:\n{}", server.stderr()));
     track(50);
     let flusher = tracker.clone();
     let delivered = tokio::task::spawn_blocking(move || flusher.flush(Duration::from_secs(30)))
