@@ -107,35 +107,23 @@ async fn instances_share_credentials_and_opt_outs() {
     );
 
     // Both instances answer ready at the same revision soon after.
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let ra: Value = a
-            .client()
-            .get(a.url("/readyz"))
-            .send()
-            .await
-            .expect("a")
-            .json()
-            .await
-            .expect("json");
-        let rb: Value = b
-            .client()
-            .get(b.url("/readyz"))
-            .send()
-            .await
-            .expect("b")
-            .json()
-            .await
-            .expect("json");
-        if ra["revision"] == rb["revision"] {
-            break;
+    let readyz = |server: &TestServer| {
+        let request = server.client().get(server.url("/readyz")).send();
+        async move {
+            let response = request.await.expect("GET /readyz");
+            response.json::<Value>().await.expect("readyz JSON")
         }
-        assert!(
-            Instant::now() < deadline,
-            "revisions never met: {ra} vs {rb}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    };
+    support::wait::until(
+        "both instances at the same revision",
+        Duration::from_secs(5),
+        || async {
+            let (ra, rb) = (readyz(&a).await, readyz(&b).await);
+            (ra["revision"] == rb["revision"]).then_some(())
+        },
+    )
+    .await
+    .expect("the revisions meet");
 }
 
 /// Kills every LISTEN connection to the test database, as a network blip or
@@ -198,6 +186,7 @@ async fn a_killed_change_listener_never_lets_an_opted_out_batch_through() {
             let mut killed = 0;
             while !stop.load(Ordering::SeqCst) {
                 killed += kill_listeners(&admin_url, &name).await;
+                // The outage under test: a blip every 100 ms.
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
             killed
@@ -210,10 +199,12 @@ async fn a_killed_change_listener_never_lets_an_opted_out_batch_through() {
     for _ in 0..20 {
         change(&a, &key, "/api/orgs/acme/opt-outs", "bob").await;
         let out_at = Instant::now();
+        // Bob stays opted out this long: the window whose batches are checked.
         tokio::time::sleep(Duration::from_millis(150)).await;
         let in_sent = Instant::now();
         change(&a, &key, "/api/orgs/acme/opt-ins", "bob").await;
         out_windows.push((out_at, in_sent));
+        // And opted in this long before the next round.
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     stop.store(true, Ordering::SeqCst);
@@ -326,25 +317,23 @@ async fn an_instance_that_cannot_reach_the_registry_refuses_and_the_sdk_loses_no
 
     proxy.cut();
     // Within a couple of seconds of losing the registry, B refuses with 503.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let refused = loop {
-        let response = b
-            .client()
-            .post(b.url("/v1/batch"))
-            .bearer_auth(&token)
-            .json(&batch_body(vec![]))
-            .send()
-            .await
-            .expect("post");
-        if response.status() == StatusCode::SERVICE_UNAVAILABLE {
-            break response;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "B kept accepting without its registry"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let refused = support::wait::until(
+        "B to refuse without its registry",
+        Duration::from_secs(10),
+        || async {
+            let response = b
+                .client()
+                .post(b.url("/v1/batch"))
+                .bearer_auth(&token)
+                .json(&batch_body(vec![]))
+                .send()
+                .await
+                .expect("post");
+            (response.status() == StatusCode::SERVICE_UNAVAILABLE).then_some(response)
+        },
+    )
+    .await
+    .expect("B kept accepting without its registry");
     assert!(refused.headers().get("retry-after").is_some());
     assert_eq!(code(&status_json(refused).await.1), "registry_unavailable");
     let not_ready = b

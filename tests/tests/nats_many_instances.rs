@@ -90,6 +90,8 @@ async fn events_retried_through_another_instance_after_a_crash_are_in_the_stream
             assert_eq!(served_by.load(Ordering::SeqCst), a.addr().port());
             a.kill();
         }
+        // Paces the app so batches are in flight when A is killed; it
+        // waits for nothing.
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let flusher = tracker.clone();

@@ -152,6 +152,8 @@ async fn thirty_seconds_of_outage_lose_nothing_and_duplicate_nothing() {
     while down.elapsed() < Duration::from_secs(30) {
         track(format!("during.outage.{i}"));
         i += 1;
+        // An app in use tracks now and then through the outage: the pause
+        // paces it, it waits for nothing.
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     server.restart().await;

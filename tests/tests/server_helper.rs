@@ -94,3 +94,30 @@ async fn a_server_that_fails_to_start_reports_its_stderr() {
     assert!(message.contains("exited early"), "{message}");
     assert!(message.contains("refusing to start as asked"), "{message}");
 }
+
+#[test]
+fn the_flags_the_helper_passes_are_the_real_commands() {
+    let options = ServerOptions::serve()
+        .database_url("postgres://u@127.0.0.1/db")
+        .sink("ndjson");
+    let given: Vec<&str> = options
+        .args()
+        .iter()
+        .map(String::as_str)
+        .filter(|arg| arg.starts_with("--"))
+        .collect();
+    assert_eq!(given.len(), 2, "each option is passed as a flag: {given:?}");
+    for mode in ["serve", "demo"] {
+        let output = std::process::Command::new(support::server::server_binary())
+            .args([mode, "--help"])
+            .output()
+            .expect("run usage-server --help");
+        let help = String::from_utf8_lossy(&output.stdout);
+        for flag in given.iter().chain(&["--addr", "--data"]) {
+            assert!(
+                help.contains(&format!("{flag} ")),
+                "`usage-server {mode}` has no {flag}:\n{help}"
+            );
+        }
+    }
+}

@@ -133,7 +133,27 @@ async fn each_key_reaches_exactly_the_routes_of_its_scopes_and_org() {
         &server.data_dir(),
         &["keys", "revoke", "--org", "acme", "--id", &revoked_id],
     );
-    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    // The shortest lifetime a key can have is a second: wait, bounded, until
+    // the server says so, rather than a fixed time that assumes when it does.
+    support::wait::until(
+        "the key made to live one second to expire",
+        Duration::from_secs(10),
+        || async {
+            let (status, body) = status_json(
+                server
+                    .client()
+                    .get(server.url("/api/orgs/acme/keys"))
+                    .bearer_auth(&expiring)
+                    .send()
+                    .await
+                    .expect("GET keys"),
+            )
+            .await;
+            (status == StatusCode::UNAUTHORIZED && code(&body) == "key_expired").then_some(())
+        },
+    )
+    .await
+    .expect("the key expires");
 
     for route in routes() {
         let what = format!("{} {}", route.method, route.path);

@@ -49,6 +49,7 @@ async fn a_crowd_of_idle_and_slow_clients_neither_stops_delivery_nor_shutdown() 
                     if stream.write_all(&[*byte]).await.is_err() {
                         return; // cut off by the header timeout
                     }
+                    // A slow client is the load under test: one byte per 100 ms.
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
             })

@@ -79,32 +79,14 @@ impl ServerOptions {
         self
     }
 
+    /// The command-line arguments after `--addr` and `--data`.
+    pub fn args(&self) -> &[String] {
+        &self.args
+    }
+
     /// How long to wait for `GET /healthz` after each start (30 s by default).
     pub fn ready_timeout(mut self, timeout: Duration) -> Self {
         self.ready_timeout = timeout;
         self
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn flags_follow_the_cli_contract() {
-        let options = ServerOptions::serve()
-            .database_url("postgres://u@127.0.0.1/db")
-            .sink("ndjson");
-        assert_eq!(options.mode.subcommand(), "serve");
-        assert_eq!(
-            options.args,
-            [
-                "--database-url",
-                "postgres://u@127.0.0.1/db",
-                "--sink",
-                "ndjson"
-            ]
-        );
-        assert_eq!(ServerOptions::demo().mode.subcommand(), "demo");
     }
 }
