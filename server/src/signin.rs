@@ -49,6 +49,15 @@ fn refusal(status: StatusCode, message: &str) -> Response {
     (status, Html(body)).into_response()
 }
 
+/// The answer to a sign-out form without this session's CSRF token (a page
+/// kept open from an earlier session, or a post from another site).
+fn stale_signout() -> Response {
+    let body = "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Not signed out</title></head>\
+         <body><main><h1>Not signed out</h1><p>This sign-out form is out of date or came from another site. \
+         Reload the settings page and sign out from there.</p></main></body></html>";
+    (StatusCode::FORBIDDEN, Html(body)).into_response()
+}
+
 async fn signin(
     State(state): State<AppState>,
     QueryParams(query): QueryParams<SignInQuery>,
@@ -134,8 +143,9 @@ async fn signout(
 ) -> Response {
     let current = session(&state, &headers);
     if let Some(current) = &current {
-        if let Err(err) = check_csrf(&headers, current, form.csrf.as_deref()) {
-            return err.into_response();
+        if check_csrf(&headers, current, form.csrf.as_deref()).is_err() {
+            // A form post: the browser shows this answer, so it is a page.
+            return stale_signout();
         }
     }
     if let Some(current) = &current {

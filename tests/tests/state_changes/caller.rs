@@ -103,11 +103,8 @@ pub async fn refusal_shape(guard: Guard, response: reqwest::Response) -> Result<
     let json: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
     let api_error = media.starts_with("application/json") && json["error"]["code"].is_string();
     let fits = match guard {
-        Guard::PageForm => media.starts_with("text/html"),
-        // Sign-out refuses a form without its token with the API's JSON
-        // error, which a browser shows raw, where the page's forms answer a
-        // page: a known shortcoming, accepted here so the rest is checked.
-        Guard::SignOut => media.starts_with("text/html") || api_error,
+        // A browser shows the answer to a form: a page, never raw JSON.
+        Guard::PageForm | Guard::SignOut => media.starts_with("text/html"),
         Guard::Scim => {
             media.starts_with("application/scim+json")
                 && json["schemas"] == json!(["urn:ietf:params:scim:api:messages:2.0:Error"])

@@ -147,7 +147,10 @@ fn a_verifying_key_verifies_but_never_signs() {
     assert_eq!(verify(&ring, &retired, NOW), Err(TokenError::UnknownKey));
     ring.add_verifying(key("k1", 1));
     assert!(verify(&ring, &retired, NOW).is_ok());
-    assert!(issue(&ring, &claims()).starts_with("v1.k2."), "k2 still signs");
+    assert!(
+        issue(&ring, &claims()).starts_with("v1.k2."),
+        "k2 still signs"
+    );
 }
 
 #[test]
