@@ -94,7 +94,9 @@ fn unsupported(expected: &str) -> ApiError {
     )
 }
 
-/// Checks a batch and stores what it accepts; shared by both routes.
+/// Checks a batch and stores what it accepts; shared by both routes. The
+/// caller has made sure the registry is fresh (`Registry::ensure_fresh`)
+/// since the batch arrived.
 async fn ingest(
     state: &AppState,
     subject: Subject<'_>,
@@ -102,7 +104,6 @@ async fn ingest(
     sdk: Option<&str>,
     events: Vec<Result<Event, RejectCode>>,
 ) -> Result<BatchResponse, ApiError> {
-    state.registry.ensure_fresh().await?;
     let verdict = check_batch(&state.registry, &state.dedupe, subject, events);
     if !verdict.accepted.is_empty() {
         let accepted = Accepted {
@@ -177,8 +178,16 @@ async fn batch_inner(state: &AppState, request: Request) -> Result<BatchResponse
         Some(token) => Some(verified(state, token, now)?),
         None => None,
     };
-    let body = read_body(&parts.headers, body).await?;
-    let parsed = batch::parse(&body)?;
+    // The registry's head read (on a shared registry, a round trip to it)
+    // starts now, after the batch arrived, and runs while the body is read
+    // and parsed, so its wait overlaps work the batch needs anyway. A bad
+    // body is answered as such whatever the registry said.
+    let (fresh, parsed) = tokio::join!(state.registry.ensure_fresh(), async {
+        let body = read_body(&parts.headers, body).await?;
+        batch::parse(&body).map_err(ApiError::from)
+    });
+    let parsed = parsed?;
+    fresh?;
     let claims = match early {
         Some(claims) => claims,
         None => {
@@ -239,6 +248,7 @@ pub(super) async fn server_events(
     require_scope(&state, &parts.headers, &request.org, Scope::Tokens).await?;
     usage_validator::registry::check_id(&request.user)?;
     let events = batch::parse_events(&request.events)?;
+    state.registry.ensure_fresh().await?;
     let subject = Subject {
         org: &request.org,
         user: &request.user,
