@@ -46,6 +46,11 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
     pool: PgPool,
+    /// Connections for the head reads every ingestion decision waits on. The
+    /// main pool pings a connection before each use, a second round trip per
+    /// query; a head read that fails instead falls back to the staleness
+    /// bound, and the failed connection is replaced on the next read.
+    head_pool: PgPool,
 }
 
 impl PostgresStore {
@@ -70,7 +75,11 @@ impl PostgresStore {
     /// run under a lock.
     pub async fn from_pool(pool: PgPool) -> Result<Self> {
         MIGRATOR.run(&pool).await?;
-        Ok(Self { pool })
+        let head_pool = PgPoolOptions::new()
+            .max_connections(2)
+            .test_before_acquire(false)
+            .connect_lazy_with((*pool.connect_options()).clone());
+        Ok(Self { pool, head_pool })
     }
 
     /// The connection pool, for instance to `LISTEN` on [`CHANGES_CHANNEL`].
@@ -80,6 +89,7 @@ impl PostgresStore {
 
     /// Closes the pool, waiting for queries in flight.
     pub async fn close(&self) {
+        self.head_pool.close().await;
         self.pool.close().await;
     }
 }
@@ -178,7 +188,7 @@ impl Store for PostgresStore {
     }
 
     fn head_revision(&self) -> BoxFuture<'_, Result<u64>> {
-        Box::pin(change_log::head_revision(&self.pool))
+        Box::pin(change_log::head_revision(&self.head_pool))
     }
 
     fn audit<'a>(
