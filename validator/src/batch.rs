@@ -239,4 +239,87 @@ mod tests {
             Err(err) => assert_eq!(err.code(), "malformed_batch"),
         }
     }
+
+    /// A body padded with spaces to exactly `len` bytes.
+    fn padded(body: &str, len: usize) -> Vec<u8> {
+        let mut bytes = body.as_bytes().to_vec();
+        bytes.resize(len, b' ');
+        bytes
+    }
+
+    #[test]
+    fn limits_are_inclusive_on_both_reading_paths() {
+        type Reader = fn(&[u8]) -> Result<ParsedBatch, BatchError>;
+        let readers: [Reader; 2] = [parse, parse_with_serde];
+        let largest = padded(&body(EVENT), MAX_BODY_BYTES);
+        let too_large = padded(&body(EVENT), MAX_BODY_BYTES + 1);
+        let full = body(&vec![EVENT; MAX_EVENTS_PER_BATCH].join(","));
+        let longest = "v".repeat(MAX_SDK_FIELD_LEN);
+        let too_long = "v".repeat(MAX_SDK_FIELD_LEN + 1);
+        let with_sdk = |name: &str, version: &str| {
+            body(EVENT).replacen(
+                r#""sdk":{"name":"t","version":"1"}"#,
+                &format!(r#""sdk":{{"name":"{name}","version":"{version}"}}"#),
+                1,
+            )
+        };
+        for read in readers {
+            assert_eq!(read(&largest).expect("1 MiB is allowed").events.len(), 1);
+            assert_eq!(read(&too_large).map(|_| ()), Err(BatchError::TooLarge));
+            let events = read(full.as_bytes())
+                .expect("500 events are allowed")
+                .events;
+            assert_eq!(events.len(), MAX_EVENTS_PER_BATCH);
+            assert!(events.iter().all(Result::is_ok));
+            for (name, version) in [(longest.as_str(), "1"), ("t", longest.as_str())] {
+                let parsed = read(with_sdk(name, version).as_bytes()).expect("longest sdk fields");
+                assert_eq!(
+                    (parsed.sdk.name.as_str(), parsed.sdk.version.as_str()),
+                    (name, version)
+                );
+            }
+            for (name, version) in [
+                (too_long.as_str(), "1"),
+                ("t", too_long.as_str()),
+                ("", "1"),
+                ("t", ""),
+                ("t\\u0007", "1"),
+                ("t", "1\\n"),
+            ] {
+                let err = read(with_sdk(name, version).as_bytes()).map(|_| ());
+                assert!(
+                    matches!(err, Err(BatchError::Malformed(_))),
+                    "sdk {name:?} {version:?}: {err:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn server_side_events_follow_the_same_rules() {
+        let raw = |events: &str| -> Vec<Box<serde_json::value::RawValue>> {
+            serde_json::from_str(&format!("[{events}]")).expect("raw events")
+        };
+        let renamed = EVENT.replace("\"name\":\"a\"", "\"name\":\"a b\"");
+        let events = parse_events(&raw(&format!("{EVENT},{renamed},7"))).expect("parses");
+        let verdicts: Vec<_> = events.iter().map(|e| e.as_ref().err()).collect();
+        assert_eq!(
+            verdicts,
+            [
+                None,
+                Some(&RejectCode::InvalidName),
+                Some(&RejectCode::InvalidEvent)
+            ]
+        );
+        let full = raw(&vec![EVENT; MAX_EVENTS_PER_BATCH].join(","));
+        assert_eq!(
+            parse_events(&full).map(|e| e.len()),
+            Ok(MAX_EVENTS_PER_BATCH)
+        );
+        let over = raw(&vec![EVENT; MAX_EVENTS_PER_BATCH + 1].join(","));
+        assert_eq!(
+            parse_events(&over).map(|_| ()),
+            Err(BatchError::TooManyEvents(MAX_EVENTS_PER_BATCH + 1))
+        );
+    }
 }
