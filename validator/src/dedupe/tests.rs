@@ -98,10 +98,38 @@ fn forgotten_ids_are_accepted_again() {
     let key = dedupe.key("acme", Uuid::now_v7());
     let mut fresh = Vec::new();
     dedupe.insert_all(&[key], &mut fresh);
+    assert!(!dedupe.is_empty());
     dedupe.forget(&[key]);
     assert!(dedupe.is_empty());
     dedupe.insert_all(&[key], &mut fresh);
     assert_eq!(fresh, [true]);
+}
+
+#[test]
+fn a_reservation_holds_the_new_ids_until_committed_or_dropped() {
+    let dedupe = Dedupe::with_capacity(10);
+    let seen = dedupe.key("acme", Uuid::now_v7());
+    dedupe.insert_all(&[seen], &mut Vec::new());
+    let new = [Uuid::now_v7(), Uuid::now_v7()].map(|id| dedupe.key("acme", id));
+    let mut fresh = Vec::new();
+    let dropped = dedupe.reserve(vec![seen, new[0], new[1]], &mut fresh);
+    assert_eq!(fresh, [false, true, true]);
+    assert_eq!((dropped.len(), dropped.is_empty()), (2, false));
+    assert_eq!(dedupe.len(), 3);
+    drop(dropped);
+    assert_eq!(
+        dedupe.len(),
+        1,
+        "a dropped reservation forgets its new ids only"
+    );
+
+    let mut fresh = Vec::new();
+    let kept = dedupe.reserve(new.to_vec(), &mut fresh);
+    assert_eq!(fresh, [true, true]);
+    kept.commit();
+    assert_eq!(dedupe.len(), 3, "a committed reservation's ids stay");
+    let none = dedupe.reserve(vec![seen], &mut Vec::new());
+    assert_eq!((none.len(), none.is_empty()), (0, true));
 }
 
 #[test]
