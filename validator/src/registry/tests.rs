@@ -156,6 +156,83 @@ fn a_reopened_file_has_the_same_state() {
 }
 
 #[test]
+fn the_registry_is_current_only_within_its_staleness_bound() {
+    runtime().block_on(async {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let bound = Duration::from_millis(200);
+        let registry = seeded(&dir.path().join("r.db"), &["bob", "carol"])
+            .await
+            .with_staleness_bound(bound);
+        assert!(registry.ensure_current().is_ok(), "confirmed when opened");
+        assert!(registry.confirmed_age().expect("confirmed") < bound);
+
+        registry.mark_stale();
+        assert_eq!(registry.confirmed_age(), None);
+        assert!(matches!(
+            registry.ensure_current(),
+            Err(Error::RegistryUnavailable)
+        ));
+        registry.catch_up().await.expect("catch up");
+        assert!(
+            registry.ensure_current().is_ok(),
+            "a sync confirms it again"
+        );
+
+        // With no sync since, the confirmation ages past the bound.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while registry.ensure_current().is_ok() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "still current after 10 s"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(registry.confirmed_age().expect("confirmed once") > bound);
+
+        for user in ["bob", "carol"] {
+            registry
+                .opt_out("acme", &ids(&[user]), &Actor::System)
+                .await
+                .expect("out");
+        }
+        registry.mark_stale();
+        assert_eq!(registry.reload().await.expect("reload"), 2);
+        assert!(
+            registry.ensure_current().is_ok(),
+            "a reload confirms it again"
+        );
+        assert!(registry.is_opted_out("acme", "carol"));
+    });
+}
+
+#[test]
+fn with_the_head_check_a_change_made_elsewhere_is_seen_before_deciding() {
+    runtime().block_on(async {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("r.db");
+        let writer = seeded(&path, &["bob"]).await;
+        let store = SqliteStore::open(&path).await.expect("open again");
+        let reader = Registry::open(Arc::new(store))
+            .await
+            .expect("registry")
+            .with_head_check(true);
+        writer
+            .opt_out("acme", &ids(&["bob"]), &Actor::System)
+            .await
+            .expect("out");
+        assert!(
+            !reader.is_opted_out("acme", "bob"),
+            "nothing reads by itself"
+        );
+        reader.mark_stale();
+        reader.ensure_fresh().await.expect("fresh");
+        assert!(reader.is_opted_out("acme", "bob"));
+        assert_eq!(reader.revision(), writer.revision());
+        assert!(reader.ensure_current().is_ok(), "the head read confirms it");
+    });
+}
+
+#[test]
 fn concurrent_opt_outs_lose_nothing() {
     runtime().block_on(async {
         let dir = tempfile::tempdir().expect("tempdir");
