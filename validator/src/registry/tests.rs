@@ -233,6 +233,83 @@ fn with_the_head_check_a_change_made_elsewhere_is_seen_before_deciding() {
 }
 
 #[test]
+fn directory_users_are_added_updated_and_deactivated_through_the_registry() {
+    runtime().block_on(async {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let registry = seeded(&dir.path().join("r.db"), &["bob"]).await;
+        let store = registry.store().clone();
+        let record = |id: &'static str| {
+            let store = store.clone();
+            async move { store.user_with_status("acme", id).await.expect("read") }
+        };
+
+        // A login of someone new adds them as a plain user, named by the id
+        // unless a name is given; a later name or email updates the record.
+        let dave = registry
+            .ensure_user("acme", "dave", None, None)
+            .await
+            .expect("dave");
+        assert_eq!((dave.name.as_str(), dave.email.as_str()), ("dave", ""));
+        let dave = registry
+            .ensure_user("acme", "dave", Some("Dave D"), Some("dave@example.test"))
+            .await
+            .expect("dave again");
+        assert_eq!(
+            record("dave").await,
+            Some((dave.clone(), UserStatus::Active))
+        );
+        assert_eq!(
+            (dave.name.as_str(), dave.email.as_str(), dave.role),
+            ("Dave D", "dave@example.test", Role::User)
+        );
+
+        let erin = User {
+            role: Role::Admin,
+            ..user("erin")
+        };
+        registry
+            .upsert_user("acme", &erin, &Actor::System)
+            .await
+            .expect("erin");
+        assert_eq!(record("erin").await, Some((erin, UserStatus::Active)));
+        let nameless = User {
+            name: "\u{7}".into(),
+            ..user("frank")
+        };
+        assert!(registry
+            .upsert_user("acme", &nameless, &Actor::System)
+            .await
+            .is_err());
+        assert_eq!(record("frank").await, None, "a bad record is not stored");
+
+        let changed = registry
+            .set_user_status(
+                "acme",
+                &ids(&["bob", "dave", "bob"]),
+                UserStatus::Deactivated,
+                &Actor::System,
+            )
+            .await
+            .expect("deactivate");
+        assert_eq!(changed, ids(&["bob", "dave"]));
+        let again = registry
+            .set_user_status(
+                "acme",
+                &ids(&["bob"]),
+                UserStatus::Deactivated,
+                &Actor::System,
+            )
+            .await
+            .expect("deactivate again");
+        assert!(again.is_empty(), "nothing changed the second time");
+        assert!(matches!(
+            registry.ensure_user("acme", "dave", None, None).await,
+            Err(Error::InactiveUser { .. })
+        ));
+    });
+}
+
+#[test]
 fn concurrent_opt_outs_lose_nothing() {
     runtime().block_on(async {
         let dir = tempfile::tempdir().expect("tempdir");
