@@ -310,6 +310,51 @@ fn directory_users_are_added_updated_and_deactivated_through_the_registry() {
 }
 
 #[test]
+fn limits_on_changes_and_records_are_inclusive() {
+    runtime().block_on(async {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let registry = seeded(&dir.path().join("r.db"), &["bob"]).await;
+        let many = |n: usize| (0..n).map(|i| format!("u{i}")).collect::<Vec<_>>();
+        // At the limit the call goes on to the directory, which knows none
+        // of them; past it, the call is refused before that.
+        let at_limit = registry
+            .opt_out("acme", &many(MAX_USERS_PER_CHANGE), &Actor::System)
+            .await;
+        assert!(
+            matches!(at_limit, Err(Error::UnknownUsers(_))),
+            "{at_limit:?}"
+        );
+        let over = registry
+            .opt_out("acme", &many(MAX_USERS_PER_CHANGE + 1), &Actor::System)
+            .await;
+        assert!(matches!(over, Err(Error::InvalidInput(_))), "{over:?}");
+
+        let longest = "n".repeat(MAX_TEXT_LEN);
+        let too_long = "n".repeat(MAX_TEXT_LEN + 1);
+        let with = |name: &str, email: &str| User {
+            name: name.into(),
+            email: email.into(),
+            ..user("gina")
+        };
+        for fits in [with(&longest, "g@example.test"), with("Gina", &longest)] {
+            registry
+                .upsert_user("acme", &fits, &Actor::System)
+                .await
+                .expect("256 bytes fit");
+        }
+        for refused in [
+            with(&too_long, "g@example.test"),
+            with("Gina", &too_long),
+            with("Gina", "g@example.test\n"),
+            with(" ", "g@example.test"),
+        ] {
+            let answer = registry.upsert_user("acme", &refused, &Actor::System).await;
+            assert!(matches!(answer, Err(Error::InvalidInput(_))), "{answer:?}");
+        }
+    });
+}
+
+#[test]
 fn concurrent_opt_outs_lose_nothing() {
     runtime().block_on(async {
         let dir = tempfile::tempdir().expect("tempdir");
