@@ -338,4 +338,51 @@ mod tests {
             ]
         );
     }
+
+    #[tokio::test]
+    async fn each_day_of_receipt_has_its_own_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let sink = NdjsonSink::new(dir.path()).expect("sink");
+        let day = |d: u8| {
+            time::Date::from_calendar_date(2027, time::Month::January, d)
+                .expect("a date")
+                .with_hms(23, 59, 0)
+                .expect("a time")
+                .assume_utc()
+        };
+        let mut written = Vec::new();
+        for received in [day(14), day(15), day(15), day(14)] {
+            let event = usage_protocol::Event::new(uuid::Uuid::now_v7(), "e", received, None, None)
+                .expect("valid");
+            let batch = Accepted {
+                org: "acme",
+                user: "bob",
+                source: Source::Server,
+                sdk: None,
+                received_at: received,
+                events: std::slice::from_ref(&event),
+            };
+            sink.write(batch).await.expect("write");
+            written.push((received.day(), event.id));
+        }
+        sink.flush().await.expect("flush");
+        for d in [14, 15] {
+            let text = std::fs::read_to_string(dir.path().join(format!("2027-01-{d}.ndjson")))
+                .expect("the day's file");
+            let ids: Vec<uuid::Uuid> = text
+                .lines()
+                .map(|line| {
+                    serde_json::from_str::<StoredEvent>(line)
+                        .expect("a line")
+                        .id
+                })
+                .collect();
+            let expected: Vec<uuid::Uuid> = written
+                .iter()
+                .filter(|(day, _)| *day == d)
+                .map(|(_, id)| *id)
+                .collect();
+            assert_eq!(ids, expected, "the file of January {d}");
+        }
+    }
 }
