@@ -26,14 +26,16 @@ use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 wasm_bindgen_test_configure!(run_in_browser);
 
 #[wasm_bindgen(inline_js = r#"
-const state = { calls: 0, requests: [] };
+let state = { calls: 0, requests: [] };
 export function stub_fetch(answer) {
-  state.calls = 0;
-  state.requests = [];
+  // Each stub records into its own state: a request an earlier test started
+  // and that finishes late is not counted in the next test.
+  const mine = { calls: 0, requests: [] };
+  state = mine;
   globalThis.fetch = async (request) => {
-    state.calls += 1;
+    mine.calls += 1;
     const body = await request.clone().text();
-    state.requests.push({
+    mine.requests.push({
       keepalive: request.keepalive,
       content_type: request.headers.get("content-type"),
       authorization: request.headers.get("authorization"),
@@ -120,9 +122,14 @@ fn quiet(app: &str) -> TrackerBuilder {
         .retry_backoff(Duration::from_secs(600), Duration::from_secs(600))
 }
 
-/// Lets the delivery loop, which runs on the page's event loop, catch up.
-async fn settle() {
-    TimeoutFuture::new(50).await;
+/// Waits, yielding to the page's event loop (where the delivery loop runs),
+/// until `condition` holds; fails after 5 s.
+async fn until(what: &str, condition: impl Fn() -> bool) {
+    let deadline = js_sys::Date::now() + 5_000.0;
+    while !condition() {
+        assert!(js_sys::Date::now() < deadline, "within 5 s: {what}");
+        TimeoutFuture::new(5).await;
+    }
 }
 
 /// A unique app name per run, so nothing is left from an earlier one.
@@ -143,14 +150,13 @@ async fn a_reload_keeps_the_cached_login_and_the_unsent_queue() {
     for name in ["a", "b", "c"] {
         assert!(matches!(first.track(name, ()), Tracked::Queued(_)));
     }
-    settle().await;
-    assert_eq!(first.status().queued, 3);
+    until("three events queued", || first.status().queued == 3).await;
     assert!(
         journal_lines(&app) >= 4,
         "a token line and three events are in localStorage"
     );
     drop(first);
-    settle().await;
+    // Had dropping it sent anything, the exact count below would be 2.
     assert_eq!(fetch_calls(), 0, "nothing was due, so nothing was sent");
 
     // The page is loaded again: a new tracker on the same storage.
@@ -159,7 +165,7 @@ async fn a_reload_keeps_the_cached_login_and_the_unsent_queue() {
         matches!(second.track("d", ()), Tracked::Queued(_)),
         "the cached login is back, so events are queued, not held"
     );
-    settle().await;
+    until("the backlog sent once", || requests() != "[]").await;
     assert_eq!(
         second.status().queued,
         4,
@@ -224,8 +230,8 @@ async fn events_held_before_a_login_go_to_that_user() {
     for name in ["a", "b"] {
         assert!(matches!(tracker.track(name, ()), Tracked::Held(_)));
     }
-    settle().await;
-    assert_eq!(tracker.status().held, 2);
+    until("two events held", || tracker.status().held == 2).await;
+    // Anything sent now would make more than the one batch counted below.
     assert_eq!(fetch_calls(), 0, "held events wait for a login");
 
     tracker
@@ -251,13 +257,20 @@ async fn a_page_being_left_sends_with_keepalive_and_the_token_in_the_body() {
         .login(&token("erin", false))
         .expect("reads the token");
     tracker.track("report.opened", serde_json::json!({"report": "sales"}));
-    settle().await;
+    // A send now would empty the queue, and leaving would send no
+    // keepalive request: the checks below would fail.
     assert_eq!(fetch_calls(), 0, "the batch interval has not passed");
 
     leave_page();
-    settle().await;
-    let sent: Vec<Recorded> = serde_json::from_str(&requests()).expect("recorded requests");
-    assert_eq!(sent.len(), 1, "the queue went out as the page was left");
+    let recorded =
+        || -> Vec<Recorded> { serde_json::from_str(&requests()).expect("recorded requests") };
+    until("a request as the page is left", || !recorded().is_empty()).await;
+    let sent = recorded();
+    assert_eq!(
+        sent.len(),
+        1,
+        "the queue went out as the page was left: {sent:?}"
+    );
     assert!(sent[0].keepalive, "the request outlives the page");
     assert_eq!(
         sent[0].authorization, None,
@@ -270,6 +283,10 @@ async fn a_page_being_left_sends_with_keepalive_and_the_token_in_the_body() {
     let body: serde_json::Value = serde_json::from_str(&sent[0].body).expect("JSON body");
     assert_eq!(body["token"].as_str(), Some(token("erin", false).as_str()));
     assert_eq!(body["events"][0]["name"], "report.opened");
+    until("the answer applied", || {
+        !matches!(fates(&tracker)[..], [Fate::Queued | Fate::Sent { .. }])
+    })
+    .await;
     assert_eq!(fates(&tracker), vec![Fate::Accepted]);
 }
 
@@ -363,14 +380,18 @@ async fn trackers_running_at_once_keep_separate_journals_and_a_later_one_takes_t
             assert!(matches!(tracker.track(name, ()), Tracked::Queued(_)));
         }
     }
-    settle().await;
-    assert_eq!(journal_count(&app), 2, "one journal per running tracker");
+    until("one journal per running tracker", || {
+        journal_count(&app) == 2
+    })
+    .await;
 
     drop(first);
     drop(second);
-    settle().await;
     let third = quiet(&app).build().expect("builds");
-    settle().await;
+    until("both journals taken over", || {
+        journal_count(&app) == 1 && third.status().queued >= 4
+    })
+    .await;
     assert_eq!(
         third.status().queued,
         4,
