@@ -133,4 +133,33 @@ mod tests {
             .mode();
         assert_eq!(mode & 0o777, 0o600);
     }
+
+    #[test]
+    fn an_unfinished_tail_longer_than_a_read_is_cut_back_to_the_last_line() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let whole = "{\"a\":1}\n".repeat(20_000);
+        let tail = "x".repeat(150 * 1024);
+        std::fs::write(dir.path().join("d.ndjson"), format!("{whole}{tail}")).expect("write");
+        DayFile::open(dir.path(), "d.ndjson".into()).expect("open");
+        let text = std::fs::read_to_string(dir.path().join("d.ndjson")).expect("read");
+        assert_eq!(text.len(), whole.len());
+        assert_eq!(text, whole);
+    }
+
+    #[test]
+    fn a_failed_write_is_cut_back_and_what_was_written_before_stays() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("d.ndjson");
+        let mut day = DayFile::open(dir.path(), "d.ndjson".into()).expect("open");
+        day.append(b"{\"a\":1}\n{\"a\":2}\n", false)
+            .expect("append");
+        // A handle that cannot write stands in for a disk that refuses.
+        let writable = std::mem::replace(&mut day.file, File::open(&path).expect("read-only"));
+        assert!(day.append(b"{\"a\":3}\n", false).is_err());
+        day.file = writable;
+        day.append(b"{\"a\":4}\n", false)
+            .expect("append after the failure");
+        let text = std::fs::read_to_string(&path).expect("read");
+        assert_eq!(text, "{\"a\":1}\n{\"a\":2}\n{\"a\":4}\n");
+    }
 }
