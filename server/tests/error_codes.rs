@@ -2,29 +2,14 @@
 //! knows, each answer's status is the one its code documents, and the
 //! connection cap's hand-written answer agrees with the list.
 
-use std::sync::Arc;
+mod common;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
+use common::router;
 use serde_json::Value;
 use tower::ServiceExt as _;
-use usage_server::{app, AppState, ErrorCode, ServerConfig};
-use usage_validator::sink::MemorySink;
-use usage_validator::store::sqlite::SqliteStore;
-use usage_validator::Registry;
-
-async fn router() -> axum::Router {
-    let store = SqliteStore::in_memory().await.expect("store");
-    let registry = Arc::new(Registry::open(Arc::new(store)).await.expect("registry"));
-    let state = AppState::new(
-        registry,
-        Arc::new(MemorySink::default()),
-        ServerConfig::default(),
-    )
-    .await
-    .expect("state");
-    app(state)
-}
+use usage_server::ErrorCode;
 
 async fn answer(router: axum::Router, request: Request<Body>) -> (StatusCode, Value) {
     let response = router.oneshot(request).await.expect("response");

@@ -1,29 +1,17 @@
 //! `/openapi.json` describes the list, directory and SCIM routes, so
 //! clients generated from it can page, export, import and sync.
 
-use std::sync::Arc;
+mod common;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use serde_json::Value;
 use tower::ServiceExt as _;
-use usage_server::{app, AppState, ServerConfig};
-use usage_validator::sink::MemorySink;
-use usage_validator::store::sqlite::SqliteStore;
-use usage_validator::Registry;
 
 #[tokio::test]
 async fn the_document_covers_paging_exports_directory_changes_and_scim() {
-    let store = SqliteStore::in_memory().await.expect("store");
-    let registry = Arc::new(Registry::open(Arc::new(store)).await.expect("registry"));
-    let state = AppState::new(
-        registry,
-        Arc::new(MemorySink::default()),
-        ServerConfig::default(),
-    )
-    .await
-    .expect("state");
-    let response = app(state)
+    let response = common::router()
+        .await
         .oneshot(
             Request::get("/openapi.json")
                 .body(Body::empty())

@@ -212,17 +212,24 @@ mod tests {
         .expect("a valid event")
     }
 
-    #[tokio::test]
-    async fn a_second_validator_on_the_same_folder_sees_an_opt_out_at_once() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let folder = dir.path().to_str().expect("utf-8 temp path");
-        let server = Validator::open(folder).await.expect("open");
-        server
+    /// A validator on `dir` whose registry has the org `acme`.
+    async fn with_acme(dir: &std::path::Path) -> Validator {
+        let folder = dir.to_str().expect("utf-8 temp path");
+        let validator = Validator::open(folder).await.expect("open");
+        validator
             .registry()
             .store()
             .ensure_org("acme")
             .await
             .expect("org");
+        validator
+    }
+
+    #[tokio::test]
+    async fn a_second_validator_on_the_same_folder_sees_an_opt_out_at_once() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let folder = dir.path().to_str().expect("utf-8 temp path");
+        let server = with_acme(dir.path()).await;
         let back_end = Validator::open(folder).await.expect("open again");
 
         let login = back_end.issue_token("acme", "bob").await.expect("token");
@@ -255,14 +262,7 @@ mod tests {
     #[tokio::test]
     async fn tokens_live_twelve_hours_unless_told_otherwise() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let folder = dir.path().to_str().expect("utf-8 temp path");
-        let validator = Validator::open(folder).await.expect("open");
-        validator
-            .registry()
-            .store()
-            .ensure_org("acme")
-            .await
-            .expect("org");
+        let validator = with_acme(dir.path()).await;
         let lifetime = |token: &IssuedToken| {
             let claims = usage_protocol::read_claims(&token.token).expect("claims");
             assert_eq!(claims.exp, token.exp);
@@ -278,15 +278,7 @@ mod tests {
     #[tokio::test]
     async fn a_batch_is_checked_once_per_event_id_and_forged_tokens_are_refused() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let validator = Validator::open(dir.path().to_str().expect("utf-8"))
-            .await
-            .expect("open");
-        validator
-            .registry()
-            .store()
-            .ensure_org("acme")
-            .await
-            .expect("org");
+        let validator = with_acme(dir.path()).await;
         let login = validator.issue_token("acme", "carol").await.expect("token");
         let first = event("report.opened");
         let verdict = validator
@@ -314,13 +306,7 @@ mod tests {
     async fn a_key_rotated_by_the_server_verifies_and_signs_here() {
         let dir = tempfile::tempdir().expect("temp dir");
         let folder = dir.path().to_str().expect("utf-8");
-        let back_end = Validator::open(folder).await.expect("open");
-        back_end
-            .registry()
-            .store()
-            .ensure_org("acme")
-            .await
-            .expect("org");
+        let back_end = with_acme(dir.path()).await;
         let checker = Validator::open(folder).await.expect("open");
         // The server rotates: a new current key neither validator has loaded.
         let rotated = token::SigningKey::generate("k-rotated").expect("kid");
