@@ -72,7 +72,8 @@ impl PostgresStore {
 
     /// Uses a pool built by the caller, its options as given, and applies
     /// pending migrations. Instances starting together are safe: migrations
-    /// run under a lock.
+    /// run under a lock. Head reads get two more connections of their own,
+    /// opened with the pool's connect options when first needed.
     pub async fn from_pool(pool: PgPool) -> Result<Self> {
         MIGRATOR.run(&pool).await?;
         let head_pool = PgPoolOptions::new()
