@@ -168,13 +168,11 @@ impl<'a> Reader<'a> {
         Some(raw)
     }
 
-    /// An object, handing each key to `field`, which reads its value.
+    /// An object, handing each key to `field`, which reads its value. No
+    /// object of the plain shape is empty (each has a required field), so
+    /// `{}` gives up like any other unknown shape.
     fn object(&mut self, mut field: impl FnMut(&mut Self, &'a str) -> Option<()>) -> Option<()> {
         self.expect(b'{')?;
-        if self.peek()? == b'}' {
-            self.at += 1;
-            return Some(());
-        }
         loop {
             let key = self.string()?;
             self.expect(b':')?;
@@ -308,12 +306,82 @@ mod tests {
             ("0123456789abcdef\\n", 16),
             ("01234567\u{1f}", 8),
             ("0123456\u{7f}\u{e5}\"", 10),
+            // No end in sight: the whole text, past the eight-byte steps.
+            ("0123456789", 10),
+            ("0123456789abcdefg", 17),
+            ("with a space\"", 12),
         ] {
             assert_eq!(plain_len(text.as_bytes()), len, "{text:?}");
         }
     }
 
+    #[test]
+    fn the_plain_shapes_sdks_send_take_the_quick_reader() {
+        let event = |ts: &str| {
+            format!(
+                r#"{{"id":"0190b6b2-7a1e-7c3a-9d2e-1f2a3b4c5d6e","name":"report opened","ts":"{ts}"}}"#
+            )
+        };
+        let envelope = |events: &str| {
+            format!(
+                r#"{{"token":null,"sent_at":"2026-11-29T08:00:00Z","sdk":{{"name":"usage-sdk-rust","version":"0.1.0"}},"events":[{events}]}}"#
+            )
+        };
+        let mut bodies = vec![
+            BODY.to_owned(),
+            // Pretty-printed, as a person or another tool writes it.
+            serde_json::to_string_pretty(
+                &serde_json::from_str::<serde_json::Value>(BODY).expect("valid"),
+            )
+            .expect("writes"),
+            BODY.replace("\",\"", "\" ,\t\"")
+                .replace("\"name\":", "\"name\"\r\n: ")
+                .replace("},{", "}\n,\n{"),
+            format!(" \n{BODY}\r\n\t "),
+            envelope(""),
+            envelope(" "),
+        ];
+        for ts in [
+            "2026-11-29T08:00:00Z",
+            "2026-11-29T08:00:00.5Z",
+            "2026-11-29T08:00:00.123456789Z",
+            "2026-11-29T08:00:00+01:00",
+        ] {
+            bodies.push(envelope(&event(ts)));
+        }
+        for body in bodies {
+            let ours = batch(body.as_bytes()).unwrap_or_else(|| panic!("plain shape: {body}"));
+            let theirs: Batch = serde_json::from_str(&body).expect("valid");
+            assert_eq!(ours, theirs, "{body}");
+        }
+    }
+
+    #[test]
+    fn whole_and_fractional_seconds_in_utc_take_the_quick_time_reader() {
+        for text in [
+            "2026-11-29T08:00:00Z",
+            "1970-01-01T00:00:00Z",
+            "2026-11-29T08:00:00.1Z",
+            "2026-11-29T08:00:00.123456789Z",
+        ] {
+            let general = OffsetDateTime::parse(text, &Rfc3339).expect("valid");
+            assert_eq!(utc_time(text), Some(general), "{text}");
+        }
+    }
+
     proptest! {
+        /// Whatever stands where the fraction's dot goes, the quick time
+        /// reader never reads a text the general parser refuses, or reads
+        /// it differently.
+        #[test]
+        fn the_byte_after_the_seconds_is_checked(
+            sep in any::<char>(),
+            digits in "[0-9]{1,9}",
+        ) {
+            let text = format!("2026-11-29T08:00:00{sep}{digits}Z");
+            prop_assert_eq!(utc_time(&text), OffsetDateTime::parse(&text, &Rfc3339).ok(), "{}", text);
+        }
+
         /// The quick time reader agrees with the general parser on every
         /// text it reads, and reads the form clients send.
         #[test]

@@ -308,9 +308,65 @@ proptest! {
                     model.forget(keys.into_iter().map(at));
                 }
             }
+            window.check();
             prop_assert_eq!(window.len, model.ids.len());
             for key in 0..24 {
                 prop_assert_eq!(window.contains(at(key)), model.ids.contains(&at(key)));
+            }
+        }
+    }
+
+    /// Many keys spread over many small slices, a slice budget the tables
+    /// reach, slices that fill and grow, time that jumps: every path a key
+    /// can take (ring, buckets, overflow to the next bucket, spilled and
+    /// unplaced keys) against the model, with the window's own bookkeeping
+    /// checked after every step.
+    #[test]
+    fn the_window_matches_the_model_with_full_tables_and_spilled_keys(
+        capacity in 1..120usize,
+        ring_bits in 3..8u32,
+        ops in prop::collection::vec(
+            (
+                prop_oneof![
+                    3 => prop::collection::vec(0..400u128, 0..48).prop_map(Op::Insert),
+                    1 => prop::collection::vec(0..400u128, 0..6).prop_map(Op::Forget),
+                ],
+                prop_oneof![4 => 0..4u64, 1 => 0..300u64],
+            ),
+            1..50,
+        ),
+    ) {
+        // Keys 0..400: 300 in consecutive milliseconds (one slice each,
+        // more slices than the budget holds tables for), 100 in four busy
+        // milliseconds whose tables fill and grow.
+        let at = |key: u128| {
+            let ms = if key < 300 { 1_000 + key as u64 } else { 1_100 + (key as u64 % 4) * 50 };
+            made_at(ms, key)
+        };
+        let mut window = window::Window::with_slices(capacity, 0, ring_bits);
+        let mut model = Model::default();
+        let mut fresh = Vec::new();
+        let mut now = 1_000;
+        for (op, step) in ops {
+            now += step;
+            match op {
+                Op::Insert(keys) => {
+                    let keys: Vec<u128> = keys.into_iter().map(at).collect();
+                    window.insert_all(&keys, &mut fresh, now);
+                    prop_assert_eq!(&fresh, &model.insert(&keys, capacity));
+                }
+                Op::Forget(keys) => {
+                    for &key in &keys {
+                        window.remove(at(key));
+                    }
+                    window.drop_gaps();
+                    model.forget(keys.into_iter().map(at));
+                }
+            }
+            window.check();
+            prop_assert_eq!(window.len, model.ids.len());
+            for key in 0..400 {
+                prop_assert_eq!(window.contains(at(key)), model.ids.contains(&at(key)), "key {}", key);
             }
         }
     }

@@ -689,6 +689,76 @@ impl Window {
 
 #[cfg(test)]
 impl Window {
+    /// Panics unless the window's parts agree with one another: the
+    /// accounting of the slice tables and their budget, each table's load,
+    /// every remembered key in exactly one slot and found there, and no key
+    /// counted twice.
+    pub(super) fn check(&self) {
+        let mut slots = 0;
+        let mut live = std::collections::HashMap::new();
+        for (at, table) in self.slices.iter().enumerate() {
+            let Some(table) = table else { continue };
+            assert_eq!(at, self.ring_place(table.number), "table at its place");
+            assert!(
+                self.in_ring(table.number),
+                "table {} out of the ring",
+                table.number
+            );
+            assert!(table.slots.len().is_power_of_two());
+            let taken = table.slots.iter().filter(|&&slot| slot != FREE).count();
+            assert_eq!(table.used, taken, "slice {} counts its slots", table.number);
+            assert!(
+                2 * table.used <= table.slots.len(),
+                "slice {} over half full",
+                table.number
+            );
+            slots += table.slots.len() + TABLE_SLOTS;
+            for (i, &slot) in table.slots.iter().enumerate() {
+                if let Some(seq) = self.seq_of(slot) {
+                    assert_eq!(self.slice_of(self.key_at(seq)), table.number);
+                    let before = live.insert(seq, Place::Recent(at, i));
+                    assert!(before.is_none(), "key {seq} in two slots");
+                }
+            }
+        }
+        assert_eq!(self.slice_slots, slots, "slots of the slice tables");
+        assert!(
+            self.slice_slots <= self.slice_budget,
+            "slice tables over budget"
+        );
+        for (bucket, entry) in self.buckets.iter().enumerate() {
+            assert!(entry.cursor() < SLOTS);
+            for (i, &slot) in entry.slots.iter().enumerate() {
+                if let Some(seq) = self.seq_of(slot) {
+                    let before = live.insert(seq, Place::Far(bucket, i));
+                    assert!(before.is_none(), "key {seq} in two slots");
+                }
+            }
+        }
+        assert!(self.pending.is_empty(), "checked between batches");
+        assert!(self
+            .gaps
+            .iter()
+            .all(|&gap| (self.first_seq..self.end_seq()).contains(&gap)));
+        let remembered = (self.first_seq..self.end_seq()).filter(|seq| !self.gaps.contains(seq));
+        let mut count = 0;
+        for seq in remembered {
+            count += 1;
+            let key = self.key_at(seq);
+            let place = live
+                .get(&seq)
+                .unwrap_or_else(|| panic!("key {seq} in no slot"));
+            assert_eq!(
+                self.find(key, self.hash(key)),
+                Ok((*place, seq)),
+                "key {seq} found"
+            );
+        }
+        assert_eq!(live.len(), count, "slots of keys no longer remembered");
+        assert_eq!(self.len, count, "keys counted");
+        assert!(self.len <= self.capacity);
+    }
+
     /// The bytes the window holds on the heap, as allocated, but for the
     /// spare tables (bounded on their own: 8 of at most 1 MiB).
     pub(super) fn heap_bytes(&self) -> usize {
