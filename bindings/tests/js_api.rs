@@ -46,7 +46,6 @@ export function recorder() {
   return record;
 }
 export function thrower() { return () => { throw new Error("a callback that throws"); }; }
-export function wait(ms) { return new Promise((resolve) => setTimeout(resolve, ms)); }
 "#)]
 extern "C" {
     fn stub_fetch(answer: &str);
@@ -56,13 +55,6 @@ extern "C" {
     /// A function that records the arguments of each call in `.calls`.
     fn recorder() -> Function;
     fn thrower() -> Function;
-    fn wait(ms: u32) -> js_sys::Promise;
-}
-
-/// Waits on the page's event loop.
-async fn sleep(ms: u32) {
-    // The promise of `setTimeout` only resolves.
-    let _ = JsFuture::from(wait(ms)).await;
 }
 
 /// What a call that must fail threw.
@@ -307,7 +299,6 @@ async fn shutdown_delivers_then_drops_and_refuses_a_login() {
         resolved(tracker.shutdown(Some(10)).into()).await,
         JsValue::FALSE
     );
-    sleep(10).await;
 }
 
 #[wasm_bindgen_test]
