@@ -3,9 +3,8 @@
 
 use std::any::Any;
 use std::future::Future;
-use std::io::Write as _;
 use std::str::FromStr as _;
-use std::sync::{Arc, Once};
+use std::sync::Arc;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::Connection as _;
@@ -13,8 +12,9 @@ use usage_validator::store::postgres::PostgresStore;
 use usage_validator::store::sqlite::SqliteStore;
 use usage_validator::store::Store;
 
-/// The variable naming the PostgreSQL database the tests may use.
-const DATABASE_URL_VAR: &str = "USAGE_TEST_DATABASE_URL";
+mod skip;
+
+use skip::database_url;
 
 /// Runs `case` against a fresh SQLite store in a temporary folder.
 pub async fn on_sqlite<F, Fut>(case: F)
@@ -90,41 +90,6 @@ fn resume(panic: Option<Box<dyn Any + Send>>) {
     if let Some(panic) = panic {
         std::panic::resume_unwind(panic);
     }
-}
-
-/// The database URL, `None` (after saying so) when the tests should skip.
-fn database_url() -> Option<String> {
-    if let Ok(url) = std::env::var(DATABASE_URL_VAR) {
-        return Some(url);
-    }
-    let in_ci = std::env::var("CI")
-        .is_ok_and(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "true" | "1" | "yes"));
-    assert!(
-        !in_ci,
-        "{DATABASE_URL_VAR} must be set in CI: the PostgreSQL store tests cannot be skipped there"
-    );
-    // Recorded for tests/run, which counts skips apart from passes.
-    if let Ok(path) = std::env::var("USAGE_SKIP_LOG") {
-        let test = std::thread::current()
-            .name()
-            .unwrap_or("a store test")
-            .to_owned();
-        let line = format!("{test}\tPostgreSQL store tests: {DATABASE_URL_VAR} not set\n");
-        let _ = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .and_then(|mut file| file.write_all(line.as_bytes()));
-    }
-    static WARN: Once = Once::new();
-    WARN.call_once(|| {
-        // Straight to the process's stderr, past the test harness's capture.
-        let _ = writeln!(
-            std::io::stderr(),
-            "\n*** SKIPPED: PostgreSQL tests, {DATABASE_URL_VAR} not set ***\n"
-        );
-    });
-    None
 }
 
 /// A schema of its own for one test, so tests run in parallel on one database.
