@@ -310,6 +310,9 @@ mod tests {
             ("0123456789", 10),
             ("0123456789abcdefg", 17),
             ("with a space\"", 12),
+            // A space in the last few bytes, which the byte loop reads.
+            ("a b\"", 3),
+            ("0123456789 b\"", 12),
         ] {
             assert_eq!(plain_len(text.as_bytes()), len, "{text:?}");
         }
