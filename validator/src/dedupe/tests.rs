@@ -399,6 +399,34 @@ proptest! {
 }
 
 #[test]
+fn ids_made_together_share_one_small_table_of_the_ring() {
+    // The default window: slices of 4 ms. Ids made in one slice, now or a
+    // little ahead of the server's clock, go to that slice's table, not to
+    // the large table of other keys.
+    let mut window = window::Window::new(1_000);
+    let now = 1_764_403_200_000;
+    let mut fresh = Vec::new();
+    for (batch, made) in [(0, now), (1, now + 1), (2, now + 40)] {
+        let keys: Vec<u128> = (0..50).map(|i| made_at(made, batch * 100 + i)).collect();
+        window.insert_all(&keys, &mut fresh, now);
+        assert!(fresh.iter().all(|&new| new));
+    }
+    assert_eq!(
+        window.slice_count(),
+        2,
+        "one table for now, one 40 ms ahead"
+    );
+    assert!(
+        window
+            .buckets
+            .iter()
+            .all(|b| b.slots == [window::FREE; window::SLOTS]),
+        "no id went to the table of other keys"
+    );
+    window.check();
+}
+
+#[test]
 fn tables_of_slices_whose_keys_have_left_are_dropped() {
     // Slices of 1 ms, a ring of 1,024.
     let mut window = window::Window::with_slices(100, 0, 10);
