@@ -427,6 +427,36 @@ fn ids_made_together_share_one_small_table_of_the_ring() {
 }
 
 #[test]
+fn keys_of_a_table_that_may_not_grow_are_found_in_the_buckets() {
+    // Slices of 1 ms, a ring of 1,024; a capacity of 100 gives the slice
+    // tables 800 slots. 45 keys each in a slice of its own take 720 of
+    // them; one busy slice then grows until its next growth would pass the
+    // budget, and its later keys go to the buckets.
+    let mut window = window::Window::with_slices(100, 0, 10);
+    let now = 100_000;
+    let mut fresh = Vec::new();
+    let spread: Vec<u128> = (0..45).map(|i| made_at(now - 100 + i, 1)).collect();
+    window.insert_all(&spread, &mut fresh, now);
+    let busy: Vec<u128> = (0..50).map(|i| made_at(now, 100 + i)).collect();
+    for key in &busy {
+        window.insert_all(&[*key], &mut fresh, now);
+        assert_eq!(fresh, [true]);
+    }
+    window.check();
+    assert!(
+        window
+            .buckets
+            .iter()
+            .any(|b| b.slots != [window::FREE; window::SLOTS]),
+        "some keys of the busy slice went to the buckets"
+    );
+    window.insert_all(&busy, &mut fresh, now);
+    assert!(fresh.iter().all(|&new| !new), "every key is remembered");
+    window.insert_all(&spread, &mut fresh, now);
+    assert!(fresh.iter().all(|&new| !new), "every key is remembered");
+}
+
+#[test]
 fn tables_of_slices_whose_keys_have_left_are_dropped() {
     // Slices of 1 ms, a ring of 1,024.
     let mut window = window::Window::with_slices(100, 0, 10);

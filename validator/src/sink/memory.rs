@@ -56,3 +56,60 @@ impl Sink for MemorySink {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use time::OffsetDateTime;
+    use usage_protocol::Event;
+
+    use super::*;
+    use crate::sink::Source;
+
+    fn event(id: u128, name: &str) -> Event {
+        Event {
+            id: uuid::Uuid::from_u128(id),
+            name: name.to_owned(),
+            ts: OffsetDateTime::UNIX_EPOCH,
+            props: None,
+            session: Some("s-1".to_owned()),
+        }
+    }
+
+    #[tokio::test]
+    async fn keeps_every_event_in_order_and_gives_the_newest_ids_first() {
+        let sink = MemorySink::new();
+        let (first, second) = ([event(1, "a"), event(2, "b")], [event(3, "c")]);
+        for (org, user, events) in [("acme", "ada", &first[..]), ("globex", "bob", &second[..])] {
+            let batch = Accepted {
+                org,
+                user,
+                source: Source::Client,
+                sdk: Some("usage-sdk-rust/0.1.0"),
+                received_at: OffsetDateTime::UNIX_EPOCH,
+                events,
+            };
+            sink.write(batch).await.expect("kept");
+        }
+        let kept: Vec<(String, String, String)> = sink
+            .events()
+            .into_iter()
+            .map(|e| (e.org, e.user, e.name))
+            .collect();
+        let expected = [
+            ("acme", "ada", "a"),
+            ("acme", "ada", "b"),
+            ("globex", "bob", "c"),
+        ];
+        assert_eq!(
+            kept,
+            expected.map(|(o, u, n)| (o.into(), u.into(), n.into()))
+        );
+        assert_eq!(
+            sink.recent_ids(2).await.expect("ids"),
+            [
+                ("globex".to_owned(), uuid::Uuid::from_u128(3)),
+                ("acme".to_owned(), uuid::Uuid::from_u128(2)),
+            ]
+        );
+    }
+}
