@@ -457,6 +457,73 @@ fn keys_of_a_table_that_may_not_grow_are_found_in_the_buckets() {
 }
 
 #[test]
+fn a_spilled_key_is_found_after_the_keys_of_its_table_have_left() {
+    // As above: 45 keys in slices of their own, then 50 in one busy slice,
+    // whose table takes 32 of them; the last 18 go to the buckets.
+    let mut window = window::Window::with_slices(100, 0, 10);
+    let now = 100_000;
+    let mut fresh = Vec::new();
+    let spread: Vec<u128> = (0..45).map(|i| made_at(now - 100 + i, 1)).collect();
+    window.insert_all(&spread, &mut fresh, now);
+    let busy: Vec<u128> = (0..50).map(|i| made_at(now, 100 + i)).collect();
+    for key in &busy {
+        window.insert_all(&[*key], &mut fresh, now);
+    }
+    let in_buckets = |window: &window::Window| {
+        window
+            .buckets
+            .iter()
+            .flat_map(|b| b.slots)
+            .filter(|&slot| slot != window::FREE)
+            .count()
+    };
+    assert_eq!(
+        in_buckets(&window),
+        18,
+        "the busy table stopped at 64 slots"
+    );
+    // Old keys push out everything but the newest spilled key.
+    let old: Vec<u128> = (0..99).map(|i| made_at(1_000 + i, 7)).collect();
+    window.insert_all(&old, &mut fresh, now);
+    window.check();
+    window.insert_all(&busy[49..], &mut fresh, now);
+    assert_eq!(fresh, [false], "the newest spilled key is remembered");
+    window.insert_all(&busy[48..49], &mut fresh, now);
+    assert_eq!(fresh, [true], "the key before it has left");
+}
+
+#[test]
+fn a_key_from_ahead_whose_ring_place_held_another_slice_is_found() {
+    // A ring of 16 slices of 1 ms, 2 ahead of now: a key made 16 ms ahead
+    // has the ring place of now's slice, which holds a table. When the ring
+    // reaches the key's time, that table has gone, and the key is in the
+    // buckets.
+    let mut window = window::Window::with_slices(100, 0, 4);
+    let mut fresh = Vec::new();
+    window.insert_all(&[made_at(1_000, 1)], &mut fresh, 1_000);
+    window.insert_all(&[made_at(1_016, 2)], &mut fresh, 1_000);
+    assert_eq!(fresh, [true]);
+    window.insert_all(&[made_at(1_016, 2), made_at(1_000, 1)], &mut fresh, 1_015);
+    assert_eq!(fresh, [false, false]);
+    window.check();
+}
+
+#[test]
+fn no_more_slice_tables_than_the_budget_holds() {
+    // A capacity of 100 gives the slice tables 800 slots: 50 of the
+    // smallest tables (8 slots and 8 for the table itself).
+    let mut window = window::Window::with_slices(100, 0, 10);
+    let now = 100_000;
+    let keys: Vec<u128> = (0..100).map(|i| made_at(now - 500 + i, 1)).collect();
+    let mut fresh = Vec::new();
+    window.insert_all(&keys, &mut fresh, now);
+    assert_eq!(window.slice_count(), 50);
+    window.check();
+    window.insert_all(&keys, &mut fresh, now);
+    assert!(fresh.iter().all(|&new| !new), "every key is remembered");
+}
+
+#[test]
 fn tables_of_slices_whose_keys_have_left_are_dropped() {
     // Slices of 1 ms, a ring of 1,024.
     let mut window = window::Window::with_slices(100, 0, 10);

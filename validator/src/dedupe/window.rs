@@ -79,7 +79,7 @@ struct Slice {
     slots: Vec<u64>,
     /// Slots not free (tombstones included).
     used: usize,
-    /// The newest sequence number among its keys.
+    /// The newest sequence number among its keys and those it spilled.
     last_seq: u64,
     /// One more than the newest sequence number of a key of this slice that
     /// went to the buckets because the table could not grow; 0 for none.
@@ -484,6 +484,9 @@ impl Window {
             let grown = (table.used * 4).next_power_of_two();
             if self.slice_slots + grown - table.slots.len() > self.slice_budget {
                 table.spilled = seq + 1;
+                // The table is the only sign that searches must go on into
+                // the buckets: it stays until this key leaves too.
+                table.last_seq = seq;
                 return false;
             }
             self.regrow(at);
@@ -722,6 +725,8 @@ impl Window {
             }
         }
         assert_eq!(self.slice_slots, slots, "slots of the slice tables");
+        assert!(self.spares.len() <= SPARES_KEPT, "spare tables kept");
+        assert!(self.spares.iter().all(|s| s.capacity() <= LARGEST_SPARE));
         assert!(
             self.slice_slots <= self.slice_budget,
             "slice tables over budget"
