@@ -16,7 +16,7 @@ impl FileStorage {
         let target = self.journal.file(to);
         let target_path = self.path(JOURNAL_FILES[to]);
         let io = |e| failed("cannot compact into", &target_path, e);
-        target.set_len(0).map_err(io)?;
+        self.journal.empty(to).map_err(io)?;
         let mut head = encode(&[Record::Epoch(self.epoch + 1)]);
         head.extend_from_slice(content);
         write_at(target, &head, 0).map_err(io)?;
@@ -49,8 +49,7 @@ impl FileStorage {
             .sync_data()
             .map_err(|e| failed("cannot sync", &target_path, e))?;
         self.journal
-            .file(from)
-            .set_len(0)
+            .empty(from)
             .map_err(|e| failed("cannot empty", &self.path(JOURNAL_FILES[from]), e))?;
         self.epoch += 1;
         let (_, end) = self.journal.active();
