@@ -155,6 +155,7 @@ impl<T: Transport, S: Storage, Ti: Timer> Driver<T, S, Ti> {
             while let Ok(task) = self.tasks.try_recv() {
                 self.handle(task, &mut waiters, &mut stopping);
             }
+            self.storage.prepare_appends();
             let now = self.clock.mono_ms();
             self.intake(now, mark, &mut users);
             while let Some(batch) = self.engine.poll(now, self.sent_at()) {

@@ -98,6 +98,9 @@ pub trait Storage {
     fn take_dropped(&mut self) -> Vec<uuid::Uuid> {
         Vec::new()
     }
+    /// Gets the journal `track()` appends to ready for the next lines, so
+    /// that appending stays cheap; called on every turn of the delivery loop.
+    fn prepare_appends(&self) {}
     /// Whether events appended by `track()` wait unread.
     fn appended_waiting(&self) -> bool {
         false

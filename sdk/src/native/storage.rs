@@ -323,6 +323,10 @@ impl Storage for FileStorage {
         Ok(())
     }
 
+    fn prepare_appends(&self) {
+        self.journal.prepare();
+    }
+
     fn appended_waiting(&self) -> bool {
         let (_, end) = self.journal.active();
         self.cursor < end

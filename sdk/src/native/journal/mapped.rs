@@ -45,6 +45,8 @@ const AHEAD: u64 = 2 << 20;
 const KEEP: u64 = 2 << 20;
 /// Pages are let go in steps of this size, a multiple of every page size.
 const RELEASE_STEP: u64 = 64 << 10;
+/// Bytes past the end whose pages the worker maps in ahead of the writers.
+const PREFAULT: u64 = 1 << 20;
 /// Most bytes of a file mapped; lines beyond go with `pwrite`.
 const MAX_MAPPED: u64 = 64 << 30;
 
@@ -58,6 +60,10 @@ pub(crate) struct Mapping {
     ready: AtomicU64,
     /// Bytes from the start whose pages were let go.
     released: AtomicU64,
+    /// Bytes from the start whose pages the worker mapped in ahead of the writers.
+    prefaulted: AtomicU64,
+    /// The kernel cannot map pages in ahead (`MADV_POPULATE_WRITE`, Linux 5.14).
+    no_prefault: AtomicBool,
     /// The file system cannot `fallocate`: every line goes with `pwrite`.
     refused: AtomicBool,
 }
@@ -97,6 +103,8 @@ impl Mapping {
             len,
             ready: AtomicU64::new(ready),
             released: AtomicU64::new(0),
+            prefaulted: AtomicU64::new(0),
+            no_prefault: AtomicBool::new(false),
             refused: AtomicBool::new(false),
         })
     }
@@ -164,6 +172,49 @@ impl Mapping {
         true
     }
 
+    /// Grows the file past `end`, the end of the lines, and maps in the pages
+    /// just past it, so the writers that come next take no page fault: the
+    /// first write to a page of a file costs microseconds in the kernel,
+    /// which the delivery worker pays here instead of `track()`. Only the
+    /// worker calls this, and only for the active file.
+    pub(crate) fn prepare(&self, file: &File, end: u64) {
+        let want = end.saturating_add(PREFAULT).min(self.len);
+        if !self.grow(file, want) || self.no_prefault.load(SeqCst) {
+            return;
+        }
+        let from = self.prefaulted.load(SeqCst).max(end) / RELEASE_STEP * RELEASE_STEP;
+        let to = want / RELEASE_STEP * RELEASE_STEP;
+        let (Ok(start), Ok(len)) = (
+            usize::try_from(from),
+            usize::try_from(to.saturating_sub(from)),
+        ) else {
+            return;
+        };
+        if len == 0 {
+            return;
+        }
+        // SAFETY: `from..to` lies inside the mapping and inside the file
+        // (`to <= want <= ready`, `grow` succeeded), and `from` is a multiple
+        // of the page size. `MADV_POPULATE_WRITE` faults the pages in as a
+        // write would, without changing a byte, so writes under way there
+        // are unaffected; past the file's end it fails instead of raising
+        // `SIGBUS`. No Rust reference into the mapping exists.
+        let populated = unsafe {
+            madvise(
+                self.base.as_ptr().add(start).cast(),
+                len,
+                Advice::LinuxPopulateWrite,
+            )
+        };
+        match populated {
+            Ok(()) => {
+                self.prefaulted.fetch_max(to, SeqCst);
+            }
+            Err(Errno::INVAL) => self.no_prefault.store(true, SeqCst),
+            Err(error) => tracing::debug!(%error, "could not map journal pages in ahead"),
+        }
+    }
+
     /// Unmaps from the process (not from the file) the pages below `upto`.
     fn release_before(&self, upto: u64) {
         let upto = upto / RELEASE_STEP * RELEASE_STEP;
@@ -200,6 +251,7 @@ impl Mapping {
     pub(crate) fn forget(&self) {
         self.ready.store(0, SeqCst);
         self.released.store(0, SeqCst);
+        self.prefaulted.store(0, SeqCst);
     }
 }
 

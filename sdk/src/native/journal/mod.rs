@@ -47,6 +47,10 @@ mod mapped {
         pub(crate) fn forget(&self) {
             match *self {}
         }
+
+        pub(crate) fn prepare(&self, _: &File, _: u64) {
+            match *self {}
+        }
     }
 }
 
@@ -174,6 +178,16 @@ impl JournalFiles {
             Ok(())
         } else {
             write_at(file, bytes, reservation.offset)
+        }
+    }
+
+    /// Makes room ahead of the writers of the active file (its mapping's
+    /// pages mapped in), so that `track()` meets no page fault. For the
+    /// delivery worker, on each of its turns.
+    pub(crate) fn prepare(&self) {
+        let (side, end) = self.active();
+        if let Some(map) = &self.maps[side] {
+            map.prepare(self.file(side), end);
         }
     }
 

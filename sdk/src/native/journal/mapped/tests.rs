@@ -181,3 +181,45 @@ fn pages_written_through_the_mapping_leave_the_apps_memory() {
         "{resident} bytes of {written} written stay in memory"
     );
 }
+
+/// Minor page faults this thread has taken, from `/proc/thread-self/stat`.
+fn page_faults() -> u64 {
+    let stat = std::fs::read_to_string("/proc/thread-self/stat").expect("stat");
+    let after_name = &stat[stat.rfind(')').expect("name in parentheses") + 1..];
+    // Fields from the third on: state, ppid, pgrp, session, tty, tpgid, flags, minflt.
+    after_name
+        .split_whitespace()
+        .nth(7)
+        .and_then(|n| n.parse().ok())
+        .expect("minflt")
+}
+
+#[test]
+fn after_the_worker_prepares_the_file_writers_take_no_page_faults() {
+    let line = [b"y".repeat(229), b"\n".to_vec()].concat();
+    // Half a mebibyte: less than what is prepared ahead.
+    let lines = (512 << 10) / line.len();
+    let faults = |prepare: bool| {
+        let dir = tempfile::tempdir().expect("dir");
+        let journal = JournalFiles::new(files(&dir), 0, 0, 1 << 30);
+        journal.append(&line).expect("first line");
+        if prepare {
+            journal.prepare();
+        }
+        let before = page_faults();
+        for _ in 0..lines {
+            journal.append(&line).expect("appends");
+        }
+        page_faults() - before
+    };
+    let unprepared = faults(false);
+    let prepared = faults(true);
+    assert!(
+        unprepared >= 100,
+        "writing fresh pages faults ({unprepared} faults)"
+    );
+    assert!(
+        prepared <= 4,
+        "{prepared} page faults after preparing, {unprepared} without"
+    );
+}
