@@ -11,6 +11,7 @@ use time::OffsetDateTime;
 use tokio::sync::mpsc::UnboundedReceiver;
 use usage_protocol::Event;
 
+use crate::core::encoded::encode_kept;
 use crate::core::engine::{Effect, Engine};
 use crate::core::journal::{encode, replay};
 use crate::core::queue::UserKey;
@@ -270,7 +271,10 @@ impl<T: Transport, S: Storage, Ti: Timer> Driver<T, S, Ti> {
             for effect in effects {
                 match effect {
                     Effect::Fate { id, fate } => fates.update(id, fate),
-                    Effect::Journal(record) => journal.push(record),
+                    Effect::Journal(record) => journal.extend(encode(&[record])),
+                    Effect::JournalKept { user, event } => {
+                        encode_kept(user.as_deref(), &event, &mut journal);
+                    }
                     Effect::RewriteJournal => rewrite = true,
                     Effect::CacheSession(session) => {
                         if let Err(error) = self.storage.save_session(session.as_ref()) {
@@ -288,7 +292,7 @@ impl<T: Transport, S: Storage, Ti: Timer> Driver<T, S, Ti> {
         // enough space, and the lines must not be lost meanwhile.
         let mut written = Ok(());
         if !journal.is_empty() {
-            written = self.storage.append_journal(&encode(&journal));
+            written = self.storage.append_journal(&journal);
         }
         let live_bytes = self.engine.live_bytes();
         if (rewrite || self.storage.nearly_full(live_bytes))

@@ -4,8 +4,7 @@
 use std::future::Future;
 use std::time::Duration;
 
-use usage_protocol::Event;
-
+use crate::core::encoded::EncodedEvent;
 use crate::core::engine::Outgoing;
 use crate::core::reply::{HttpReply, TransportError};
 use crate::core::session::CachedSession;
@@ -109,7 +108,7 @@ pub trait Storage {
 
 /// An event `track()` appended to the journal: the user it was tracked
 /// under, the event, and the length of its line (at least its size in a batch).
-pub(crate) type Appended = (Option<String>, Event, usize);
+pub(crate) type Appended = (Option<String>, EncodedEvent, usize);
 
 /// Why `track()` could not write its event to the journal.
 // Only native journals make these; the browser's cannot be appended to by `track()`.

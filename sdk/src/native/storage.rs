@@ -15,6 +15,7 @@ use uuid::Uuid;
 
 use super::journal::{read_at, AppendError, JournalFiles};
 use super::lock::DirLock;
+use crate::core::encoded::{read_add_quickly, EncodedEvent};
 use crate::core::journal::read_add;
 use crate::core::session::CachedSession;
 use crate::error::Error;
@@ -300,7 +301,13 @@ impl Storage for FileStorage {
                 let Some(end) = rest.iter().position(|&b| b == b'\n' || b == 0) else {
                     break;
                 };
-                match read_add(&rest[..end]) {
+                let line = &rest[..end];
+                // `track()`'s own lines are read without parsing the event;
+                // any other shape is read by serde.
+                let read = read_add_quickly(line).map(Some).or_else(|| {
+                    read_add(line).map(|read| read.map(|(u, e)| (u, EncodedEvent::new(&e))))
+                });
+                match read {
                     Some(Some((user, event))) => {
                         into.push((user, event, end));
                         taken += 1;
