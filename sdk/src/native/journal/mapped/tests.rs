@@ -2,7 +2,7 @@
 
 use std::fs::File;
 
-use super::{AHEAD, KEEP};
+use super::{AHEAD, KEEP, PREFAULT, RELEASE_STEP};
 use crate::core::journal::{encode_add, replay};
 use crate::native::journal::{read_at, JournalFiles};
 
@@ -177,7 +177,7 @@ fn pages_written_through_the_mapping_leave_the_apps_memory() {
     let resident = resident_bytes_of(&dir.path().join("a"));
     assert!(resident > 0, "the file is mapped and written through it");
     assert!(
-        resident <= AHEAD + KEEP + (1 << 20),
+        resident <= AHEAD + PREFAULT + KEEP + RELEASE_STEP,
         "{resident} bytes of {written} written stay in memory"
     );
 }
