@@ -166,3 +166,35 @@ fn kept_lines_and_batch_bodies_are_what_serde_writes() {
         );
     }
 }
+
+#[test]
+fn the_add_line_of_track_is_what_serde_writes() {
+    let mut random = Random(7);
+    let mut events: Vec<Event> = (0..3_000).map(|_| random.event()).collect();
+    // Timestamps at the edges of the hand-written formatting, and one with
+    // an offset (left to `time`).
+    let edges = [
+        time::macros::datetime!(0000-01-01 00:00:00 UTC),
+        time::macros::datetime!(9999-12-31 23:59:59.999_999_999 UTC),
+        time::macros::datetime!(2026-12-01 17:09:39.1 UTC),
+        time::macros::datetime!(2026-12-01 17:09:39.12 UTC),
+        time::macros::datetime!(2026-12-01 17:09:39.000_000_001 UTC),
+        time::macros::datetime!(2026-12-01 17:09:39.5 +02:00),
+        OffsetDateTime::UNIX_EPOCH,
+    ];
+    for ts in edges {
+        let mut event = random.event();
+        event.ts = ts;
+        events.push(event);
+    }
+    for event in events {
+        let user = random.user();
+        let mut line = Vec::new();
+        encode_add(user.as_deref(), &event, &mut line);
+        let record = Record::Add { user, event };
+        assert_eq!(
+            String::from_utf8(line).expect("utf-8"),
+            String::from_utf8(encode(&[record])).expect("utf-8")
+        );
+    }
+}
