@@ -236,8 +236,9 @@ impl Storage for FileStorage {
         self.load_journal()
     }
 
-    // A write that returned is in the OS page cache and survives the process
-    // being killed; only a machine crash before the kernel flushes loses it.
+    // Lines copied into the journal (through its mapping or with `pwrite`)
+    // are in the OS page cache and survive the process being killed; only a
+    // machine crash before the kernel flushes loses them.
     fn append_journal(&mut self, lines: &[u8]) -> Result<(), StorageError> {
         self.journal
             .append(lines)
