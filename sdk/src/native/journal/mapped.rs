@@ -49,8 +49,13 @@ const RELEASE_STEP: u64 = 64 << 10;
 /// about 9,000 events of 230 bytes, more than a burst writes between two
 /// turns of the worker.
 const PREFAULT: u64 = 2 << 20;
-/// Most bytes of a file mapped; lines beyond go with `pwrite`.
-const MAX_MAPPED: u64 = 64 << 30;
+/// Most bytes of a file mapped; lines beyond go with `pwrite`. A 32-bit
+/// process has little address space to spare for two journal files.
+const MAX_MAPPED: u64 = if usize::BITS >= 64 {
+    64 << 30
+} else {
+    64 << 20
+};
 
 /// A writable shared mapping of one journal file, from its first byte.
 #[derive(Debug)]
