@@ -186,7 +186,7 @@ impl FileStorage {
                 .map_err(|e| failed("cannot read", &self.dir, e))?;
             self.unread.truncate(kept + read);
             if !quiet {
-                if let Some(zero) = self.unread[kept..].iter().position(|&b| b == 0) {
+                if let Some(zero) = memchr::memchr(0, &self.unread[kept..]) {
                     self.unread.truncate(kept + zero);
                     break;
                 }
@@ -299,7 +299,7 @@ impl Storage for FileStorage {
             while taken < room {
                 let rest = &self.unread[self.consumed + used..];
                 // A NUL ends a line too: the zeros of a write that failed.
-                let Some(end) = rest.iter().position(|&b| b == b'\n' || b == 0) else {
+                let Some(end) = memchr::memchr2(b'\n', 0, rest) else {
                     break;
                 };
                 let line = &rest[..end];

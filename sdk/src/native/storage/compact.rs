@@ -135,11 +135,8 @@ impl FileStorage {
                 .map_err(|e| failed("cannot read", &self.dir, e))?;
             // Up to the first write under way (zeros), and only whole lines:
             // the rest of a line cut here comes later, after the switch.
-            let written = buffer[..read].iter().position(|&b| b == 0).unwrap_or(read);
-            let whole = buffer[..written]
-                .iter()
-                .rposition(|&b| b == b'\n')
-                .map_or(0, |last| last + 1);
+            let written = memchr::memchr(0, &buffer[..read]).unwrap_or(read);
+            let whole = memchr::memrchr(b'\n', &buffer[..written]).map_or(0, |last| last + 1);
             write_at(self.journal.file(to), &buffer[..whole], at)
                 .map_err(|e| failed("cannot compact", &self.dir, e))?;
             position += whole as u64;
