@@ -90,6 +90,7 @@ pub(crate) struct Reservation<'a> {
     pub(crate) side: usize,
     pub(crate) offset: u64,
     /// How many bytes it holds.
+    #[cfg_attr(not(any(target_os = "linux", target_os = "android")), allow(dead_code))]
     len: u64,
 }
 
