@@ -83,6 +83,7 @@ impl Random {
     }
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 fn serde_add(line: &[u8]) -> Option<(Option<String>, Event)> {
     match serde_json::from_slice::<Record>(line) {
         Ok(Record::Add { user, event }) => Some((user, event)),
