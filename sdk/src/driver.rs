@@ -11,6 +11,7 @@ use time::OffsetDateTime;
 use tokio::sync::mpsc::UnboundedReceiver;
 use usage_protocol::Event;
 
+use crate::core::encoded::encode_kept;
 use crate::core::engine::{Effect, Engine};
 use crate::core::journal::{encode, replay};
 use crate::core::queue::UserKey;
@@ -78,14 +79,25 @@ impl Backlog {
         self.0.load(Ordering::Acquire)
     }
 
-    /// One event was taken up (or its append failed). Saturating: events an
-    /// earlier run left in the journal are taken up without being counted in.
+    /// One event was taken up (or its append failed).
     pub(crate) fn taken(&self) {
+        self.taken_many(1);
+    }
+
+    /// `count` events were taken up, counted down at once: the worker takes
+    /// them a turn at a time, and `track()` counts each of its events up on
+    /// the same word, so fewer writes from the worker mean fewer waits for
+    /// that word on the app's side. Saturating: events an earlier run left in
+    /// the journal are taken up without being counted in.
+    pub(crate) fn taken_many(&self, count: usize) {
+        if count == 0 {
+            return;
+        }
         // The closure always returns a value, so the update always succeeds.
         let _ = self
             .0
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                Some(n.saturating_sub(1))
+                Some(n.saturating_sub(count))
             });
     }
 }
@@ -155,6 +167,7 @@ impl<T: Transport, S: Storage, Ti: Timer> Driver<T, S, Ti> {
             while let Ok(task) = self.tasks.try_recv() {
                 self.handle(task, &mut waiters, &mut stopping);
             }
+            self.storage.prepare_appends();
             let now = self.clock.mono_ms();
             self.intake(now, mark, &mut users);
             while let Some(batch) = self.engine.poll(now, self.sent_at()) {
@@ -216,8 +229,8 @@ impl<T: Transport, S: Storage, Ti: Timer> Driver<T, S, Ti> {
             if let Err(error) = self.storage.take_appended(room, mark, &mut taken) {
                 tracing::warn!(%error, "could not read the journal of unsent events");
             }
+            self.backlog.taken_many(taken.len());
             for (user, event, size) in taken {
-                self.backlog.taken();
                 self.engine.take(users.key(user), event, size, now);
             }
         }
@@ -269,7 +282,10 @@ impl<T: Transport, S: Storage, Ti: Timer> Driver<T, S, Ti> {
             for effect in effects {
                 match effect {
                     Effect::Fate { id, fate } => fates.update(id, fate),
-                    Effect::Journal(record) => journal.push(record),
+                    Effect::Journal(record) => journal.extend(encode(&[record])),
+                    Effect::JournalKept { user, event } => {
+                        encode_kept(user.as_deref(), &event, &mut journal);
+                    }
                     Effect::RewriteJournal => rewrite = true,
                     Effect::CacheSession(session) => {
                         if let Err(error) = self.storage.save_session(session.as_ref()) {
@@ -287,7 +303,7 @@ impl<T: Transport, S: Storage, Ti: Timer> Driver<T, S, Ti> {
         // enough space, and the lines must not be lost meanwhile.
         let mut written = Ok(());
         if !journal.is_empty() {
-            written = self.storage.append_journal(&encode(&journal));
+            written = self.storage.append_journal(&journal);
         }
         let live_bytes = self.engine.live_bytes();
         if (rewrite || self.storage.nearly_full(live_bytes))
@@ -298,9 +314,7 @@ impl<T: Transport, S: Storage, Ti: Timer> Driver<T, S, Ti> {
             written = self.storage.replace_journal(&snapshot);
             let dropped = self.storage.take_dropped();
             if !dropped.is_empty() {
-                for _ in &dropped {
-                    self.backlog.taken();
-                }
+                self.backlog.taken_many(dropped.len());
                 self.engine.dropped_unread(dropped);
                 // Their fates are effects of their own.
                 let mut fates = lock(&self.shared.fates);

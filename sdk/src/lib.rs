@@ -56,7 +56,8 @@
 //!   opted out instead.
 //!   Nothing of an opted-out user stays in the journal or is sent after a restart.
 //! * Native: `track()` appends the event to a journal in the data folder
-//!   with one write before it returns `Queued`, so from then on the event
+//!   before it returns `Queued` (on Linux one copy into a shared memory
+//!   mapping of the file, elsewhere one write), so from then on the event
 //!   survives the process being killed at any instant, and every restart. The
 //!   journal is the queue: the worker keeps up to 10,000 events in memory
 //!   (`max_queued_events`) and reads the rest from disk as room frees, up to

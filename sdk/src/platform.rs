@@ -4,8 +4,7 @@
 use std::future::Future;
 use std::time::Duration;
 
-use usage_protocol::Event;
-
+use crate::core::encoded::EncodedEvent;
 use crate::core::engine::Outgoing;
 use crate::core::reply::{HttpReply, TransportError};
 use crate::core::session::CachedSession;
@@ -98,6 +97,9 @@ pub trait Storage {
     fn take_dropped(&mut self) -> Vec<uuid::Uuid> {
         Vec::new()
     }
+    /// Gets the journal `track()` appends to ready for the next lines, so
+    /// that appending stays cheap; called on every turn of the delivery loop.
+    fn prepare_appends(&self) {}
     /// Whether events appended by `track()` wait unread.
     fn appended_waiting(&self) -> bool {
         false
@@ -106,7 +108,7 @@ pub trait Storage {
 
 /// An event `track()` appended to the journal: the user it was tracked
 /// under, the event, and the length of its line (at least its size in a batch).
-pub(crate) type Appended = (Option<String>, Event, usize);
+pub(crate) type Appended = (Option<String>, EncodedEvent, usize);
 
 /// Why `track()` could not write its event to the journal.
 // Only native journals make these; the browser's cannot be appended to by `track()`.

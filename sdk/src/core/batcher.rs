@@ -1,9 +1,7 @@
-//! When to send, and which events go together in one batch.
+//! When to send, and which events go together in one batch (the body is
+//! written by [`super::encoded::encode_batch`]).
 
-use serde::Serialize;
-use time::OffsetDateTime;
 use usage_protocol::limits::{MAX_BODY_BYTES, MAX_EVENTS_PER_BATCH};
-use usage_protocol::{Event, SdkInfo};
 use uuid::Uuid;
 
 use super::queue::{Pending, UserKey};
@@ -107,29 +105,10 @@ pub fn due_at<'a>(
         .map(|p| p.ready_at.saturating_add(policy.interval_ms))
 }
 
-/// A batch body borrowing its events: the same JSON as
-/// [`usage_protocol::Batch`] with no token, without copying the events.
-#[derive(Serialize)]
-struct BatchBody<'a> {
-    #[serde(with = "time::serde::rfc3339")]
-    sent_at: OffsetDateTime,
-    sdk: &'a SdkInfo,
-    events: &'a [&'a Event],
-}
-
-/// The JSON body of a batch of `events`.
-pub fn encode_batch(sent_at: OffsetDateTime, sdk: &SdkInfo, events: &[&Event]) -> Vec<u8> {
-    let body = BatchBody {
-        sent_at,
-        sdk,
-        events,
-    };
-    serde_json::to_vec(&body).expect("batches always serialize")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::encoded::EncodedEvent;
     use std::sync::Arc;
     use time::OffsetDateTime;
     use usage_protocol::Event;
@@ -137,14 +116,16 @@ mod tests {
     fn pending(n: u128, user: &str, size: usize, ready_at: u64) -> Pending {
         Pending {
             user: Some(Arc::from(user)),
-            event: Event::new(
-                Uuid::from_u128(n),
-                "e",
-                OffsetDateTime::UNIX_EPOCH,
-                None,
-                None,
-            )
-            .expect("valid"),
+            event: EncodedEvent::new(
+                &Event::new(
+                    Uuid::from_u128(n),
+                    "e",
+                    OffsetDateTime::UNIX_EPOCH,
+                    None,
+                    None,
+                )
+                .expect("valid"),
+            ),
             size,
             ready_at,
             in_flight: false,
@@ -180,27 +161,6 @@ mod tests {
         let items: Vec<_> = (0..3).map(|n| pending(n, "a/b", 400 * 1024, 0)).collect();
         let batch = select(items.iter(), |_| true, &POLICY, 500, 0, false).expect("big");
         assert_eq!(batch.ids, [0, 1].map(Uuid::from_u128));
-    }
-
-    #[test]
-    fn the_borrowed_body_is_the_protocol_batch() {
-        let events: Vec<Event> = (0..3).map(|n| pending(n, "a/b", 1, 0).event).collect();
-        let sdk = SdkInfo {
-            name: "n".into(),
-            version: "1".into(),
-        };
-        let sent_at = OffsetDateTime::from_unix_timestamp(1_700_000_000).expect("time");
-        let refs: Vec<&Event> = events.iter().collect();
-        let batch = usage_protocol::Batch {
-            token: None,
-            sent_at,
-            sdk: sdk.clone(),
-            events: events.clone(),
-        };
-        assert_eq!(
-            encode_batch(sent_at, &sdk, &refs),
-            serde_json::to_vec(&batch).expect("serializes")
-        );
     }
 
     #[test]

@@ -9,6 +9,7 @@ use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
 use usage_protocol::Event;
 use uuid::Uuid;
 
@@ -54,22 +55,84 @@ pub enum Record {
 #[cfg(not(target_arch = "wasm32"))]
 const ADD_PREFIX: &[u8] = b"{\"add\":";
 
-/// The same shape as [`Record::Add`], borrowing, so `track()` can write its
-/// line without copying the event.
-#[derive(Serialize)]
-#[serde(rename_all = "snake_case")]
-enum AddRef<'a> {
-    Add {
-        user: Option<&'a str>,
-        event: &'a Event,
-    },
+/// Appends the [`Record::Add`] line of `event` (with its newline) to `out`:
+/// the bytes serde writes for that record, written field by field, since
+/// this runs in every `track()`.
+pub fn encode_add(user: Option<&str>, event: &Event, out: &mut Vec<u8>) {
+    out.extend_from_slice(b"{\"add\":{\"user\":");
+    match user {
+        Some(user) => push_json_str(user, out),
+        None => out.extend_from_slice(b"null"),
+    }
+    out.extend_from_slice(b",\"event\":{\"id\":\"");
+    let mut id = uuid::Uuid::encode_buffer();
+    out.extend_from_slice(event.id.hyphenated().encode_lower(&mut id).as_bytes());
+    out.extend_from_slice(b"\",\"name\":");
+    push_json_str(&event.name, out);
+    out.extend_from_slice(b",\"ts\":");
+    push_rfc3339(event.ts, out);
+    if let Some(props) = &event.props {
+        out.extend_from_slice(b",\"props\":");
+        out.extend_from_slice(props.get().as_bytes());
+    }
+    if let Some(session) = &event.session {
+        out.extend_from_slice(b",\"session\":");
+        push_json_str(session, out);
+    }
+    out.extend_from_slice(b"}}}\n");
 }
 
-/// Appends the [`Record::Add`] line of `event` (with its newline) to `out`.
-pub fn encode_add(user: Option<&str>, event: &Event, out: &mut Vec<u8>) {
-    serde_json::to_writer(&mut *out, &AddRef::Add { user, event })
-        .expect("journal records always serialize");
-    out.push(b'\n');
+/// `text` as a JSON string: as it is when nothing in it needs an escape
+/// (serde escapes only `"`, `\` and control characters), else by serde.
+fn push_json_str(text: &str, out: &mut Vec<u8>) {
+    if text.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
+        serde_json::to_writer(&mut *out, text).expect("strings always serialize");
+    } else {
+        out.push(b'"');
+        out.extend_from_slice(text.as_bytes());
+        out.push(b'"');
+    }
+}
+
+/// `ts` as a JSON string in RFC 3339, as `time::serde::rfc3339` writes it:
+/// UTC as `Z`, the fraction of a second without trailing zeros. Other
+/// offsets and years are left to `time`.
+fn push_rfc3339(ts: OffsetDateTime, out: &mut Vec<u8>) {
+    if !ts.offset().is_utc() || !(0..=9999).contains(&ts.year()) {
+        let text = ts
+            .format(&time::format_description::well_known::Rfc3339)
+            .expect("timestamps within RFC 3339 always format");
+        serde_json::to_writer(&mut *out, &text).expect("strings always serialize");
+        return;
+    }
+    let digits = |out: &mut Vec<u8>, value: u32, width: u32| {
+        for place in (0..width).rev() {
+            out.push(b'0' + (value / 10u32.pow(place) % 10) as u8);
+        }
+    };
+    out.push(b'"');
+    digits(out, ts.year().unsigned_abs(), 4);
+    out.push(b'-');
+    digits(out, u32::from(u8::from(ts.month())), 2);
+    out.push(b'-');
+    digits(out, u32::from(ts.day()), 2);
+    out.push(b'T');
+    digits(out, u32::from(ts.hour()), 2);
+    out.push(b':');
+    digits(out, u32::from(ts.minute()), 2);
+    out.push(b':');
+    digits(out, u32::from(ts.second()), 2);
+    let mut nanos = ts.nanosecond();
+    if nanos != 0 {
+        out.push(b'.');
+        let mut width = 9;
+        while nanos % 10 == 0 {
+            nanos /= 10;
+            width -= 1;
+        }
+        digits(out, nanos, width);
+    }
+    out.extend_from_slice(b"Z\"");
 }
 
 /// Reads a line if it is a [`Record::Add`] (written by `track()`): `None` for

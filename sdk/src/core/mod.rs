@@ -6,6 +6,7 @@
 
 pub mod batcher;
 pub mod debugger;
+pub mod encoded;
 pub mod engine;
 pub mod event;
 pub mod gate;

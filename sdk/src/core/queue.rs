@@ -10,8 +10,9 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
-use usage_protocol::Event;
 use uuid::Uuid;
+
+use super::encoded::EncodedEvent;
 
 use super::id_hash::IdHash;
 
@@ -32,7 +33,7 @@ pub struct Pending {
     /// Its user, or `None` while held for a login.
     pub user: Option<UserKey>,
     /// The event as it will be sent.
-    pub event: Event,
+    pub event: EncodedEvent,
     /// Its size in a batch body, in bytes.
     pub size: usize,
     /// When it became ready to send (monotonic milliseconds).
@@ -194,13 +195,13 @@ impl Queue {
     }
 
     /// Gives every held event to `user`, ready from `now`; returns them.
-    pub fn release_held(&mut self, user: &UserKey, now: u64) -> Vec<(Uuid, Event)> {
+    pub fn release_held(&mut self, user: &UserKey, now: u64) -> Vec<EncodedEvent> {
         let mut released = Vec::new();
         for position in std::mem::take(&mut self.held_order) {
             if let Some(pending) = self.at_mut(position).filter(|p| p.user.is_none()) {
                 pending.user = Some(user.clone());
                 pending.ready_at = now;
-                released.push((pending.event.id, pending.event.clone()));
+                released.push(pending.event.clone());
             }
         }
         *self.per_user.entry(user.clone()).or_insert(0) += released.len();
@@ -264,18 +265,21 @@ impl Queue {
 mod tests {
     use super::*;
     use time::OffsetDateTime;
+    use usage_protocol::Event;
 
     fn pending(n: u128, user: Option<&str>) -> Pending {
         Pending {
             user: user.map(Arc::from),
-            event: Event::new(
-                Uuid::from_u128(n),
-                "e",
-                OffsetDateTime::UNIX_EPOCH,
-                None,
-                None,
-            )
-            .expect("valid"),
+            event: EncodedEvent::new(
+                &Event::new(
+                    Uuid::from_u128(n),
+                    "e",
+                    OffsetDateTime::UNIX_EPOCH,
+                    None,
+                    None,
+                )
+                .expect("valid"),
+            ),
             size: 10,
             ready_at: 0,
             in_flight: false,
@@ -300,7 +304,7 @@ mod tests {
         let evicted = queue.push(pending(2, None)).expect("evicts");
         assert_eq!(evicted.event.id, Uuid::from_u128(1));
         let released = queue.release_held(&Arc::from("a/b"), 5);
-        assert_eq!(released[0].0, Uuid::from_u128(2));
+        assert_eq!(released[0].id, Uuid::from_u128(2));
         assert_eq!(queue.held(), 0);
         assert!(queue.has_user("a/b"));
     }

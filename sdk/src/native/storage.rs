@@ -15,6 +15,7 @@ use uuid::Uuid;
 
 use super::journal::{read_at, AppendError, JournalFiles};
 use super::lock::DirLock;
+use crate::core::encoded::{read_add_quickly, EncodedEvent};
 use crate::core::journal::read_add;
 use crate::core::session::CachedSession;
 use crate::error::Error;
@@ -185,7 +186,7 @@ impl FileStorage {
                 .map_err(|e| failed("cannot read", &self.dir, e))?;
             self.unread.truncate(kept + read);
             if !quiet {
-                if let Some(zero) = self.unread[kept..].iter().position(|&b| b == 0) {
+                if let Some(zero) = memchr::memchr(0, &self.unread[kept..]) {
                     self.unread.truncate(kept + zero);
                     break;
                 }
@@ -235,8 +236,9 @@ impl Storage for FileStorage {
         self.load_journal()
     }
 
-    // A write that returned is in the OS page cache and survives the process
-    // being killed; only a machine crash before the kernel flushes loses it.
+    // Lines copied into the journal (through its mapping or with `pwrite`)
+    // are in the OS page cache and survive the process being killed; only a
+    // machine crash before the kernel flushes loses them.
     fn append_journal(&mut self, lines: &[u8]) -> Result<(), StorageError> {
         self.journal
             .append(lines)
@@ -297,10 +299,16 @@ impl Storage for FileStorage {
             while taken < room {
                 let rest = &self.unread[self.consumed + used..];
                 // A NUL ends a line too: the zeros of a write that failed.
-                let Some(end) = rest.iter().position(|&b| b == b'\n' || b == 0) else {
+                let Some(end) = memchr::memchr2(b'\n', 0, rest) else {
                     break;
                 };
-                match read_add(&rest[..end]) {
+                let line = &rest[..end];
+                // `track()`'s own lines are read without parsing the event;
+                // any other shape is read by serde.
+                let read = read_add_quickly(line).map(Some).or_else(|| {
+                    read_add(line).map(|read| read.map(|(u, e)| (u, EncodedEvent::new(&e))))
+                });
+                match read {
                     Some(Some((user, event))) => {
                         into.push((user, event, end));
                         taken += 1;
@@ -321,6 +329,10 @@ impl Storage for FileStorage {
             self.damaged = 0;
         }
         Ok(())
+    }
+
+    fn prepare_appends(&self) {
+        self.journal.prepare();
     }
 
     fn appended_waiting(&self) -> bool {

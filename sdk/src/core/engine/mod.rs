@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use super::batcher::BatchPolicy;
 use super::debugger::{DropReason, Fate};
+use super::encoded::{encode_kept, EncodedEvent};
 use super::journal::{encode, Record, Replayed};
 use super::queue::{Pending, Queue, UserKey, DEFAULT_MAX_HELD, DEFAULT_MAX_QUEUED};
 use super::retry::{Backoff, DEFAULT_RETRY_BASE_MS, DEFAULT_RETRY_CAP_MS};
@@ -70,6 +71,13 @@ pub enum Effect {
     },
     /// Append a line to the journal.
     Journal(Record),
+    /// Append a [`Record::Kept`] line for an event kept as its text.
+    JournalKept {
+        /// `org/sub`, or none yet.
+        user: Option<String>,
+        /// The event.
+        event: EncodedEvent,
+    },
     /// Replace the journal with [`Engine::snapshot`].
     RewriteJournal,
     /// Replace the cached login (`None`: clear it).
@@ -181,11 +189,11 @@ impl Engine {
             {
                 continue;
             }
-            let size = encoded_len(&event);
+            let event = EncodedEvent::new(&event);
             self.queue.push(Pending {
                 user,
+                size: event.json().len(),
                 event,
-                size,
                 ready_at: 0,
                 in_flight: false,
             });
@@ -216,15 +224,12 @@ impl Engine {
                 DropReason::OptedOut,
             );
         } else if self.queue.held() > 0 {
-            for (id, event) in self.queue.release_held(&user, now) {
+            for event in self.queue.release_held(&user, now) {
                 self.effects.push(Effect::Fate {
-                    id,
+                    id: event.id,
                     fate: Fate::Queued,
                 });
-                self.journal(Record::Kept {
-                    user: Some(user.to_string()),
-                    event,
-                });
+                self.journal_kept(Some(user.to_string()), event);
             }
         }
         if self.sendable_count() > 0 {
@@ -241,18 +246,24 @@ impl Engine {
 
     /// A new event from `track()`, for whoever is logged in now; journals it.
     pub fn track(&mut self, event: Event, now: u64) {
-        self.admit(None, event, None, now);
+        self.admit(None, EncodedEvent::new(&event), None, now);
     }
 
     /// An event `track()` already wrote to the journal, under `user` (`None`:
     /// held, unless someone has logged in since); `size` bounds its size in a
     /// batch (its journal line's length).
-    pub fn take(&mut self, user: Option<UserKey>, event: Event, size: usize, now: u64) {
+    pub fn take(&mut self, user: Option<UserKey>, event: EncodedEvent, size: usize, now: u64) {
         self.admit(user, event, Some(size), now);
     }
 
     /// `size` is known for events taken from the journal, which are journaled.
-    fn admit(&mut self, tracked_as: Option<UserKey>, event: Event, size: Option<usize>, now: u64) {
+    fn admit(
+        &mut self,
+        tracked_as: Option<UserKey>,
+        event: EncodedEvent,
+        size: Option<usize>,
+        now: u64,
+    ) {
         let journaled = size.is_some();
         let id = event.id;
         let user = tracked_as
@@ -279,17 +290,14 @@ impl Engine {
         let user_text = || user.as_ref().map(|u| u.to_string());
         if !journaled || (tracked_as.is_none() && user.is_some()) {
             // Not journaled yet, or held when tracked but a login came first.
-            self.journal(Record::Kept {
-                user: user_text(),
-                event: event.clone(),
-            });
+            self.journal_kept(user_text(), event.clone());
         } else {
             self.journal_lines += 1;
         }
         // `track()` showed an event it journaled as held or queued already;
         // only a held one that a login took since has news.
         let news = !journaled || (tracked_as.is_none() && user.is_some());
-        let size = size.unwrap_or_else(|| encoded_len(&event));
+        let size = size.unwrap_or(event.json().len());
         let evicted = self.queue.push(Pending {
             user,
             event,
@@ -372,6 +380,11 @@ impl Engine {
         self.effects.push(Effect::Journal(record));
     }
 
+    fn journal_kept(&mut self, user: Option<String>, event: EncodedEvent) {
+        self.journal_lines += 1;
+        self.effects.push(Effect::JournalKept { user, event });
+    }
+
     fn rewrite_journal(&mut self) {
         if !self.rewrite_asked {
             self.rewrite_asked = true;
@@ -381,7 +394,7 @@ impl Engine {
 
     /// The journal's full content now: the tokens still needed and every unsent event.
     pub fn snapshot(&mut self) -> Vec<u8> {
-        let mut records: Vec<Record> = self
+        let tokens: Vec<Record> = self
             .sessions
             .iter()
             .filter(|(user, _)| self.disk_backlog || self.queue.has_user(user))
@@ -390,12 +403,13 @@ impl Engine {
                 token: record.token.clone(),
             })
             .collect();
-        records.extend(self.queue.iter().map(|p| Record::Kept {
-            user: p.user.as_ref().map(|u| u.to_string()),
-            event: p.event.clone(),
-        }));
-        self.journal_lines = records.len();
-        encode(&records)
+        let mut snapshot = encode(&tokens);
+        snapshot.reserve(self.live_bytes());
+        for pending in self.queue.iter() {
+            encode_kept(pending.user.as_deref(), &pending.event, &mut snapshot);
+        }
+        self.journal_lines = tokens.len() + self.queue.len();
+        snapshot
     }
 
     /// Says whether more events wait in the journal on disk than the queue
@@ -455,10 +469,6 @@ impl Engine {
     pub fn backlog(&self) -> (usize, usize) {
         (self.queue.len() - self.queue.held(), self.queue.held())
     }
-}
-
-fn encoded_len(event: &Event) -> usize {
-    serde_json::to_vec(event).map_or(0, |bytes| bytes.len())
 }
 
 #[cfg(test)]

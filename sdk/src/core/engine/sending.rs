@@ -1,11 +1,11 @@
 //! Which batch goes on the wire next, and when.
 
 use time::OffsetDateTime;
-use usage_protocol::Event;
 
 use super::{Effect, Engine, InFlight, Outgoing};
-use crate::core::batcher::{due_at, encode_batch, select};
+use crate::core::batcher::{due_at, select};
 use crate::core::debugger::Fate;
+use crate::core::encoded::{encode_batch, EncodedEvent};
 use crate::core::queue::UserKey;
 
 impl Engine {
@@ -44,7 +44,7 @@ impl Engine {
         };
         let token = self.sessions.get(&selection.user)?.token.clone();
         let ids = selection.ids;
-        let events: Vec<&Event> = ids
+        let events: Vec<&EncodedEvent> = ids
             .iter()
             .filter_map(|id| self.queue.get(id))
             .map(|p| &p.event)

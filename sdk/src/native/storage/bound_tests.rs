@@ -39,7 +39,8 @@ impl Worker {
         storage
             .take_appended(ROOM - self.in_memory.len(), u64::MAX, &mut taken)
             .expect("reads");
-        self.in_memory.extend(taken.into_iter().map(|(_, e, _)| e));
+        self.in_memory
+            .extend(taken.into_iter().map(|(_, e, _)| e.decode()));
         if !acknowledged.is_empty() {
             let ids = acknowledged.iter().map(|e| e.id).collect();
             storage

@@ -16,7 +16,7 @@ impl FileStorage {
         let target = self.journal.file(to);
         let target_path = self.path(JOURNAL_FILES[to]);
         let io = |e| failed("cannot compact into", &target_path, e);
-        target.set_len(0).map_err(io)?;
+        self.journal.empty(to).map_err(io)?;
         let mut head = encode(&[Record::Epoch(self.epoch + 1)]);
         head.extend_from_slice(content);
         write_at(target, &head, 0).map_err(io)?;
@@ -49,8 +49,7 @@ impl FileStorage {
             .sync_data()
             .map_err(|e| failed("cannot sync", &target_path, e))?;
         self.journal
-            .file(from)
-            .set_len(0)
+            .empty(from)
             .map_err(|e| failed("cannot empty", &self.path(JOURNAL_FILES[from]), e))?;
         self.epoch += 1;
         let (_, end) = self.journal.active();
@@ -136,11 +135,8 @@ impl FileStorage {
                 .map_err(|e| failed("cannot read", &self.dir, e))?;
             // Up to the first write under way (zeros), and only whole lines:
             // the rest of a line cut here comes later, after the switch.
-            let written = buffer[..read].iter().position(|&b| b == 0).unwrap_or(read);
-            let whole = buffer[..written]
-                .iter()
-                .rposition(|&b| b == b'\n')
-                .map_or(0, |last| last + 1);
+            let written = memchr::memchr(0, &buffer[..read]).unwrap_or(read);
+            let whole = memchr::memrchr(b'\n', &buffer[..written]).map_or(0, |last| last + 1);
             write_at(self.journal.file(to), &buffer[..whole], at)
                 .map_err(|e| failed("cannot compact", &self.dir, e))?;
             position += whole as u64;

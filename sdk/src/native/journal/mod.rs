@@ -2,13 +2,16 @@
 //! the same time, without a lock between them.
 //!
 //! Two files take turns being the active one. A writer reserves the next
-//! bytes of the active file with one atomic add on `state` and writes its
-//! line there with one positional write (`pwrite`): the line is in the
-//! kernel's page cache when the call returns, so it survives the process
-//! being killed at any later instant. Lines of different writers never mix,
-//! since their ranges do not overlap; a reserved range not yet written reads
-//! as zeros, which is how a reader tells a write in progress from a finished
-//! one (JSON text never holds a NUL byte).
+//! bytes of the active file with one atomic add on `state` and copies its
+//! line there. On Linux and Android the copy goes into a shared memory
+//! mapping of the file ([`mapped`]): no system call, and the line is in the
+//! file's pages of the kernel's page cache when the copy ends, so it
+//! survives the process being killed at any later instant. Elsewhere (or if
+//! the file system cannot grow a file with `fallocate`) it is one positional
+//! write (`pwrite`), with the same guarantee. Lines of different writers
+//! never mix, since their ranges do not overlap; a reserved range not yet
+//! written reads as zeros, which is how a reader tells a write in progress
+//! from a finished one (JSON text never holds a NUL byte).
 //!
 //! Compaction writes what is still needed into the other file, then makes it
 //! the active one and waits until no write to the old file is under way; from
@@ -18,6 +21,40 @@
 use std::fs::File;
 use std::io;
 use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
+
+#[cfg(any(target_os = "linux", target_os = "android"))]
+mod mapped;
+
+/// Elsewhere no file is mapped: every line goes with `pwrite`.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+mod mapped {
+    use super::Reservation;
+    use std::fs::File;
+
+    /// Never made: there is no mapping on this platform.
+    #[derive(Debug)]
+    pub(crate) enum Mapping {}
+
+    impl Mapping {
+        pub(crate) fn new(_: &File, _: u64) -> Option<Self> {
+            None
+        }
+
+        pub(crate) fn write(&self, _: &File, _: &Reservation<'_>, _: &[u8]) -> bool {
+            match *self {}
+        }
+
+        pub(crate) fn forget(&self) {
+            match *self {}
+        }
+
+        pub(crate) fn prepare(&self, _: &File, _: u64) {
+            match *self {}
+        }
+    }
+}
+
+use mapped::Mapping;
 
 /// Bit of `state` naming the active file; the other bits hold its end.
 const SIDE_BIT: u64 = 1 << 63;
@@ -35,6 +72,8 @@ pub(crate) enum AppendError {
 #[derive(Debug)]
 pub(crate) struct JournalFiles {
     files: [File; 2],
+    /// The files mapped for writing, where the platform allows.
+    maps: [Option<Mapping>; 2],
     /// Which file is active (`SIDE_BIT`) and where its next line goes.
     state: AtomicU64,
     /// Writes under way, per file.
@@ -50,6 +89,9 @@ pub(crate) struct Reservation<'a> {
     journal: &'a JournalFiles,
     pub(crate) side: usize,
     pub(crate) offset: u64,
+    /// How many bytes it holds.
+    #[cfg_attr(not(any(target_os = "linux", target_os = "android")), allow(dead_code))]
+    len: u64,
 }
 
 impl Drop for Reservation<'_> {
@@ -73,8 +115,16 @@ fn encode(side: usize, end: u64) -> u64 {
 impl JournalFiles {
     /// `files[active]` is written from `end` on; neither file may grow past `limit`.
     pub(crate) fn new(files: [File; 2], active: usize, end: u64, limit: u64) -> Self {
+        let mut journal = Self::unmapped(files, active, end, limit);
+        journal.maps = [0, 1].map(|side| Mapping::new(&journal.files[side], journal.limit));
+        journal
+    }
+
+    /// The same files written with `pwrite` only.
+    fn unmapped(files: [File; 2], active: usize, end: u64, limit: u64) -> Self {
         Self {
             files,
+            maps: [None, None],
             state: AtomicU64::new(encode(active, end)),
             writers: [AtomicU64::new(0), AtomicU64::new(0)],
             limit: limit.min(SIDE_BIT - 1),
@@ -98,6 +148,7 @@ impl JournalFiles {
                         journal: self,
                         side,
                         offset: state & !SIDE_BIT,
+                        len,
                     })
                 }
                 Err(state) => {
@@ -113,7 +164,43 @@ impl JournalFiles {
     /// Appends `bytes` (whole lines) with one write.
     pub(crate) fn append(&self, bytes: &[u8]) -> Result<(), AppendError> {
         let reservation = self.reserve(bytes.len() as u64)?;
-        write_at(self.file(reservation.side), bytes, reservation.offset).map_err(AppendError::Io)
+        self.write(&reservation, bytes).map_err(AppendError::Io)
+    }
+
+    /// Writes `bytes` at the start of `reservation`: through the file's
+    /// mapping where it has one, else with `pwrite`.
+    pub(crate) fn write(&self, reservation: &Reservation<'_>, bytes: &[u8]) -> io::Result<()> {
+        let side = reservation.side;
+        let file = self.file(side);
+        let mapped = self.maps[side]
+            .as_ref()
+            .is_some_and(|map| map.write(file, reservation, bytes));
+        if mapped {
+            Ok(())
+        } else {
+            write_at(file, bytes, reservation.offset)
+        }
+    }
+
+    /// Makes room ahead of the writers of the active file (its mapping's
+    /// pages mapped in), so that `track()` meets no page fault. For the
+    /// delivery worker, on each of its turns.
+    pub(crate) fn prepare(&self) {
+        let (side, end) = self.active();
+        if let Some(map) = &self.maps[side] {
+            map.prepare(self.file(side), end);
+        }
+    }
+
+    /// Empties file `side`. Only for a file that is not the active one and
+    /// that no write is under way to (after [`Self::switch`] returned, or
+    /// before it is made the active one).
+    pub(crate) fn empty(&self, side: usize) -> io::Result<()> {
+        debug_assert!(self.active().0 != side, "the active file is never emptied");
+        if let Some(map) = &self.maps[side] {
+            map.forget();
+        }
+        self.files[side].set_len(0)
     }
 
     /// The active file and its end.
@@ -136,11 +223,6 @@ impl JournalFiles {
     pub(crate) fn switch(&self, to: usize, at: u64, tail_from: u64) -> (u64, Reservation<'_>) {
         // The tail is a write under way in `to` until it is copied.
         self.writers[to].fetch_add(1, SeqCst);
-        let tail = Reservation {
-            journal: self,
-            side: to,
-            offset: at,
-        };
         let mut old = self.state.load(SeqCst);
         loop {
             let old_end = old & !SIDE_BIT;
@@ -150,6 +232,12 @@ impl JournalFiles {
                 Err(actual) => old = actual,
             }
         }
+        let tail = Reservation {
+            journal: self,
+            side: to,
+            offset: at,
+            len: (old & !SIDE_BIT).saturating_sub(tail_from),
+        };
         let from = side_of(old);
         while !self.quiet(from) {
             // A writer between its reservation and the end of its `pwrite`.

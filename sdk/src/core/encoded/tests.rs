@@ -1,0 +1,201 @@
+//! The quick reader and the encoders against serde, over random events.
+
+use serde_json::{json, Value};
+use time::OffsetDateTime;
+use usage_protocol::{Batch, Event, SdkInfo};
+use uuid::Uuid;
+
+use super::*;
+use crate::core::journal::{encode, encode_add, Record};
+
+/// A small deterministic generator (xorshift), so a failure can be replayed.
+struct Random(u64);
+
+impl Random {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn pick<'a, T>(&mut self, from: &'a [T]) -> &'a T {
+        &from[(self.next() % from.len() as u64) as usize]
+    }
+
+    /// Text with what JSON must escape, and characters beyond ASCII.
+    fn text(&mut self, max: u64) -> String {
+        let chars = [
+            'a',
+            'Z',
+            '0',
+            ' ',
+            '"',
+            '\\',
+            '\n',
+            '\u{1}',
+            'é',
+            '/',
+            '\u{1F600}',
+            '}',
+            ',',
+        ];
+        (0..1 + self.next() % max)
+            .map(|_| *self.pick(&chars))
+            .collect()
+    }
+
+    fn props(&mut self, depth: u32) -> Value {
+        let mut object = serde_json::Map::new();
+        for _ in 0..self.next() % 4 {
+            let value = match self.next() % 5 {
+                0 => json!(self.text(12)),
+                1 => json!(self.next() % 100_000),
+                2 => json!(-0.5),
+                3 if depth < 3 => self.props(depth + 1),
+                _ => json!([true, null, self.text(3)]),
+            };
+            object.insert(self.text(6), value);
+        }
+        Value::Object(object)
+    }
+
+    fn event(&mut self) -> Event {
+        let names = ["a", "screen.opened", "x:y-z_1", "report.exported"];
+        let props = (self.next() % 3 != 0)
+            .then(|| serde_json::value::to_raw_value(&self.props(0)).expect("props serialize"));
+        let session = (self.next() % 2 == 0).then(|| self.text(20));
+        let ts = OffsetDateTime::from_unix_timestamp_nanos(
+            i128::from(self.next() % 4_000_000_000_000) * 1_000_000,
+        )
+        .expect("time");
+        let id = Uuid::from_u128(u128::from(self.next()) << 64 | u128::from(self.next()));
+        let name = *self.pick(&names[..]);
+        Event::new(id, name, ts, props, session).expect("valid")
+    }
+
+    fn user(&mut self) -> Option<String> {
+        match self.next() % 3 {
+            0 => None,
+            1 => Some("acme/bob".to_owned()),
+            _ => Some(format!("acme/{}", self.text(10))),
+        }
+    }
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn serde_add(line: &[u8]) -> Option<(Option<String>, Event)> {
+    match serde_json::from_slice::<Record>(line) {
+        Ok(Record::Add { user, event }) => Some((user, event)),
+        _ => None,
+    }
+}
+
+#[test]
+#[cfg(not(target_arch = "wasm32"))]
+fn the_quick_reader_reads_what_serde_reads_and_nothing_it_would_refuse() {
+    let mut quick = 0;
+    for n in 0..8_000u64 {
+        let mut random = Random(0x5eed + n);
+        let (user, event) = (random.user(), random.event());
+        let mut line = Vec::new();
+        encode_add(user.as_deref(), &event, &mut line);
+        let line = &line[..line.len() - 1];
+        let expected = serde_add(line).expect("serde reads its own line");
+        if let Some((read_user, read)) = read_add_quickly(line) {
+            quick += 1;
+            assert_eq!((read_user, read.decode()), expected);
+            assert_eq!(read.id, event.id);
+            assert_eq!(
+                read.json(),
+                serde_json::to_string(&event).expect("serializes")
+            );
+        }
+        // Every line cut short, and with a byte changed: the quick reader
+        // takes none that serde would refuse, and reads the same as serde.
+        for cut in (1..line.len()).step_by(7) {
+            if let Some((read_user, read)) = read_add_quickly(&line[..cut]) {
+                assert_eq!(Some((read_user, read.decode())), serde_add(&line[..cut]));
+            }
+        }
+        let mut damaged = line.to_vec();
+        let at = (random.next() % damaged.len() as u64) as usize;
+        damaged[at] = *random.pick(b"{}\":,x\0 ");
+        if let Some((read_user, read)) = read_add_quickly(&damaged) {
+            let by_serde = serde_add(&damaged)
+                .unwrap_or_else(|| panic!("serde refuses {:?}", String::from_utf8_lossy(&damaged)));
+            assert_eq!((read_user, read.id), (by_serde.0, by_serde.1.id));
+        }
+    }
+    assert!(quick > 4_000, "most lines take the quick path ({quick})");
+}
+
+#[test]
+fn kept_lines_and_batch_bodies_are_what_serde_writes() {
+    let mut random = Random(42);
+    let sdk = SdkInfo {
+        name: "usage-sdk-rust".into(),
+        version: "0.1.0".into(),
+    };
+    for round in 0..200 {
+        let events: Vec<Event> = (0..round % 7).map(|_| random.event()).collect();
+        let encoded: Vec<EncodedEvent> = events.iter().map(EncodedEvent::new).collect();
+        for (event, encoded) in events.iter().zip(&encoded) {
+            let user = random.user();
+            let mut line = Vec::new();
+            encode_kept(user.as_deref(), encoded, &mut line);
+            let record = Record::Kept {
+                user,
+                event: event.clone(),
+            };
+            assert_eq!(line, encode(&[record]));
+        }
+        let sent_at = OffsetDateTime::from_unix_timestamp_nanos(
+            1_700_000_000_000_000_000 + i128::from(random.next() % 1_000_000_000),
+        )
+        .expect("time");
+        let refs: Vec<&EncodedEvent> = encoded.iter().collect();
+        let batch = Batch {
+            token: None,
+            sent_at,
+            sdk: sdk.clone(),
+            events: events.clone(),
+        };
+        assert_eq!(
+            String::from_utf8(encode_batch(sent_at, &sdk, &refs)).expect("utf-8"),
+            serde_json::to_string(&batch).expect("serializes")
+        );
+    }
+}
+
+#[test]
+fn the_add_line_of_track_is_what_serde_writes() {
+    let mut random = Random(7);
+    let mut events: Vec<Event> = (0..3_000).map(|_| random.event()).collect();
+    // Timestamps at the edges of the hand-written formatting, and one with
+    // an offset (left to `time`).
+    let edges = [
+        time::macros::datetime!(0000-01-01 00:00:00 UTC),
+        time::macros::datetime!(9999-12-31 23:59:59.999_999_999 UTC),
+        time::macros::datetime!(2026-12-01 17:09:39.1 UTC),
+        time::macros::datetime!(2026-12-01 17:09:39.12 UTC),
+        time::macros::datetime!(2026-12-01 17:09:39.000_000_001 UTC),
+        time::macros::datetime!(2026-12-01 17:09:39.5 +02:00),
+        OffsetDateTime::UNIX_EPOCH,
+    ];
+    for ts in edges {
+        let mut event = random.event();
+        event.ts = ts;
+        events.push(event);
+    }
+    for event in events {
+        let user = random.user();
+        let mut line = Vec::new();
+        encode_add(user.as_deref(), &event, &mut line);
+        let record = Record::Add { user, event };
+        assert_eq!(
+            String::from_utf8(line).expect("utf-8"),
+            String::from_utf8(encode(&[record])).expect("utf-8")
+        );
+    }
+}
