@@ -21,8 +21,11 @@
 //! after its batch failed is harmless: the retry carries the same
 //! `Nats-Msg-Id`.
 
+mod auth;
+mod servers;
 mod stats;
 
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use async_nats::connection::State;
@@ -36,11 +39,21 @@ use stats::{Failure, PublishStats};
 /// Where and how the sink publishes.
 #[derive(Debug, Clone)]
 pub struct NatsConfig {
-    /// Server URL, `nats://host:port` (credentials may ride in it:
-    /// `nats://user:password@host:port`), or several, comma-separated.
+    /// Server URL, `nats://host:port` (credentials may ride in it,
+    /// percent-encoded: `nats://user:password@host:port` or
+    /// `nats://token@host:port`), or several, comma-separated.
     pub url: String,
     /// An authentication token, when the server wants one.
     pub token: Option<String>,
+    /// User and password, when the server wants them and they are not in
+    /// the URL.
+    pub user_password: Option<(String, String)>,
+    /// A `.creds` file (user JWT and nkey seed), for a server in operator
+    /// mode.
+    pub creds_file: Option<PathBuf>,
+    /// A file holding an nkey user seed (`SU...`), for a server that lists
+    /// users by nkey.
+    pub nkey_file: Option<PathBuf>,
     /// Subjects are `<prefix>.<org>`.
     pub subject_prefix: String,
     /// The stream that holds the subjects.
@@ -59,6 +72,9 @@ impl Default for NatsConfig {
         Self {
             url: "nats://127.0.0.1:4222".to_owned(),
             token: None,
+            user_password: None,
+            creds_file: None,
+            nkey_file: None,
             subject_prefix: "usage.events".to_owned(),
             stream: "USAGE_EVENTS".to_owned(),
             create_stream: true,
@@ -102,7 +118,7 @@ const MAX_ACKS_IN_FLIGHT: usize = 1 << 18;
 impl NatsSink {
     /// Connects, then finds the stream (creating it, when allowed, if absent).
     pub async fn connect(config: NatsConfig) -> Result<Self> {
-        let mut options = async_nats::ConnectOptions::new()
+        let options = async_nats::ConnectOptions::new()
             .name("usage-server")
             .connection_timeout(config.timeout)
             // Back at the broker within a second of its return.
@@ -112,11 +128,9 @@ impl NatsSink {
             .event_callback(|event| async move {
                 tracing::warn!(%event, "NATS connection");
             });
-        if let Some(token) = &config.token {
-            options = options.token(token.clone());
-        }
+        let (options, servers) = auth::apply(options, &config)?;
         let client = options
-            .connect(config.url.as_str())
+            .connect(servers)
             .await
             .map_err(|e| failure(std::io::ErrorKind::NotConnected, e))?;
         let jetstream = jetstream::ContextBuilder::new()
