@@ -24,6 +24,7 @@
 mod auth;
 mod servers;
 mod stats;
+mod tail;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -107,6 +108,8 @@ pub struct NatsSink {
     jetstream: jetstream::Context,
     subject_prefix: String,
     stream: String,
+    /// The stream's duplicate window, as the broker reported it at start.
+    duplicate_window: Duration,
     timeout: Duration,
     stats: PublishStats,
 }
@@ -172,6 +175,7 @@ impl NatsSink {
             jetstream,
             subject_prefix: config.subject_prefix,
             stream: config.stream,
+            duplicate_window: settings.duplicate_window,
             timeout: config.timeout,
             stats: PublishStats::default(),
         })
@@ -275,12 +279,24 @@ impl Sink for NatsSink {
         Box::pin(async { Ok(()) })
     }
 
-    fn recent_ids(&self, _limit: usize) -> BoxFuture<'_, Result<Vec<(String, uuid::Uuid)>>> {
-        // The stream's own duplicate window already drops a retry that
-        // reaches a fresh instance, by `Nats-Msg-Id`; reading the stream
-        // back at start would only move that count from `accepted` to
-        // `duplicates`.
-        Box::pin(async { Ok(Vec::new()) })
+    fn recent_ids(&self, limit: usize) -> BoxFuture<'_, Result<Vec<(String, uuid::Uuid)>>> {
+        Box::pin(async move {
+            let mut ids = Vec::new();
+            self.each_id_in_window(limit, &mut |org, id| ids.push((org.to_owned(), id)))
+                .await?;
+            ids.reverse();
+            Ok(ids)
+        })
+    }
+
+    fn each_recent_id<'a>(
+        &'a self,
+        limit: usize,
+        each: &'a mut (dyn FnMut(&str, uuid::Uuid) + Send),
+    ) -> BoxFuture<'a, Result<()>> {
+        // What JetStream would drop as a duplicate, the collector counts as
+        // one after a restart too (see `tail`).
+        Box::pin(self.each_id_in_window(limit, each))
     }
 
     fn ready(&self) -> BoxFuture<'_, Result<()>> {
