@@ -16,6 +16,7 @@ use api::*;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use nkeys::KeyPair;
+use pipeline_consumer::Login;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use support::ports::free_loopback_addr;
@@ -249,10 +250,40 @@ async fn the_collector_logs_in_by_nkey_or_by_user_and_password_and_is_refused_wi
         "collector".to_owned(),
         "s3cret".to_owned(),
     );
-    assert_eq!(
-        stored_ids(&broker.url(), reader).await,
-        vec![first, second, third]
+    let ids = vec![first, second, third];
+    assert_eq!(stored_ids(&broker.url(), reader).await, ids);
+
+    // The pipeline consumer logs in the same ways, and refuses a wrong
+    // login at once instead of retrying it.
+    let out = tempfile::tempdir().expect("out");
+    let consume = |login: Login| pipeline_consumer::Config {
+        login,
+        idle: Some(Duration::from_secs(1)),
+        ..pipeline_consumer::Config::new(&broker.url(), out.path())
+    };
+    let wrong = Login::UserPassword("loader".to_owned(), "wrong".to_owned());
+    let refused = pipeline_consumer::run(&consume(wrong), std::future::pending()).await;
+    assert!(
+        matches!(refused, Err(pipeline_consumer::Error::Config(_))),
+        "{refused:?}"
     );
+    let written = tokio::time::timeout(
+        Duration::from_secs(30),
+        pipeline_consumer::run(&consume(Login::Nkey(seed_file)), std::future::pending()),
+    )
+    .await
+    .expect("caught up within 30 s")
+    .expect("the consumer ran");
+    assert_eq!(written, 3);
+    let mut in_files = Vec::new();
+    for day in std::fs::read_dir(out.path().join("acme")).expect("acme's folder") {
+        let text = std::fs::read_to_string(day.expect("day").path()).expect("day file");
+        for line in text.lines() {
+            let record: Value = serde_json::from_str(line).expect("a JSON line");
+            in_files.push(record["id"].as_str().expect("id").to_owned());
+        }
+    }
+    assert_eq!(in_files, ids);
 }
 
 #[tokio::test]
