@@ -4,113 +4,22 @@
 //! credentials, and a missing or malformed credentials file stops the start
 //! with an error naming the file.
 
+#[path = "../api/mod.rs"]
 mod api;
+mod broker;
+mod jwt;
 
-use std::io::Read as _;
-use std::net::{SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use api::*;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
+use broker::AuthBroker;
+use jwt::{claims, creds, jwt, seed_of};
 use nkeys::KeyPair;
 use pipeline_consumer::Login;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use support::ports::free_loopback_addr;
 use support::server::{server_binary, ServerOptions, TestServer};
-use support::skip::skip_suite;
-
-/// A `nats-server -js` on loopback with an authorization section.
-struct AuthBroker {
-    addr: SocketAddr,
-    dir: tempfile::TempDir,
-    child: Child,
-}
-
-impl AuthBroker {
-    /// Starts a broker whose configuration ends with `auth`, or returns
-    /// `None` after a skip notice when `nats-server` is not installed.
-    fn start(auth: &str) -> Option<AuthBroker> {
-        let installed = Command::new("nats-server")
-            .arg("--version")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        if !installed {
-            skip_suite("NATS JetStream tests", "nats-server is not installed");
-            return None;
-        }
-        let dir = tempfile::tempdir().expect("a broker folder");
-        let addr = free_loopback_addr().expect("a free port");
-        let config = dir.path().join("nats.conf");
-        let store = dir.path().join("store");
-        std::fs::write(
-            &config,
-            format!(
-                "listen: \"{addr}\"\njetstream {{ store_dir: \"{}\" }}\n{auth}\n",
-                store.display()
-            ),
-        )
-        .expect("write the broker's configuration");
-        let log = std::fs::File::create(dir.path().join("nats.log")).expect("a log file");
-        let child = Command::new("nats-server")
-            .arg("-c")
-            .arg(&config)
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("nats-server starts");
-        let broker = AuthBroker { addr, dir, child };
-        broker.wait_until_listening();
-        Some(broker)
-    }
-
-    /// Waits for the broker's greeting: it enables JetStream before it
-    /// accepts clients, so a greeting means JetStream is up too.
-    fn wait_until_listening(&self) {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let mut greeting = [0u8; 4];
-            let greeted = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1))
-                .and_then(|mut stream| {
-                    stream.set_read_timeout(Some(Duration::from_secs(1)))?;
-                    stream.read_exact(&mut greeting)
-                })
-                .is_ok();
-            if greeted && &greeting == b"INFO" {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the broker did not greet within 10 s; its log:\n{}",
-                std::fs::read_to_string(self.dir.path().join("nats.log")).unwrap_or_default()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("nats://{}", self.addr)
-    }
-
-    /// A file in the broker's folder holding `text`.
-    fn file(&self, name: &str, text: &str) -> PathBuf {
-        let path = self.dir.path().join(name);
-        std::fs::write(&path, text).expect("write a credentials file");
-        path
-    }
-}
-
-impl Drop for AuthBroker {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn collector(url: &str) -> ServerOptions {
     ServerOptions::demo()
@@ -166,10 +75,6 @@ async fn stored_ids(url: &str, options: async_nats::ConnectOptions) -> Vec<Strin
         ids.push(record["id"].as_str().expect("id").to_owned());
     }
     ids
-}
-
-fn seed_of(key: &KeyPair) -> String {
-    key.seed().expect("a generated key has a seed")
 }
 
 #[tokio::test]
@@ -326,38 +231,6 @@ async fn the_collector_logs_in_by_token_from_the_flag_the_environment_or_the_url
         stored_ids(&broker.url(), reader).await,
         vec![first, second, third]
     );
-}
-
-/// A JWT of `claims`, signed by `signer`, as nats-server reads them.
-fn jwt(signer: &KeyPair, claims: Value) -> String {
-    let header = URL_SAFE_NO_PAD.encode(json!({"typ": "JWT", "alg": "ed25519-nkey"}).to_string());
-    let body = URL_SAFE_NO_PAD.encode(claims.to_string());
-    let signed = format!("{header}.{body}");
-    let signature = signer.sign(signed.as_bytes()).expect("sign");
-    format!("{signed}.{}", URL_SAFE_NO_PAD.encode(signature))
-}
-
-/// The claims every JWT carries, with `nats` as its own part.
-fn claims(issuer: &KeyPair, subject: &KeyPair, name: &str, nats: Value) -> Value {
-    json!({
-        "jti": uuid::Uuid::new_v4().simple().to_string().to_uppercase(),
-        "iat": time::OffsetDateTime::now_utc().unix_timestamp(),
-        "iss": issuer.public_key(),
-        "sub": subject.public_key(),
-        "name": name,
-        "nats": nats,
-    })
-}
-
-/// A `.creds` file's text, as `nsc generate creds` writes it.
-fn creds(user_jwt: &str, user: &KeyPair) -> String {
-    format!(
-        "-----BEGIN NATS USER JWT-----\n{user_jwt}\n------END NATS USER JWT------\n\n\
-         ************************* IMPORTANT *************************\n\
-         NKEY Seed printed below can be used to sign and prove identity.\n\n\
-         -----BEGIN USER NKEY SEED-----\n{}\n------END USER NKEY SEED------\n",
-        seed_of(user)
-    )
 }
 
 #[tokio::test]
