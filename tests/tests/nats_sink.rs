@@ -93,31 +93,107 @@ async fn each_accepted_event_is_one_message_holding_the_record_the_ndjson_sink_w
     assert!(metric(&server, "usage_sink_publish_seconds_count").await >= 2);
 }
 
+/// The ids of the stream's messages, in stream order.
+async fn stored_ids(nats: &TestNats, stream: &str) -> Vec<Value> {
+    nats.messages(stream)
+        .await
+        .into_iter()
+        .map(|m| m.payload["id"].clone())
+        .collect()
+}
+
 #[tokio::test]
-async fn a_retry_of_an_acknowledged_event_is_stored_once_even_when_the_server_forgot_it() {
+async fn a_retry_after_a_restart_is_answered_as_duplicates_and_stored_once() {
     let Some(nats) = TestNats::start().await else {
         return;
     };
     let mut server = TestServer::start_with(nats_server(&nats)).await;
+    let other = TestServer::start_with(nats_server(&nats)).await;
     let token = token_str(&server, &server.demo().service_key, "acme", "bob").await;
-    let e = event("once");
+    let (first, second, elsewhere) = (event("one"), event("two"), event("elsewhere"));
+    let (status, body) = send_batch(&server, &token, vec![first.clone(), second.clone()]).await;
     assert_eq!(
-        send_batch(&server, &token, vec![e.clone()]).await.0,
+        (status, body["accepted"].clone()),
+        (StatusCode::OK, json!(2))
+    );
+    // Stored through another instance: the same stream, the same org id.
+    let other_token = token_str(&other, &other.demo().service_key, "acme", "bob").await;
+    let (status, _) = send_batch(&other, &other_token, vec![elsewhere.clone()]).await;
+    assert_eq!(status, StatusCode::OK);
+
+    // The restart empties the server's memory; it reads the stream's
+    // duplicate window back before it answers again.
+    server.restart().await;
+    let token = token_str(&server, &server.demo().service_key, "acme", "bob").await;
+    let new = event("new");
+    let (status, body) = send_batch(
+        &server,
+        &token,
+        vec![
+            first.clone(),
+            new.clone(),
+            second.clone(),
+            elsewhere.clone(),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        (body["accepted"].clone(), body["duplicates"].clone()),
+        (json!(1), json!(3)),
+        "{body}"
+    );
+    assert_eq!(
+        stored_ids(&nats, "USAGE_EVENTS").await,
+        vec![
+            first["id"].clone(),
+            second["id"].clone(),
+            elsewhere["id"].clone(),
+            new["id"].clone()
+        ]
+    );
+}
+
+#[tokio::test]
+async fn only_the_streams_duplicate_window_is_read_back_at_start() {
+    let Some(nats) = TestNats::start().await else {
+        return;
+    };
+    // Long enough for a restart to fit in it on a loaded machine.
+    let window = std::time::Duration::from_secs(8);
+    let mut server = TestServer::start_with(
+        nats_server(&nats)
+            .arg("--nats-duplicate-window")
+            .arg(window.as_secs().to_string()),
+    )
+    .await;
+    let token = token_str(&server, &server.demo().service_key, "acme", "bob").await;
+    let old = event("old");
+    assert_eq!(
+        send_batch(&server, &token, vec![old.clone()]).await.0,
         StatusCode::OK
     );
-    // A restart empties the server's own dedupe window (this sink refills
-    // nothing); the stream's duplicate window still knows the id.
+    tokio::time::sleep(window + std::time::Duration::from_millis(500)).await;
+    let fresh = event("fresh");
+    assert_eq!(
+        send_batch(&server, &token, vec![fresh.clone()]).await.0,
+        StatusCode::OK
+    );
     server.restart().await;
-    let (status, _) = send_batch(&server, &token, vec![e.clone(), event("new")]).await;
+    let token = token_str(&server, &server.demo().service_key, "acme", "bob").await;
+    // `old` left both windows: JetStream stores it again, and the answer
+    // says so; `fresh` is within them.
+    let (status, body) = send_batch(&server, &token, vec![old.clone(), fresh.clone()]).await;
     assert_eq!(status, StatusCode::OK);
-    let ids: Vec<Value> = nats
-        .messages("USAGE_EVENTS")
-        .await
-        .into_iter()
-        .map(|m| m.payload["id"].clone())
-        .collect();
-    assert_eq!(ids.len(), 2, "{ids:?}");
-    assert_eq!(ids[0], e["id"]);
+    assert_eq!(
+        (body["accepted"].clone(), body["duplicates"].clone()),
+        (json!(1), json!(1)),
+        "{body}"
+    );
+    assert_eq!(
+        stored_ids(&nats, "USAGE_EVENTS").await,
+        vec![old["id"].clone(), fresh["id"].clone(), old["id"].clone()]
+    );
 }
 
 #[tokio::test]

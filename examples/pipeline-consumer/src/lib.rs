@@ -27,6 +27,7 @@
 //! acknowledged, so it cannot stall the consumer.
 
 mod files;
+mod login;
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -36,6 +37,7 @@ use async_nats::jetstream::consumer::{pull, AckPolicy};
 use futures_util::StreamExt as _;
 
 pub use files::{file_for, Placed};
+pub use login::Login;
 
 /// Everything that can stop the consumer.
 #[derive(Debug, thiserror::Error)]
@@ -46,6 +48,10 @@ pub enum Error {
     /// Writing the output files failed; nothing of that batch was acknowledged.
     #[error("writing events: {0}")]
     Io(#[from] std::io::Error),
+    /// The configuration cannot work (a bad URL or credentials file); trying
+    /// again would not help.
+    #[error("{0}")]
+    Config(String),
 }
 
 fn nats(err: impl std::fmt::Display) -> Error {
@@ -55,8 +61,11 @@ fn nats(err: impl std::fmt::Display) -> Error {
 /// What the consumer reads and where it writes.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// NATS server URL.
+    /// NATS server URL, or several, comma-separated (without a login: see
+    /// `login`).
     pub url: String,
+    /// How to log in to the broker.
+    pub login: Login,
     /// The stream the collector publishes to.
     pub stream: String,
     /// The durable consumer's name: its position survives restarts.
@@ -77,6 +86,7 @@ impl Config {
     pub fn new(url: &str, out: impl Into<PathBuf>) -> Self {
         Self {
             url: url.to_owned(),
+            login: Login::None,
             stream: "USAGE_EVENTS".to_owned(),
             durable: "pipeline-consumer".to_owned(),
             filter_subject: None,
@@ -90,11 +100,7 @@ impl Config {
 /// Consumes until `stop` completes (or, with `idle`, until caught up);
 /// returns how many events it wrote.
 pub async fn run(config: &Config, stop: impl Future<Output = ()>) -> Result<u64, Error> {
-    let client = async_nats::ConnectOptions::new()
-        .name("pipeline-consumer")
-        .connect(config.url.as_str())
-        .await
-        .map_err(nats)?;
+    let client = login::connect(&config.url, &config.login).await?;
     let jetstream = async_nats::jetstream::new(client);
     let stream = jetstream.get_stream(&config.stream).await.map_err(nats)?;
     let consumer = stream

@@ -5,16 +5,47 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use pipeline_consumer::Config;
+use pipeline_consumer::{Config, Login};
 
 /// Reads accepted usage events from NATS JetStream and writes
 /// `<out>/<org>/<YYYY-MM-DD>.ndjson`, acknowledging each event after its write.
 #[derive(Debug, Parser)]
 #[command(name = "pipeline-consumer", version, about)]
 struct Cli {
-    /// NATS server URL.
+    /// NATS server URL, or several, comma-separated (a login goes in the
+    /// flags below, not in the URL).
     #[arg(long, env = "USAGE_NATS_URL", default_value = "nats://127.0.0.1:4222")]
     nats_url: String,
+    /// Token for a broker that authenticates by token.
+    #[arg(
+        long,
+        env = "USAGE_NATS_TOKEN",
+        hide_env_values = true,
+        group = "login"
+    )]
+    nats_token: Option<String>,
+    /// User for a broker that authenticates by user and password.
+    #[arg(
+        long,
+        env = "USAGE_NATS_USER",
+        requires = "nats_password",
+        group = "login"
+    )]
+    nats_user: Option<String>,
+    /// Password of `--nats-user`.
+    #[arg(
+        long,
+        env = "USAGE_NATS_PASSWORD",
+        hide_env_values = true,
+        requires = "nats_user"
+    )]
+    nats_password: Option<String>,
+    /// File holding an nkey user seed (`SU...`).
+    #[arg(long, env = "USAGE_NATS_NKEY", value_name = "FILE", group = "login")]
+    nats_nkey: Option<PathBuf>,
+    /// `.creds` file (user JWT and seed) for a broker in operator mode.
+    #[arg(long, env = "USAGE_NATS_CREDS", value_name = "FILE", group = "login")]
+    nats_creds: Option<PathBuf>,
     /// The stream `usage-server --sink nats` publishes to.
     #[arg(long, env = "USAGE_NATS_STREAM", default_value = "USAGE_EVENTS")]
     stream: String,
@@ -46,7 +77,20 @@ async fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
+    let login = match (
+        cli.nats_token,
+        cli.nats_user.zip(cli.nats_password),
+        cli.nats_nkey,
+        cli.nats_creds,
+    ) {
+        (Some(token), ..) => Login::Token(token),
+        (_, Some((user, password)), ..) => Login::UserPassword(user, password),
+        (.., Some(nkey), _) => Login::Nkey(nkey),
+        (.., Some(creds)) => Login::Creds(creds),
+        _ => Login::None,
+    };
     let config = Config {
+        login,
         stream: cli.stream,
         durable: cli.durable,
         filter_subject: cli.filter_subject,

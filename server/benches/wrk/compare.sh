@@ -6,6 +6,9 @@
 # Usage: server/benches/wrk/compare.sh ADMIN_DATABASE_URL [ROUNDS] [SECONDS]
 #   ADMIN_DATABASE_URL: a PostgreSQL role that may create databases
 #   (e.g. the one tests/run exports as USAGE_TEST_DATABASE_URL).
+# Environment: SETUPS picks and orders the set-ups (default
+# "ndjson nats postgres"); BIN runs that usage-server instead of building
+# one (to hold two builds against each other, run them in turn).
 # Needs wrk, nats-server, curl and jq; everything listens on 127.0.0.1.
 set -euo pipefail
 
@@ -15,9 +18,13 @@ ROUNDS="${2:-3}"
 SECONDS_EACH="${3:-5}"
 SCRIPT="$ROOT/server/benches/wrk/batch.lua"
 
+SETUPS="${SETUPS:-ndjson nats postgres}"
+
 cd "$ROOT"
-cargo build --release -p usage-server --bin usage-server
-BIN="$ROOT/target/release/usage-server"
+if [[ -z "${BIN:-}" ]]; then
+  cargo build --release -p usage-server --bin usage-server
+  BIN="$ROOT/target/release/usage-server"
+fi
 WORK="$(mktemp -d -t usage-bench.XXXXXX)"
 PIDS=()
 DB="usage_bench_$$"
@@ -63,13 +70,18 @@ token() {
     -H 'Content-Type: application/json' -d '{"org":"acme","user":"bob"}' | jq -r .token
 }
 
-start ndjson
-start nats --sink nats --nats-url "nats://127.0.0.1:$NATS_PORT"
-start postgres --database-url "$PG_URL"
-for name in ndjson nats postgres; do TOKEN[$name]="$(token "${PORT[$name]}" "$name")"; done
+for name in $SETUPS; do
+  case "$name" in
+    ndjson) start ndjson ;;
+    nats) start nats --sink nats --nats-url "nats://127.0.0.1:$NATS_PORT" ;;
+    postgres) start postgres --database-url "$PG_URL" ;;
+    *) echo "unknown set-up $name (ndjson, nats, postgres)" >&2; exit 2 ;;
+  esac
+  TOKEN[$name]="$(token "${PORT[$name]}" "$name")"
+done
 
 for round in $(seq "$ROUNDS"); do
-  for name in ndjson nats postgres; do
+  for name in $SETUPS; do
     printf 'round %s  %-9s ' "$round" "$name"
     TOKEN="${TOKEN[$name]}" wrk -t2 -c8 -d"${SECONDS_EACH}s" -s "$SCRIPT" \
       "http://127.0.0.1:${PORT[$name]}" | tail -n 1

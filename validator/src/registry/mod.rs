@@ -31,6 +31,13 @@ pub const MAX_USERS_PER_CHANGE: usize = 1000;
 /// registry is treated as unavailable.
 pub const DEFAULT_STALENESS_BOUND: Duration = Duration::from_secs(5);
 
+/// With the head check on, how long an opt-out or opt-in waits after its
+/// commit before it returns, and so how recent a head read must be to judge
+/// a batch without another (see [`Registry::ensure_fresh`]). One value for
+/// every instance: the guarantee rests on writers waiting at least as long
+/// as readers trust a read.
+pub const SETTLE_TIME: Duration = Duration::from_millis(50);
+
 /// What one opt-out or opt-in call changed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ChangeSummary {
@@ -53,6 +60,9 @@ pub struct Registry {
     staleness_bound: Duration,
     check_head_per_read: bool,
     head_reads: shared_read::SharedRead<HeadRead>,
+    // Microseconds since `epoch` at which the newest head read that brought
+    // the snapshot to the head started (0: none yet).
+    settled_from_us: AtomicU64,
 }
 
 /// How one shared read of the store's head ended.
@@ -86,6 +96,7 @@ impl Registry {
             staleness_bound: DEFAULT_STALENESS_BOUND,
             check_head_per_read: false,
             head_reads: shared_read::SharedRead::default(),
+            settled_from_us: AtomicU64::new(0),
         };
         registry.mark_confirmed();
         registry
@@ -97,26 +108,37 @@ impl Registry {
         self
     }
 
-    /// With `true`, [`Registry::ensure_fresh`] reads the store's head revision
-    /// on every call and catches up before answering: for stores shared by
-    /// many instances, where another instance may have committed a change a
+    /// With `true`, [`Registry::ensure_fresh`] makes sure of the store's head
+    /// revision and catches up before answering, and opt-outs and opt-ins
+    /// return [`SETTLE_TIME`] after their commit: for stores shared by many
+    /// instances, where another instance may have committed a change a
     /// moment ago. Off by default (one process owns an embedded store).
     pub fn with_head_check(mut self, check: bool) -> Self {
         self.check_head_per_read = check;
         self
     }
 
-    /// Makes sure the snapshot includes every change committed before this
-    /// call, or, if the store cannot be asked, that the last confirmation is
-    /// within the staleness bound. Ingestion calls this before deciding.
+    /// Makes sure the snapshot includes every change whose call returned
+    /// before this call, or, if the store cannot be asked, that the last
+    /// confirmation is within the staleness bound. Ingestion calls this
+    /// before deciding.
     ///
-    /// With the head check on, concurrent callers share head reads: each is
-    /// answered by a read that started after it called, and at most one read
-    /// runs at a time (see `shared_read.rs`), so a burst of batches costs one
-    /// or two round trips, not one each.
+    /// With the head check on, a change returns [`SETTLE_TIME`] after its
+    /// commit, so a head read that started less than that before this call
+    /// started after the commit of any change that has returned, and saw it:
+    /// its snapshot answers without another read. Otherwise callers share a
+    /// head read that starts after them, at most one at a time (see
+    /// `shared_read.rs`). Under load that is one read per settle time, not
+    /// one per round trip to the store.
     pub async fn ensure_fresh(&self) -> Result<()> {
         if !self.check_head_per_read {
             return self.ensure_current();
+        }
+        let settled_from = self.settled_from_us.load(Ordering::Acquire);
+        if settled_from != 0
+            && self.now_us().saturating_sub(settled_from) < SETTLE_TIME.as_micros() as u64
+        {
+            return Ok(());
         }
         match self.head_reads.run(|| self.read_head()).await {
             HeadRead::Current => Ok(()),
@@ -129,6 +151,8 @@ impl Registry {
 
     /// Reads the store's head and catches up to it.
     async fn read_head(&self) -> HeadRead {
+        // Taken before the query leaves, so no later than the store's view.
+        let started = self.now_us().max(1);
         match self.store.head_revision().await {
             Ok(head) => {
                 if head > self.revision() {
@@ -138,6 +162,7 @@ impl Registry {
                     }
                 }
                 self.mark_confirmed();
+                self.settled_from_us.fetch_max(started, Ordering::AcqRel);
                 HeadRead::Current
             }
             Err(err) => {
@@ -194,6 +219,10 @@ impl Registry {
         })
     }
 
+    fn now_us(&self) -> u64 {
+        self.epoch.elapsed().as_micros() as u64
+    }
+
     fn mark_confirmed(&self) {
         let now = (self.epoch.elapsed().as_millis() as u64).max(1);
         self.confirmed_at_ms.store(now, Ordering::Release);
@@ -203,6 +232,7 @@ impl Registry {
     /// instance when a notification channel from the store was lost.
     pub fn mark_stale(&self) {
         self.confirmed_at_ms.store(0, Ordering::Release);
+        self.settled_from_us.store(0, Ordering::Release);
     }
 
     /// Applies every change the store has beyond the snapshot, in order, and
@@ -285,6 +315,14 @@ impl Registry {
         if rev < newest {
             self.mark_stale();
             return Err(Error::RegistryUnavailable);
+        }
+        if self.check_head_per_read {
+            // Other instances judge batches on head reads up to this old
+            // (see `ensure_fresh`): once it has passed, every read they
+            // trust started after the commit. A call that changed nothing
+            // waits too: what it found may be another call's commit of a
+            // moment ago, which this return must not get ahead of.
+            tokio::time::sleep(SETTLE_TIME).await;
         }
         Ok(ChangeSummary { changes, rev })
     }

@@ -11,6 +11,13 @@
 //! load that is two reads in flight per round trip at most, whatever the
 //! number of batches, and no caller waits longer than two round trips.
 //!
+//! A leader does not start its read at once: it first yields to the
+//! runtime, once, and callers that come meanwhile join its read, which has
+//! not started yet and so starts after them. Batches tend to come in bursts
+//! (clients answered by one read send their next batches together); without
+//! this, the first of a burst starts a read and the rest wait for the one
+//! after it, a second round trip for them and a second read for the store.
+//!
 //! A leader whose future is dropped (its client went away) hands the lead to
 //! the callers still waiting, so a cancelled request cannot strand them.
 
@@ -28,9 +35,12 @@ pub struct SharedRead<T> {
 
 #[derive(Debug, Default)]
 struct Gate {
-    /// Number of the newest read started (reads are numbered from 1).
+    /// Number of the newest read led (reads are numbered from 1).
     started: u64,
     in_flight: bool,
+    /// Whether the newest read is still gathering callers: its leader has
+    /// not called the read yet, so it starts after anyone who joins now.
+    gathering: bool,
 }
 
 impl<T: Clone> Default for SharedRead<T> {
@@ -53,7 +63,10 @@ impl<T: Clone> SharedRead<T> {
         let mut finished = self.done.subscribe();
         let (mut need, mut lead) = {
             let mut gate = self.lock();
-            if gate.in_flight {
+            if gate.gathering {
+                // That read has not started: it will start after this call.
+                (gate.started, false)
+            } else if gate.in_flight {
                 // That read may have started before the change this caller
                 // must see: wait for the next one.
                 (gate.started + 1, false)
@@ -68,6 +81,11 @@ impl<T: Clone> SharedRead<T> {
                     number: need,
                     armed: true,
                 };
+                // Callers already runnable reach `run` during this yield and
+                // join; from the moment the gate closes, newcomers wait for
+                // the next read.
+                tokio::task::yield_now().await;
+                self.lock().gathering = false;
                 let value = read().await;
                 handover.armed = false;
                 self.lock().in_flight = false;
@@ -96,6 +114,7 @@ impl<T: Clone> SharedRead<T> {
     fn start(&self, gate: &mut Gate) -> u64 {
         gate.started += 1;
         gate.in_flight = true;
+        gate.gathering = true;
         gate.started
     }
 
@@ -114,11 +133,10 @@ struct Handover<'a, T> {
 impl<T> Drop for Handover<'_, T> {
     fn drop(&mut self) {
         if self.armed {
-            self.owner
-                .gate
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .in_flight = false;
+            let mut gate = self.owner.gate.lock().unwrap_or_else(|e| e.into_inner());
+            gate.in_flight = false;
+            gate.gathering = false;
+            drop(gate);
             // Ended without a value: wakes the waiters, one of which starts
             // the next read.
             self.owner.done.send_replace((self.number, None));
@@ -183,6 +201,40 @@ mod tests {
             }
             let reads = reads.load(Ordering::SeqCst);
             assert!(reads < 100, "{reads} reads for 200 callers");
+        });
+    }
+
+    #[test]
+    fn a_burst_of_callers_shares_one_read_that_starts_after_all_of_them() {
+        // One thread: the callers run in turn, as a burst of batches that
+        // became ready together does on a busy runtime.
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async {
+            let shared = Arc::new(SharedRead::<u64>::default());
+            let committed = Arc::new(AtomicU64::new(0));
+            let reads = Arc::new(AtomicU64::new(0));
+            let mut tasks = Vec::new();
+            for _ in 0..8 {
+                let (shared, committed, reads) = (shared.clone(), committed.clone(), reads.clone());
+                tasks.push(tokio::spawn(async move {
+                    let mine = committed.fetch_add(1, Ordering::SeqCst) + 1;
+                    let seen = shared
+                        .run(|| {
+                            reads.fetch_add(1, Ordering::SeqCst);
+                            let at_start = committed.load(Ordering::SeqCst);
+                            async move { at_start }
+                        })
+                        .await;
+                    assert!(seen >= mine, "saw {seen}, committed {mine} before asking");
+                }));
+            }
+            for task in tasks {
+                task.await.expect("caller");
+            }
+            assert_eq!(reads.load(Ordering::SeqCst), 1, "one read for the burst");
         });
     }
 

@@ -21,8 +21,12 @@
 //! after its batch failed is harmless: the retry carries the same
 //! `Nats-Msg-Id`.
 
+mod auth;
+mod servers;
 mod stats;
+mod tail;
 
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use async_nats::connection::State;
@@ -36,11 +40,21 @@ use stats::{Failure, PublishStats};
 /// Where and how the sink publishes.
 #[derive(Debug, Clone)]
 pub struct NatsConfig {
-    /// Server URL, `nats://host:port` (credentials may ride in it:
-    /// `nats://user:password@host:port`), or several, comma-separated.
+    /// Server URL, `nats://host:port` (credentials may ride in it,
+    /// percent-encoded: `nats://user:password@host:port` or
+    /// `nats://token@host:port`), or several, comma-separated.
     pub url: String,
     /// An authentication token, when the server wants one.
     pub token: Option<String>,
+    /// User and password, when the server wants them and they are not in
+    /// the URL.
+    pub user_password: Option<(String, String)>,
+    /// A `.creds` file (user JWT and nkey seed), for a server in operator
+    /// mode.
+    pub creds_file: Option<PathBuf>,
+    /// A file holding an nkey user seed (`SU...`), for a server that lists
+    /// users by nkey.
+    pub nkey_file: Option<PathBuf>,
     /// Subjects are `<prefix>.<org>`.
     pub subject_prefix: String,
     /// The stream that holds the subjects.
@@ -59,6 +73,9 @@ impl Default for NatsConfig {
         Self {
             url: "nats://127.0.0.1:4222".to_owned(),
             token: None,
+            user_password: None,
+            creds_file: None,
+            nkey_file: None,
             subject_prefix: "usage.events".to_owned(),
             stream: "USAGE_EVENTS".to_owned(),
             create_stream: true,
@@ -91,6 +108,8 @@ pub struct NatsSink {
     jetstream: jetstream::Context,
     subject_prefix: String,
     stream: String,
+    /// The stream's duplicate window, as the broker reported it at start.
+    duplicate_window: Duration,
     timeout: Duration,
     stats: PublishStats,
 }
@@ -102,7 +121,7 @@ const MAX_ACKS_IN_FLIGHT: usize = 1 << 18;
 impl NatsSink {
     /// Connects, then finds the stream (creating it, when allowed, if absent).
     pub async fn connect(config: NatsConfig) -> Result<Self> {
-        let mut options = async_nats::ConnectOptions::new()
+        let options = async_nats::ConnectOptions::new()
             .name("usage-server")
             .connection_timeout(config.timeout)
             // Back at the broker within a second of its return.
@@ -112,11 +131,9 @@ impl NatsSink {
             .event_callback(|event| async move {
                 tracing::warn!(%event, "NATS connection");
             });
-        if let Some(token) = &config.token {
-            options = options.token(token.clone());
-        }
+        let (options, servers) = auth::apply(options, &config)?;
         let client = options
-            .connect(config.url.as_str())
+            .connect(servers)
             .await
             .map_err(|e| failure(std::io::ErrorKind::NotConnected, e))?;
         let jetstream = jetstream::ContextBuilder::new()
@@ -158,6 +175,7 @@ impl NatsSink {
             jetstream,
             subject_prefix: config.subject_prefix,
             stream: config.stream,
+            duplicate_window: settings.duplicate_window,
             timeout: config.timeout,
             stats: PublishStats::default(),
         })
@@ -261,12 +279,24 @@ impl Sink for NatsSink {
         Box::pin(async { Ok(()) })
     }
 
-    fn recent_ids(&self, _limit: usize) -> BoxFuture<'_, Result<Vec<(String, uuid::Uuid)>>> {
-        // The stream's own duplicate window already drops a retry that
-        // reaches a fresh instance, by `Nats-Msg-Id`; reading the stream
-        // back at start would only move that count from `accepted` to
-        // `duplicates`.
-        Box::pin(async { Ok(Vec::new()) })
+    fn recent_ids(&self, limit: usize) -> BoxFuture<'_, Result<Vec<(String, uuid::Uuid)>>> {
+        Box::pin(async move {
+            let mut ids = Vec::new();
+            self.each_id_in_window(limit, &mut |org, id| ids.push((org.to_owned(), id)))
+                .await?;
+            ids.reverse();
+            Ok(ids)
+        })
+    }
+
+    fn each_recent_id<'a>(
+        &'a self,
+        limit: usize,
+        each: &'a mut (dyn FnMut(&str, uuid::Uuid) + Send),
+    ) -> BoxFuture<'a, Result<()>> {
+        // What JetStream would drop as a duplicate, the collector counts as
+        // one after a restart too (see `tail`).
+        Box::pin(self.each_id_in_window(limit, each))
     }
 
     fn ready(&self) -> BoxFuture<'_, Result<()>> {

@@ -66,13 +66,39 @@ enum SinkKind {
 /// Where `--sink nats` publishes.
 #[derive(Debug, Clone, Args)]
 struct NatsArgs {
-    /// NATS server URL (`nats://host:4222`; credentials as
-    /// `nats://user:password@host:4222`); comma-separate several.
+    /// NATS server URL (`nats://host:4222`; credentials, percent-encoded,
+    /// as `nats://user:password@host:4222` or `nats://token@host:4222`);
+    /// comma-separate several.
     #[arg(long, env = "USAGE_NATS_URL")]
     nats_url: Option<String>,
     /// Token for a NATS server that authenticates by token.
     #[arg(long, env = "USAGE_NATS_TOKEN", hide_env_values = true)]
     nats_token: Option<String>,
+    /// User name for a NATS server that authenticates by user and password,
+    /// when they are not in the URL.
+    #[arg(long, env = "USAGE_NATS_USER", requires = "nats_password")]
+    nats_user: Option<String>,
+    /// Password of `--nats-user` (best from the environment, out of `ps`).
+    #[arg(
+        long,
+        env = "USAGE_NATS_PASSWORD",
+        hide_env_values = true,
+        requires = "nats_user"
+    )]
+    nats_password: Option<String>,
+    /// `.creds` file (user JWT and nkey seed) for a NATS server in operator
+    /// mode.
+    #[arg(long, env = "USAGE_NATS_CREDS", value_name = "FILE")]
+    nats_creds: Option<PathBuf>,
+    /// File holding an nkey user seed (`SU...`) for a NATS server that lists
+    /// users by nkey.
+    #[arg(
+        long,
+        env = "USAGE_NATS_NKEY",
+        value_name = "FILE",
+        conflicts_with = "nats_creds"
+    )]
+    nats_nkey: Option<PathBuf>,
     /// Events of org ORG go to subject `<prefix>.ORG`.
     #[arg(
         long,

@@ -141,6 +141,9 @@ pub async fn sink(args: &ServeArgs) -> Result<Arc<dyn Sink>, BoxError> {
             let config = usage_validator::sink::NatsConfig {
                 url,
                 token: nats.nats_token.clone(),
+                user_password: nats.nats_user.clone().zip(nats.nats_password.clone()),
+                creds_file: nats.nats_creds.clone(),
+                nkey_file: nats.nats_nkey.clone(),
                 subject_prefix: nats.nats_subject_prefix.clone(),
                 stream: nats.nats_stream.clone(),
                 create_stream: !nats.nats_require_stream,

@@ -1,0 +1,110 @@
+//! What the JetStream sink reads back at start to refill the collector's
+//! dedupe window: the ids of the newest events within the stream's duplicate
+//! window, oldest first, and nothing else the stream holds.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use support::nats::TestNats;
+use usage_validator::sink::{Accepted, NatsConfig, NatsSink, Sink, Source};
+
+/// `n` valid events of fresh ids, as a batch's JSON.
+fn events(n: usize) -> Value {
+    (0..n)
+        .map(|i| json!({"id": uuid::Uuid::new_v4(), "name": format!("event.{i}"), "ts": "2026-11-29T08:00:00Z"}))
+        .collect()
+}
+
+/// Stores `batch` for `org` through `sink` and returns its `(org, id)`s.
+async fn store(sink: &NatsSink, org: &str, batch: Value) -> Vec<(String, uuid::Uuid)> {
+    let events: Vec<_> = serde_json::from_value(batch).expect("valid events");
+    sink.write(Accepted {
+        org,
+        user: "bob",
+        source: Source::Client,
+        sdk: None,
+        received_at: time::OffsetDateTime::now_utc(),
+        events: &events,
+    })
+    .await
+    .expect("stored");
+    events.iter().map(|e| (org.to_owned(), e.id)).collect()
+}
+
+async fn oldest_first(sink: &NatsSink, limit: usize) -> Vec<(String, uuid::Uuid)> {
+    let mut ids = Vec::new();
+    sink.each_recent_id(limit, &mut |org, id| ids.push((org.to_owned(), id)))
+        .await
+        .expect("read back");
+    ids
+}
+
+fn config(nats: &TestNats, window: Duration) -> NatsConfig {
+    NatsConfig {
+        url: nats.url(),
+        duplicate_window: window,
+        ..NatsConfig::default()
+    }
+}
+
+#[tokio::test]
+async fn the_newest_ids_within_the_limit_come_back_oldest_first_and_foreign_messages_are_skipped() {
+    let Some(nats) = TestNats::start().await else {
+        return;
+    };
+    let sink = NatsSink::connect(config(&nats, Duration::from_secs(120)))
+        .await
+        .expect("connected");
+    assert!(oldest_first(&sink, 10).await.is_empty(), "an empty stream");
+
+    let mut stored = store(&sink, "acme", events(4)).await;
+    // Published by someone else into the sink's subjects: no id of ours.
+    let client = nats.connect().await.expect("connect");
+    let jetstream = async_nats::jetstream::new(client);
+    for message_id in [None, Some("not-ours"), Some("acme:not-a-uuid")] {
+        let mut publish =
+            async_nats::jetstream::message::PublishMessage::build().payload("{}".into());
+        if let Some(id) = message_id {
+            publish = publish.message_id(id);
+        }
+        jetstream
+            .send_publish("usage.events.acme", publish)
+            .await
+            .expect("publish")
+            .await
+            .expect("acknowledged");
+    }
+    stored.extend(store(&sink, "acme.eu", events(3)).await);
+    stored.extend(store(&sink, "globex", events(2)).await);
+
+    assert_eq!(oldest_first(&sink, 100).await, stored);
+    assert_eq!(oldest_first(&sink, 4).await, stored[stored.len() - 4..]);
+    assert!(oldest_first(&sink, 0).await.is_empty());
+    let mut newest_first = stored.clone();
+    newest_first.reverse();
+    assert_eq!(sink.recent_ids(100).await.expect("ids"), newest_first);
+    // A new sink, as after a restart, reads the same.
+    let restarted = NatsSink::connect(config(&nats, Duration::from_secs(120)))
+        .await
+        .expect("connected again");
+    assert_eq!(oldest_first(&restarted, 100).await, stored);
+}
+
+#[tokio::test]
+async fn events_older_than_the_duplicate_window_are_not_read_back() {
+    let Some(nats) = TestNats::start().await else {
+        return;
+    };
+    let window = Duration::from_secs(2);
+    let sink = NatsSink::connect(config(&nats, window))
+        .await
+        .expect("connected");
+    store(&sink, "acme", events(3)).await;
+    tokio::time::sleep(window + Duration::from_millis(300)).await;
+    assert!(
+        oldest_first(&sink, 100).await.is_empty(),
+        "all left the window"
+    );
+    let fresh = store(&sink, "acme", events(2)).await;
+    assert_eq!(oldest_first(&sink, 100).await, fresh);
+}
