@@ -1,17 +1,24 @@
 //! What the JetStream sink reads back at start to refill the collector's
 //! dedupe window: the ids of the newest events within the stream's duplicate
-//! window, oldest first, and nothing else the stream holds.
+//! window, oldest first, and nothing else the stream holds. Against a real
+//! `nats-server -js` on loopback (skipped loudly where it is not installed,
+//! never under CI).
+
+#![cfg(feature = "nats")]
+
+#[path = "support/nats.rs"]
+mod nats;
 
 use std::time::Duration;
 
+use nats::Broker;
 use serde_json::{json, Value};
-use support::nats::TestNats;
 use usage_validator::sink::{Accepted, NatsConfig, NatsSink, Sink, Source};
 
 /// `n` valid events of fresh ids, as a batch's JSON.
 fn events(n: usize) -> Value {
     (0..n)
-        .map(|i| json!({"id": uuid::Uuid::new_v4(), "name": format!("event.{i}"), "ts": "2026-11-29T08:00:00Z"}))
+        .map(|i| json!({"id": uuid::Uuid::now_v7(), "name": format!("event.{i}"), "ts": "2026-11-29T08:00:00Z"}))
         .collect()
 }
 
@@ -39,9 +46,9 @@ async fn oldest_first(sink: &NatsSink, limit: usize) -> Vec<(String, uuid::Uuid)
     ids
 }
 
-fn config(nats: &TestNats, window: Duration) -> NatsConfig {
+fn config(broker: &Broker, window: Duration) -> NatsConfig {
     NatsConfig {
-        url: nats.url(),
+        url: broker.url(),
         duplicate_window: window,
         ..NatsConfig::default()
     }
@@ -49,18 +56,17 @@ fn config(nats: &TestNats, window: Duration) -> NatsConfig {
 
 #[tokio::test]
 async fn the_newest_ids_within_the_limit_come_back_oldest_first_and_foreign_messages_are_skipped() {
-    let Some(nats) = TestNats::start().await else {
+    let Some(broker) = Broker::start().await else {
         return;
     };
-    let sink = NatsSink::connect(config(&nats, Duration::from_secs(120)))
+    let sink = NatsSink::connect(config(&broker, Duration::from_secs(120)))
         .await
         .expect("connected");
     assert!(oldest_first(&sink, 10).await.is_empty(), "an empty stream");
 
     let mut stored = store(&sink, "acme", events(4)).await;
     // Published by someone else into the sink's subjects: no id of ours.
-    let client = nats.connect().await.expect("connect");
-    let jetstream = async_nats::jetstream::new(client);
+    let jetstream = broker.jetstream().await;
     for message_id in [None, Some("not-ours"), Some("acme:not-a-uuid")] {
         let mut publish =
             async_nats::jetstream::message::PublishMessage::build().payload("{}".into());
@@ -84,7 +90,7 @@ async fn the_newest_ids_within_the_limit_come_back_oldest_first_and_foreign_mess
     newest_first.reverse();
     assert_eq!(sink.recent_ids(100).await.expect("ids"), newest_first);
     // A new sink, as after a restart, reads the same.
-    let restarted = NatsSink::connect(config(&nats, Duration::from_secs(120)))
+    let restarted = NatsSink::connect(config(&broker, Duration::from_secs(120)))
         .await
         .expect("connected again");
     assert_eq!(oldest_first(&restarted, 100).await, stored);
@@ -92,14 +98,15 @@ async fn the_newest_ids_within_the_limit_come_back_oldest_first_and_foreign_mess
 
 #[tokio::test]
 async fn events_older_than_the_duplicate_window_are_not_read_back() {
-    let Some(nats) = TestNats::start().await else {
+    let Some(broker) = Broker::start().await else {
         return;
     };
     let window = Duration::from_secs(2);
-    let sink = NatsSink::connect(config(&nats, window))
+    let sink = NatsSink::connect(config(&broker, window))
         .await
         .expect("connected");
     store(&sink, "acme", events(3)).await;
+    // The events age out of the window: real time is the behaviour here.
     tokio::time::sleep(window + Duration::from_millis(300)).await;
     assert!(
         oldest_first(&sink, 100).await.is_empty(),
