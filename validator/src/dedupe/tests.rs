@@ -163,6 +163,32 @@ fn gaps_left_by_failed_batches_stay_bounded() {
 }
 
 #[test]
+fn gaps_behind_kept_ids_are_compacted_away() {
+    // Far from full, so nothing is evicted: each round a batch of seven
+    // fails behind one that is kept. The gaps left in the order are
+    // compacted away once they outnumber the capacity.
+    let capacity = 1_000;
+    let dedupe = Dedupe::with_capacity(capacity);
+    let mut fresh = Vec::new();
+    for round in 0..300u128 {
+        let failed: Vec<u128> = (0..7).map(|i| round * 8 + i).collect();
+        dedupe.insert_all(&failed, &mut fresh);
+        dedupe.insert_all(&[round * 8 + 7], &mut fresh);
+        dedupe.forget(&failed);
+        let window = dedupe.inner.lock().expect("not poisoned");
+        assert!(
+            window.order.len() <= 2 * capacity + 8,
+            "{} places in the order for {} ids",
+            window.order.len(),
+            window.len
+        );
+        window.check();
+    }
+    assert_eq!(dedupe.len(), 300);
+    assert!(remembered(&dedupe, 7) && !remembered(&dedupe, 6));
+}
+
+#[test]
 fn a_large_window_fills_to_its_bound() {
     let dedupe = Dedupe::with_capacity(50_000);
     let mut fresh = Vec::new();
