@@ -288,3 +288,33 @@ async fn an_unreachable_broker_fails_writes_at_once_and_is_found_again() {
         .collect();
     assert_eq!(ids.len(), 4, "{ids:?}");
 }
+
+#[tokio::test]
+async fn a_login_in_the_url_is_used_and_may_not_be_given_twice() {
+    let Some(broker) = Broker::start().await else {
+        return;
+    };
+    // A broker without authorization lets any login in: the URL's is sent.
+    let in_url = broker.url().replace("nats://", "nats://ada:secret@");
+    let sink = NatsSink::connect(NatsConfig {
+        url: in_url.clone(),
+        ..config(&broker, "USAGE")
+    })
+    .await
+    .expect("a login in the URL alone");
+    assert!(sink.ready().await.is_ok());
+    for (token, user_password) in [
+        (Some("t0ken".to_owned()), None),
+        (None, Some(("bob".to_owned(), "pw".to_owned()))),
+    ] {
+        let twice = NatsSink::connect(NatsConfig {
+            url: in_url.clone(),
+            token,
+            user_password,
+            ..config(&broker, "USAGE")
+        })
+        .await
+        .expect_err("a login in the URL and another apart");
+        assert!(twice.to_string().contains("give them once"), "{twice}");
+    }
+}
