@@ -115,3 +115,46 @@ async fn events_older_than_the_duplicate_window_are_not_read_back() {
     let fresh = store(&sink, "acme", events(2)).await;
     assert_eq!(oldest_first(&sink, 100).await, fresh);
 }
+
+#[tokio::test]
+async fn other_subjects_of_a_shared_stream_are_not_read_back() {
+    let Some(broker) = Broker::start().await else {
+        return;
+    };
+    // The vendor's own stream, holding its orders beside the events.
+    broker
+        .jetstream()
+        .await
+        .create_stream(async_nats::jetstream::stream::Config {
+            name: "SHARED".to_owned(),
+            subjects: vec!["usage.events.>".to_owned(), "orders.>".to_owned()],
+            duplicate_window: Duration::from_secs(120),
+            ..Default::default()
+        })
+        .await
+        .expect("a shared stream");
+    let sink = NatsSink::connect(NatsConfig {
+        stream: "SHARED".to_owned(),
+        create_stream: false,
+        ..config(&broker, Duration::from_secs(120))
+    })
+    .await
+    .expect("connected");
+    let stored = store(&sink, "acme", events(2)).await;
+    // An order whose message id happens to look like one of ours.
+    let lookalike = format!("acme:{}", uuid::Uuid::now_v7());
+    broker
+        .jetstream()
+        .await
+        .send_publish(
+            "orders.new",
+            async_nats::jetstream::message::PublishMessage::build()
+                .payload("{}".into())
+                .message_id(lookalike),
+        )
+        .await
+        .expect("publish")
+        .await
+        .expect("acknowledged");
+    assert_eq!(oldest_first(&sink, 100).await, stored);
+}
