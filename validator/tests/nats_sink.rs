@@ -164,6 +164,12 @@ async fn a_batch_written_again_through_another_instance_is_stored_once() {
         .config
         .clone();
     assert_eq!(info.subjects, vec!["usage.events.>".to_owned()]);
+    assert_eq!(info.storage, stream::StorageType::File);
+    assert!(info.num_replicas <= 1, "one replica: {}", info.num_replicas);
+    assert_eq!(
+        info.max_messages, -1,
+        "no limit: retention is the operator's"
+    );
     assert_eq!(
         info.duplicate_window,
         NatsConfig::default().duplicate_window

@@ -86,15 +86,14 @@ impl Default for NatsConfig {
 }
 
 impl NatsConfig {
-    /// The settings of the stream this sink creates when it is absent: file
-    /// storage, one replica, every subject under the prefix, the duplicate
-    /// window; no other limit, so retention is the operator's choice.
+    /// The settings of the stream this sink creates when it is absent: every
+    /// subject under the prefix, the duplicate window, and JetStream's own
+    /// defaults for the rest: file storage, one replica, no limit, so
+    /// retention is the operator's choice.
     pub fn stream_config(&self) -> stream::Config {
         stream::Config {
             name: self.stream.clone(),
             subjects: vec![format!("{}.>", self.subject_prefix)],
-            storage: stream::StorageType::File,
-            num_replicas: 1,
             duplicate_window: self.duplicate_window,
             ..Default::default()
         }
