@@ -302,6 +302,50 @@ impl Model {
     }
 }
 
+/// Runs `ops` on `window` and on the model, the clock starting at `now` and
+/// moving on by each op's step; keys `0..keys` are made by `at`. After every
+/// op the window's bookkeeping is checked and it must remember what the
+/// model does.
+fn run_against_model(
+    mut window: window::Window,
+    mut now: u64,
+    ops: Vec<(Op, u64)>,
+    at: impl Fn(u128) -> u128,
+    keys: u128,
+) -> Result<(), TestCaseError> {
+    let capacity = window.capacity;
+    let mut model = Model::default();
+    let mut fresh = Vec::new();
+    for (op, step) in ops {
+        now += step;
+        match op {
+            Op::Insert(keys) => {
+                let keys: Vec<u128> = keys.into_iter().map(&at).collect();
+                window.insert_all(&keys, &mut fresh, now);
+                prop_assert_eq!(&fresh, &model.insert(&keys, capacity));
+            }
+            Op::Forget(keys) => {
+                for &key in &keys {
+                    window.remove(at(key));
+                }
+                window.drop_gaps();
+                model.forget(keys.into_iter().map(&at));
+            }
+        }
+        window.check();
+        prop_assert_eq!(window.len, model.ids.len());
+        for key in 0..keys {
+            prop_assert_eq!(
+                window.contains(at(key)),
+                model.ids.contains(&at(key)),
+                "key {}",
+                key
+            );
+        }
+    }
+    Ok(())
+}
+
 proptest! {
     #[test]
     fn the_window_matches_the_model_as_time_goes_on(
@@ -314,32 +358,8 @@ proptest! {
         // Keys 0..24 become keys made at 24 different milliseconds around
         // the clock: behind the ring, in it, and ahead of it.
         let at = |key: u128| made_at(1_000 + (key as u64 % 12) * 3, key);
-        let mut window = window::Window::with_slices(capacity, 0, 4);
-        let mut model = Model::default();
-        let mut fresh = Vec::new();
-        let mut now = 1_010;
-        for (op, step) in ops {
-            now += step;
-            match op {
-                Op::Insert(keys) => {
-                    let keys: Vec<u128> = keys.into_iter().map(at).collect();
-                    window.insert_all(&keys, &mut fresh, now);
-                    prop_assert_eq!(&fresh, &model.insert(&keys, capacity));
-                }
-                Op::Forget(keys) => {
-                    for &key in &keys {
-                        window.remove(at(key));
-                    }
-                    window.drop_gaps();
-                    model.forget(keys.into_iter().map(at));
-                }
-            }
-            window.check();
-            prop_assert_eq!(window.len, model.ids.len());
-            for key in 0..24 {
-                prop_assert_eq!(window.contains(at(key)), model.ids.contains(&at(key)));
-            }
-        }
+        let window = window::Window::with_slices(capacity, 0, 4);
+        run_against_model(window, 1_010, ops, at, 24)?;
     }
 
     /// Many keys spread over many small slices, a slice budget the tables
@@ -369,32 +389,8 @@ proptest! {
             let ms = if key < 300 { 1_000 + key as u64 } else { 1_100 + (key as u64 % 4) * 50 };
             made_at(ms, key)
         };
-        let mut window = window::Window::with_slices(capacity, 0, ring_bits);
-        let mut model = Model::default();
-        let mut fresh = Vec::new();
-        let mut now = 1_000;
-        for (op, step) in ops {
-            now += step;
-            match op {
-                Op::Insert(keys) => {
-                    let keys: Vec<u128> = keys.into_iter().map(at).collect();
-                    window.insert_all(&keys, &mut fresh, now);
-                    prop_assert_eq!(&fresh, &model.insert(&keys, capacity));
-                }
-                Op::Forget(keys) => {
-                    for &key in &keys {
-                        window.remove(at(key));
-                    }
-                    window.drop_gaps();
-                    model.forget(keys.into_iter().map(at));
-                }
-            }
-            window.check();
-            prop_assert_eq!(window.len, model.ids.len());
-            for key in 0..400 {
-                prop_assert_eq!(window.contains(at(key)), model.ids.contains(&at(key)), "key {}", key);
-            }
-        }
+        let window = window::Window::with_slices(capacity, 0, ring_bits);
+        run_against_model(window, 1_000, ops, at, 400)?;
     }
 
     #[test]
