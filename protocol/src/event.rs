@@ -223,18 +223,33 @@ impl Event {
     /// event is one line, and holds nothing a sink cannot store.
     fn check_optional_fields(&mut self) -> Result<(), RejectCode> {
         if let Some(props) = &mut self.props {
-            if let Some(compact) = crate::props::compact(props.get())? {
+            if let Some(compact) = Self::check_props(props.get())? {
                 *props = RawValue::from_string(compact).map_err(|_| RejectCode::InvalidProps)?;
-            }
-            if props.get().len() > MAX_PROPS_BYTES {
-                return Err(RejectCode::PropsTooLarge);
             }
         }
         if let Some(session) = &self.session {
-            // PostgreSQL's `text` cannot hold NUL.
-            if session.is_empty() || session.len() > MAX_SESSION_LEN || session.contains('\0') {
-                return Err(RejectCode::InvalidSession);
-            }
+            Self::check_session(session)?;
+        }
+        Ok(())
+    }
+
+    /// Checks `props`, the JSON text of one value, as [`Event::new`] does,
+    /// and returns its compact form when that differs from `raw` (`None`
+    /// when `raw` is already what the collector stores). For clients that
+    /// write an event's text themselves.
+    pub fn check_props(raw: &str) -> Result<Option<String>, RejectCode> {
+        let compact = crate::props::compact(raw)?;
+        if compact.as_deref().unwrap_or(raw).len() > MAX_PROPS_BYTES {
+            return Err(RejectCode::PropsTooLarge);
+        }
+        Ok(compact)
+    }
+
+    /// Checks a session id as [`Event::new`] does.
+    pub fn check_session(session: &str) -> Result<(), RejectCode> {
+        // PostgreSQL's `text` cannot hold NUL.
+        if session.is_empty() || session.len() > MAX_SESSION_LEN || session.contains('\0') {
+            return Err(RejectCode::InvalidSession);
         }
         Ok(())
     }

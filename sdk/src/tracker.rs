@@ -20,7 +20,7 @@ use crate::builder::TrackerBuilder;
 use crate::core::debugger::{DebugEntry, DropReason, Fate};
 use crate::core::event::build_event;
 use crate::core::gate::Mode;
-use crate::core::journal::{encode, encode_add, Record};
+use crate::core::journal::{encode, encode_tracked, Record};
 use crate::core::queue::UserKey;
 use crate::core::session::{user_key, Login};
 use crate::driver::{Backlog, Reply, Task};
@@ -111,21 +111,24 @@ impl Tracker {
                 .clone(),
             _ => None,
         };
-        let session = login.as_ref().map(|l| l.session_id.clone());
-        let event = match build_event(id, name, wall_ms, &props, session) {
-            Ok(event) => event,
+        let handed = match &self.inner.appender {
+            Some(appender) => {
+                self.inner
+                    .append(appender, id, name, wall_ms, &props, login.as_deref())
+            }
+            None => {
+                let session = login.as_ref().map(|l| l.session_id.clone());
+                build_event(id, name, wall_ms, &props, session).map(|event| self.inner.send(event))
+            }
+        };
+        let (fate, tracked) = match handed {
             Err(code) => {
                 lock(&shared.debugger).record(Some(id), name, Fate::Invalid { code });
                 return Tracked::Invalid(code);
             }
-        };
-        let (fate, tracked) = match &login {
-            Some(_) => (Fate::Queued, Tracked::Queued(id)),
-            None => (Fate::Held, Tracked::Held(id)),
-        };
-        let (fate, tracked) = match self.inner.hand_over(event, login.as_deref()) {
-            None => (fate, tracked),
-            Some(reason) => (Fate::Dropped { reason }, Tracked::Dropped(reason)),
+            Ok(Some(reason)) => (Fate::Dropped { reason }, Tracked::Dropped(reason)),
+            Ok(None) if login.is_some() => (Fate::Queued, Tracked::Queued(id)),
+            Ok(None) => (Fate::Held, Tracked::Held(id)),
         };
         lock(&shared.debugger).record(Some(id), name, fate);
         tracked
@@ -256,37 +259,56 @@ impl Inner {
         }
     }
 
-    /// Gives a new event to the worker: appended to the journal where the
-    /// platform lets `track()` write it, else through the task channel.
-    /// Returns why it was refused, if it was.
-    fn hand_over(&self, event: Event, login: Option<&CurrentLogin>) -> Option<DropReason> {
+    /// Writes a new event to the journal `track()` appends to, straight
+    /// from `track()`'s arguments, and wakes the worker to read it. Returns
+    /// why the event is refused as invalid, or why it was dropped.
+    fn append<P: Serialize + ?Sized>(
+        &self,
+        appender: &Arc<dyn Appender>,
+        id: Uuid,
+        name: &str,
+        wall_ms: i64,
+        props: &P,
+        login: Option<&CurrentLogin>,
+    ) -> Result<Option<DropReason>, RejectCode> {
+        let Some(tasks) = &self.tasks else {
+            return Ok(Some(DropReason::DoNotTrack));
+        };
+        let user = login.map(|l| &*l.user);
+        let session = login.map(|l| l.session_id.as_str());
+        let appended = LINE.with(|line| {
+            let mut line = line.borrow_mut();
+            line.clear();
+            encode_tracked(user, id, name, wall_ms, props, session, &mut line)?;
+            self.backlog.add();
+            Ok(appender.append(&line))
+        })?;
+        match appended {
+            Ok(()) => {
+                self.ring(tasks);
+                Ok(None)
+            }
+            Err(AppendError::Full) => {
+                self.backlog.taken();
+                Ok(Some(DropReason::QueueFull))
+            }
+            Err(AppendError::Failed(error)) => {
+                // Kept in memory by the worker, which tries the journal again.
+                self.backlog.taken();
+                tracing::warn!(%error, "could not append to the journal");
+                let session = session.map(str::to_owned);
+                let event = build_event(id, name, wall_ms, props, session)?;
+                Ok(self.send(event))
+            }
+        }
+    }
+
+    /// Gives a new event to the worker through its task channel. Returns why
+    /// it was dropped, if it was.
+    fn send(&self, event: Event) -> Option<DropReason> {
         let Some(tasks) = &self.tasks else {
             return Some(DropReason::DoNotTrack);
         };
-        if let Some(appender) = &self.appender {
-            self.backlog.add();
-            let appended = LINE.with(|line| {
-                let mut line = line.borrow_mut();
-                line.clear();
-                encode_add(login.map(|l| &*l.user), &event, &mut line);
-                appender.append(&line)
-            });
-            match appended {
-                Ok(()) => {
-                    self.ring(tasks);
-                    return None;
-                }
-                Err(AppendError::Full) => {
-                    self.backlog.taken();
-                    return Some(DropReason::QueueFull);
-                }
-                Err(AppendError::Failed(error)) => {
-                    // Kept in memory by the worker, which tries the journal again.
-                    self.backlog.taken();
-                    tracing::warn!(%error, "could not append to the journal");
-                }
-            }
-        }
         if !self.backlog.admit(self.channel_capacity) {
             return Some(DropReason::QueueFull);
         }

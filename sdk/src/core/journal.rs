@@ -10,7 +10,7 @@ use std::collections::{HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
-use usage_protocol::Event;
+use usage_protocol::{Event, EventName, RejectCode};
 use uuid::Uuid;
 
 /// One line of the journal.
@@ -56,26 +56,87 @@ pub enum Record {
 const ADD_PREFIX: &[u8] = b"{\"add\":";
 
 /// Appends the [`Record::Add`] line of `event` (with its newline) to `out`:
-/// the bytes serde writes for that record, written field by field, since
-/// this runs in every `track()`.
+/// the bytes serde writes for that record, written field by field. Tests
+/// write journals with it; `track()` writes its lines with [`encode_tracked`].
+#[cfg(test)]
 pub fn encode_add(user: Option<&str>, event: &Event, out: &mut Vec<u8>) {
+    add_head(user, event.id, &event.name, event.ts, out);
+    if let Some(props) = &event.props {
+        out.extend_from_slice(PROPS_KEY);
+        out.extend_from_slice(props.get().as_bytes());
+    }
+    add_tail(event.session.as_deref(), out);
+}
+
+/// Appends the [`Record::Add`] line of a new event, made from what `track()`
+/// was given, to `out`: the line [`encode_add`] writes for the event
+/// [`build_event`](super::event::build_event) makes of the same arguments,
+/// refused for the same reasons, but with nothing copied on the way (the
+/// props are serialized into the line and checked there). On an error `out`
+/// holds part of a line.
+pub fn encode_tracked<P: Serialize + ?Sized>(
+    user: Option<&str>,
+    id: Uuid,
+    name: &str,
+    unix_ms: i64,
+    props: &P,
+    session: Option<&str>,
+    out: &mut Vec<u8>,
+) -> Result<(), RejectCode> {
+    EventName::parse(name)?;
+    let ts = OffsetDateTime::from_unix_timestamp_nanos(i128::from(unix_ms) * 1_000_000);
+    add_head(
+        user,
+        id,
+        name,
+        ts.unwrap_or(OffsetDateTime::UNIX_EPOCH),
+        out,
+    );
+    let before_props = out.len();
+    out.extend_from_slice(PROPS_KEY);
+    let start = out.len();
+    serde_json::to_writer(&mut *out, props).map_err(|_| RejectCode::InvalidProps)?;
+    // `build_event`'s order: props that do not serialize, then the time.
+    ts.map_err(|_| RejectCode::InvalidTimestamp)?;
+    if out[start..] == *b"null" {
+        out.truncate(before_props);
+    } else {
+        // serde_json writes valid UTF-8.
+        let text = std::str::from_utf8(&out[start..]).map_err(|_| RejectCode::InvalidProps)?;
+        // Compact already, unless a `Serialize` wrote raw JSON text.
+        if let Some(compact) = Event::check_props(text)? {
+            out.truncate(start);
+            out.extend_from_slice(compact.as_bytes());
+        }
+    }
+    if let Some(session) = session {
+        Event::check_session(session)?;
+    }
+    add_tail(session, out);
+    Ok(())
+}
+
+const PROPS_KEY: &[u8] = b",\"props\":";
+
+/// An add line up to its timestamp.
+fn add_head(user: Option<&str>, id: Uuid, name: &str, ts: OffsetDateTime, out: &mut Vec<u8>) {
     out.extend_from_slice(b"{\"add\":{\"user\":");
     match user {
         Some(user) => push_json_str(user, out),
         None => out.extend_from_slice(b"null"),
     }
     out.extend_from_slice(b",\"event\":{\"id\":\"");
-    let mut id = uuid::Uuid::encode_buffer();
-    out.extend_from_slice(event.id.hyphenated().encode_lower(&mut id).as_bytes());
+    let mut buffer = uuid::Uuid::encode_buffer();
+    out.extend_from_slice(id.hyphenated().encode_lower(&mut buffer).as_bytes());
     out.extend_from_slice(b"\",\"name\":");
-    push_json_str(&event.name, out);
+    push_json_str(name, out);
     out.extend_from_slice(b",\"ts\":");
-    push_rfc3339(event.ts, out);
-    if let Some(props) = &event.props {
-        out.extend_from_slice(b",\"props\":");
-        out.extend_from_slice(props.get().as_bytes());
-    }
-    if let Some(session) = &event.session {
+    push_rfc3339(ts, out);
+}
+
+/// The rest of an add line after its props.
+fn add_tail(session: Option<&str>, out: &mut Vec<u8>) {
+    if let Some(session) = session {
         out.extend_from_slice(b",\"session\":");
         push_json_str(session, out);
     }

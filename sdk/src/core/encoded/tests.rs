@@ -2,7 +2,7 @@
 
 use serde_json::{json, Value};
 use time::OffsetDateTime;
-use usage_protocol::{Batch, Event, SdkInfo};
+use usage_protocol::{Batch, Event, RejectCode, SdkInfo};
 use uuid::Uuid;
 
 use super::*;
@@ -198,4 +198,181 @@ fn the_add_line_of_track_is_what_serde_writes() {
             String::from_utf8(encode(&[record])).expect("utf-8")
         );
     }
+}
+
+/// `track()`'s writer, which builds no event, against building the event
+/// and writing it: the same line for every valid event, and the same code
+/// for every invalid one, whatever is wrong with it.
+#[test]
+fn the_line_track_writes_from_its_arguments_is_that_of_the_event_it_would_build() {
+    use serde_json::value::RawValue;
+    use usage_protocol::limits::{MAX_PROPS_BYTES, MAX_PROPS_DEPTH, MAX_SESSION_LEN};
+
+    let raw = |text: &str| RawValue::from_string(text.to_owned()).expect("valid JSON");
+    let deep = format!(
+        "{}{}",
+        "{\"k\":[".repeat(MAX_PROPS_DEPTH),
+        "]}".repeat(MAX_PROPS_DEPTH)
+    );
+    // Props a caller may pass: what serde writes, raw text with whitespace
+    // (kept as written by `Serialize`), and everything the collector refuses.
+    let hostile: Vec<Box<RawValue>> = vec![
+        raw("null"),
+        raw(" null"),
+        raw("{ \"a\" :\n [1, 2] }"),
+        raw("[1]"),
+        raw("\"text\""),
+        raw("{\"nul\":\"\\u0000\"}"),
+        raw("{\"lone\":\"\\ud800\"}"),
+        raw(&format!("{{\"n\":1{}}}", "0".repeat(40_000))),
+        raw(&format!("{{\"s\":\"{}\"}}", "x".repeat(MAX_PROPS_BYTES))),
+        raw(&format!(
+            "{{\"s\":\"{}\"}}",
+            "x".repeat(MAX_PROPS_BYTES - 8)
+        )),
+        raw(&format!(
+            "{{ \"s\":\"{}\"}}",
+            "x".repeat(MAX_PROPS_BYTES - 8)
+        )),
+        raw(&deep),
+    ];
+    let names = ["a.b", "", "has space", &"n".repeat(129), "x:y-z_1"];
+    let long_session = "s".repeat(MAX_SESSION_LEN + 1);
+    let sessions = [
+        None,
+        Some("s1"),
+        Some(""),
+        Some("a\0b"),
+        Some(&long_session[..]),
+    ];
+    let times = [
+        0,
+        1_764_608_979_123,
+        -1,
+        i64::MAX,
+        i64::MIN,
+        253_402_300_799_999,
+    ];
+
+    for props in &hostile {
+        for name in names {
+            for session in sessions {
+                for ms in times {
+                    check(Some("acme/bob"), name, ms, props, session);
+                }
+            }
+        }
+    }
+    let mut random = Random(11);
+    for n in 0..3_000 {
+        let props = random.props(0);
+        let user = random.user();
+        let session = (n % 2 == 0).then(|| random.text(20));
+        let ms = (random.next() % 4_000_000_000_000) as i64;
+        check(
+            user.as_deref(),
+            "screen.opened",
+            ms,
+            &props,
+            session.as_deref(),
+        );
+    }
+    check(None, "a", 5, &(), None);
+    check(None, "a", 5, &[1, 2], None);
+    check(
+        None,
+        "a",
+        5,
+        &std::collections::BTreeMap::from([(1, 2)]),
+        None,
+    );
+    check(
+        None,
+        "a",
+        5,
+        &std::collections::BTreeMap::from([((1, 2), 3)]),
+        None,
+    );
+    check(None, "a", 5, &json!({"nan": f64::NAN}), None);
+}
+
+/// Props of any type behind one reference, so one loop checks them all.
+trait AnyProps {
+    fn build(
+        &self,
+        id: Uuid,
+        name: &str,
+        ms: i64,
+        session: Option<&str>,
+    ) -> Result<Event, RejectCode>;
+
+    fn write(&self, line: Line<'_>, out: &mut Vec<u8>) -> Result<(), RejectCode>;
+}
+
+/// The arguments of an add line other than its props.
+#[derive(Clone, Copy)]
+struct Line<'a> {
+    user: Option<&'a str>,
+    id: Uuid,
+    name: &'a str,
+    ms: i64,
+    session: Option<&'a str>,
+}
+
+impl<P: serde::Serialize + ?Sized> AnyProps for P {
+    fn build(
+        &self,
+        id: Uuid,
+        name: &str,
+        ms: i64,
+        session: Option<&str>,
+    ) -> Result<Event, RejectCode> {
+        crate::core::event::build_event(id, name, ms, self, session.map(str::to_owned))
+    }
+
+    fn write(&self, line: Line<'_>, out: &mut Vec<u8>) -> Result<(), RejectCode> {
+        crate::core::journal::encode_tracked(
+            line.user,
+            line.id,
+            line.name,
+            line.ms,
+            self,
+            line.session,
+            out,
+        )
+    }
+}
+
+/// Writes the add line of these arguments both ways, and compares.
+fn check_tracked(line: Line<'_>, props: &dyn AnyProps) {
+    let Line {
+        name, ms, session, ..
+    } = line;
+    let built = props.build(line.id, name, ms, session);
+    let mut written_line = Vec::new();
+    let written = props.write(line, &mut written_line);
+    match built {
+        Ok(event) => {
+            let mut expected = Vec::new();
+            encode_add(line.user, &event, &mut expected);
+            assert_eq!(written, Ok(()), "{name:?} {ms} {session:?}");
+            assert_eq!(
+                String::from_utf8(written_line).expect("utf-8"),
+                String::from_utf8(expected).expect("utf-8")
+            );
+        }
+        Err(code) => assert_eq!(written, Err(code), "{name:?} {ms} {session:?}"),
+    }
+}
+
+fn check(user: Option<&str>, name: &str, ms: i64, props: &dyn AnyProps, session: Option<&str>) {
+    let id = Uuid::from_u128(0x0190_b6b2_7a1e_7c3a_9d2e_1f2a_3b4c_5d6e);
+    let line = Line {
+        user,
+        id,
+        name,
+        ms,
+        session,
+    };
+    check_tracked(line, props);
 }
