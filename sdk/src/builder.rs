@@ -68,13 +68,25 @@ impl TrackerBuilder {
         self
     }
 
-    /// Events that trigger a send, and the most per batch (1 to 500). Default 50.
+    /// Events that trigger a send (1 to 500), and the most per batch unless
+    /// a backlog is drained (see [`TrackerBuilder::drain_backlog`]). Default 50.
     pub fn batch_size(mut self, events: usize) -> Self {
         self.engine.batch.size = BatchPolicy {
             size: events,
             ..self.engine.batch
         }
         .max_events();
+        self
+    }
+
+    /// Whether, when more events wait than one batch holds (a burst, or a
+    /// backlog after an outage), a batch carries as many as the collector
+    /// takes (500 events and 1 MiB) instead of `batch_size`: a backlog then
+    /// drains in far fewer requests. Default: on natively; off in the
+    /// browser, whose last batches before a page closes must stay within
+    /// the 64 KiB that `keepalive` requests may carry.
+    pub fn drain_backlog(mut self, on: bool) -> Self {
+        self.engine.batch.drain_backlog = on;
         self
     }
 

@@ -23,6 +23,13 @@ use crate::shared::{lock, Shared};
 /// Longest idle sleep; the loop wakes earlier for any task.
 const IDLE_SLEEP_MS: u64 = 60 * 60 * 1_000;
 
+/// How long after a wake-up from `track()` the loop lets further appends go
+/// without one. Waking the loop is a system call on the app's thread, as
+/// dear as the rest of `track()`; in a burst, one wake-up per window stands
+/// for thousands. The loop reads the journal when the window ends, so an
+/// event waits at most this long more (the batch interval is seconds).
+const WAKE_WINDOW_MS: u64 = 1;
+
 /// Answers a flush or shutdown: `true` when nothing sendable is left.
 pub(crate) type Reply = Box<dyn FnOnce(bool) + Send>;
 
@@ -113,6 +120,9 @@ pub(crate) struct Driver<T, S, Ti> {
     pub(crate) shared: Arc<Shared>,
     pub(crate) backlog: Arc<Backlog>,
     pub(crate) tasks: UnboundedReceiver<Task>,
+    /// When the wake-up window ends: until then `track()` sends no wake-up
+    /// (the flag it checks stays set), and the loop reads the journal then.
+    pub(crate) wake_window_ends: Option<u64>,
 }
 
 struct Waiter {
@@ -161,6 +171,14 @@ impl<T: Transport, S: Storage, Ti: Timer> Driver<T, S, Ti> {
         let mut channel_open = true;
         let mut users = LastUser::default();
         loop {
+            // Cleared before the mark: a line appended after it either is
+            // read in this round or rings again.
+            if let Some(ends) = self.wake_window_ends {
+                if ends <= self.clock.mono_ms() {
+                    self.shared.wake_pending.store(false, Ordering::SeqCst);
+                    self.wake_window_ends = None;
+                }
+            }
             // Tasks sent before a line was appended are handled before the
             // line is read: a login comes before the events tracked under it.
             let mark = self.storage.appended_mark();
@@ -192,6 +210,7 @@ impl<T: Transport, S: Storage, Ti: Timer> Driver<T, S, Ti> {
             let wake = [self.engine.next_wakeup(now)]
                 .into_iter()
                 .chain(waiters.iter().map(|w| Some(w.deadline_ms)))
+                .chain([self.wake_window_ends])
                 .flatten()
                 .min();
             let sleep_ms = if unread {
@@ -245,7 +264,9 @@ impl<T: Transport, S: Storage, Ti: Timer> Driver<T, S, Ti> {
                 self.backlog.taken();
                 self.engine.track(event, now);
             }
-            Task::Wake => self.shared.wake_pending.store(false, Ordering::SeqCst),
+            Task::Wake => {
+                self.wake_window_ends.get_or_insert(now + WAKE_WINDOW_MS);
+            }
             Task::Login(login) => self.engine.login(login, now),
             Task::Logout => self.engine.logout(now),
             Task::Flush { deadline_ms, reply } => {

@@ -49,8 +49,9 @@ pub(crate) struct Shared {
     pub(crate) fates: Mutex<FateLog>,
     pub(crate) ids: IdGen,
     pub(crate) status: Mutex<Status>,
-    /// A wake-up for the worker is on its way: `track()` sends one only
-    /// when none is, the worker clears it before reading the journal.
+    /// A wake-up for the worker is on its way or was just handled:
+    /// `track()` sends one only when this is clear; the worker clears it a
+    /// moment after a wake-up (`WAKE_WINDOW_MS`), before reading the journal.
     pub(crate) wake_pending: AtomicBool,
     pub(crate) callbacks: Callbacks,
 }

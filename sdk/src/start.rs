@@ -112,6 +112,7 @@ impl TrackerBuilder {
             shared: shared.clone(),
             backlog: backlog.clone(),
             tasks: receiver,
+            wake_window_ends: None,
         };
         let mut failed = None;
         let tracker = Arc::new_cyclic(|weak| {

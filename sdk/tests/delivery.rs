@@ -47,6 +47,7 @@ fn events_arrive_once_in_batches_of_the_configured_size() {
     let dir = tempfile::tempdir().expect("temp dir");
     let tracker = builder(&collector.url, &dir)
         .batch_size(3)
+        .drain_backlog(false)
         .batch_interval(Duration::from_secs(60))
         .build()
         .expect("builds");
@@ -66,6 +67,34 @@ fn events_arrive_once_in_batches_of_the_configured_size() {
         .iter()
         .all(|&id| fate_of(&tracker, id) == Some(Fate::Accepted)));
     assert_eq!(tracker.status().counters.accepted, 7);
+}
+
+#[test]
+fn a_backlog_drains_in_batches_as_large_as_the_collector_takes() {
+    let collector = Collector::start();
+    let dir = tempfile::tempdir().expect("temp dir");
+    // One batch in flight at a time: what is tracked meanwhile waits.
+    let tracker = builder(&collector.url, &dir)
+        .batch_size(3)
+        .max_in_flight(1)
+        .batch_interval(Duration::from_secs(60))
+        .build()
+        .expect("builds");
+    tracker.login(&token("bob", false)).expect("login");
+    let ids: Vec<Uuid> = (0..1_200)
+        .map(|n| queued(tracker.track("screen.opened", json!({"n": n}))))
+        .collect();
+    assert!(tracker.flush(PATIENCE), "everything is delivered");
+    let sizes: Vec<usize> = collector.arrivals().iter().map(|a| a.ids.len()).collect();
+    assert!(
+        sizes.iter().all(|&n| n <= 500),
+        "the collector's limit holds: {sizes:?}"
+    );
+    assert!(
+        sizes.iter().any(|&n| n > 3) && sizes.len() < 1_200 / 3,
+        "the backlog went in batches larger than batch_size: {sizes:?}"
+    );
+    assert!(ids.iter().all(|id| collector.stored().get(id) == Some(&1)));
 }
 
 #[test]

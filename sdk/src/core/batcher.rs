@@ -16,10 +16,17 @@ const ENVELOPE_RESERVE: usize = 1_024;
 /// How batches are cut.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BatchPolicy {
-    /// Events that trigger a send, and the most one batch carries (1..=500).
+    /// Events that trigger a send (1..=500), and the most one batch carries
+    /// unless `drain_backlog`.
     pub size: usize,
     /// Longest wait of a ready event before a send, in milliseconds.
     pub interval_ms: u64,
+    /// When more than `size` events wait (a burst, a backlog after an
+    /// outage), a batch carries as many as the collector takes (500, and
+    /// 1 MiB): a backlog drains in a tenth of the requests. Native only by
+    /// default: a page that is being left sends its last batches with
+    /// `keepalive`, whose budget is 64 KiB.
+    pub drain_backlog: bool,
 }
 
 impl Default for BatchPolicy {
@@ -27,6 +34,7 @@ impl Default for BatchPolicy {
         Self {
             size: DEFAULT_BATCH_SIZE,
             interval_ms: DEFAULT_BATCH_INTERVAL_MS,
+            drain_backlog: !cfg!(target_arch = "wasm32"),
         }
     }
 }
@@ -35,6 +43,15 @@ impl BatchPolicy {
     /// The batch size within the collector's limit.
     pub fn max_events(&self) -> usize {
         self.size.clamp(1, MAX_EVENTS_PER_BATCH)
+    }
+
+    /// The most events one batch carries.
+    fn most_events(&self) -> usize {
+        if self.drain_backlog {
+            MAX_EVENTS_PER_BATCH
+        } else {
+            self.max_events()
+        }
     }
 }
 
@@ -59,7 +76,9 @@ pub fn select<'a>(
     now: u64,
     now_anyway: bool,
 ) -> Option<Selection> {
-    let cap = cap.clamp(1, policy.max_events());
+    // A batch is due once `due` events wait, and carries up to `cap`.
+    let due = cap.clamp(1, policy.max_events());
+    let cap = cap.clamp(1, policy.most_events());
     let mut user: Option<UserKey> = None;
     let mut ids = Vec::new();
     let mut bytes = ENVELOPE_RESERVE;
@@ -87,7 +106,7 @@ pub fn select<'a>(
         ids.push(pending.event.id);
     }
     let user = user?;
-    let full = ids.len() >= cap || body_full;
+    let full = ids.len() >= due || body_full;
     let waited = now.saturating_sub(oldest_ready) >= policy.interval_ms;
     (full || waited || now_anyway).then_some(Selection { user, ids })
 }
@@ -135,7 +154,29 @@ mod tests {
     const POLICY: BatchPolicy = BatchPolicy {
         size: 3,
         interval_ms: 5_000,
+        drain_backlog: false,
     };
+
+    #[test]
+    fn a_backlog_goes_in_batches_up_to_the_collector_limit_when_drained() {
+        let draining = BatchPolicy {
+            drain_backlog: true,
+            ..POLICY
+        };
+        let items: Vec<Pending> = (0..600).map(|n| pending(n, "a/b", 10, 1_000)).collect();
+        let take = |policy: &BatchPolicy, n: usize, cap: usize| {
+            select(items[..n].iter(), |_| true, policy, cap, 1_000, false).map(|s| s.ids.len())
+        };
+        // Due at `size` events either way; only the batch grows.
+        assert_eq!(take(&draining, 2, usize::MAX), None);
+        assert_eq!(take(&draining, 3, usize::MAX), Some(3));
+        assert_eq!(take(&draining, 10, usize::MAX), Some(10));
+        assert_eq!(take(&draining, 600, usize::MAX), Some(MAX_EVENTS_PER_BATCH));
+        assert_eq!(take(&POLICY, 10, usize::MAX), Some(3));
+        // A split after a 413 still bounds the batch.
+        assert_eq!(take(&draining, 600, 40), Some(40));
+        assert_eq!(take(&draining, 2, 2), Some(2));
+    }
 
     #[test]
     fn a_few_events_wait_for_the_interval() {

@@ -12,6 +12,7 @@ pub(super) fn engine(size: usize) -> Engine {
         batch: BatchPolicy {
             size,
             interval_ms: 5_000,
+            drain_backlog: false,
         },
         max_queued: 100,
         max_held: 10,
