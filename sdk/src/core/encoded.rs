@@ -5,14 +5,7 @@
 //! bodies and journal lines. Each reader and encoder here has a test holding
 //! it to serde's reading and writing of the same records.
 
-#[cfg(not(target_arch = "wasm32"))]
-use std::borrow::Cow;
-
-#[cfg(not(target_arch = "wasm32"))]
-use serde::Deserialize;
 use serde::Serialize;
-#[cfg(not(target_arch = "wasm32"))]
-use serde_json::value::RawValue;
 use time::OffsetDateTime;
 use usage_protocol::{Event, SdkInfo};
 use uuid::Uuid;
@@ -53,22 +46,6 @@ impl EncodedEvent {
 const ADD_HEAD: &str = "{\"add\":{\"user\":";
 /// Between the user and the event.
 const EVENT_KEY: &str = ",\"event\":";
-/// What serde's reading of an [`Event`] accepts, borrowed: the same fields,
-/// types and defaults, without building the event.
-#[cfg(not(target_arch = "wasm32"))]
-#[derive(Deserialize)]
-struct EventShape<'a> {
-    id: Uuid,
-    #[serde(rename = "name", borrow)]
-    _name: Cow<'a, str>,
-    #[serde(rename = "ts", with = "time::serde::rfc3339")]
-    _ts: OffsetDateTime,
-    #[serde(rename = "props", default, borrow)]
-    _props: Option<&'a RawValue>,
-    #[serde(rename = "session", default, borrow)]
-    _session: Option<Cow<'a, str>>,
-}
-
 /// Reads an `add` line as `track()` writes it (`{"add":{"user":…,"event":…}}`,
 /// without its newline) without building the event: the user, and the
 /// event's text once serde's rules for an [`Event`] accept it. `None` when
@@ -94,7 +71,7 @@ pub fn read_add_quickly(line: &[u8]) -> Option<(Option<String>, EncodedEvent)> {
     };
     let event = rest.strip_prefix(EVENT_KEY)?.strip_suffix("}}")?;
     // A line cut short or damaged that still ends in braces fails here.
-    let id = serde_json::from_str::<EventShape<'_>>(event).ok()?.id;
+    let id = shape::event_id(event)?;
     let user = user.map(str::to_owned);
     Some((
         user,
@@ -145,3 +122,6 @@ pub fn encode_batch(sent_at: OffsetDateTime, sdk: &SdkInfo, events: &[&EncodedEv
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(not(target_arch = "wasm32"))]
+mod shape;
