@@ -19,7 +19,10 @@ pub fn build_event<P: Serialize + ?Sized>(
     let props = to_raw_value(props).map_err(|_| RejectCode::InvalidProps)?;
     let props = (props.get() != "null").then_some(props);
     let ts = OffsetDateTime::from_unix_timestamp_nanos(i128::from(unix_ms) * 1_000_000)
-        .map_err(|_| RejectCode::InvalidTimestamp)?;
+        .ok()
+        // RFC 3339 has four-digit years.
+        .filter(|ts| (0..=9999).contains(&ts.year()))
+        .ok_or(RejectCode::InvalidTimestamp)?;
     Event::new(id, name, ts, props, session)
 }
 

@@ -5,6 +5,7 @@
 //! native journal can hold zeros where a write was cut short (JSON text never
 //! contains a raw NUL).
 
+use std::cell::Cell;
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 
@@ -60,7 +61,8 @@ const ADD_PREFIX: &[u8] = b"{\"add\":";
 /// write journals with it; `track()` writes its lines with [`encode_tracked`].
 #[cfg(test)]
 pub fn encode_add(user: Option<&str>, event: &Event, out: &mut Vec<u8>) {
-    add_head(user, event.id, &event.name, event.ts, out);
+    add_head(user, event.id, &event.name, out);
+    push_rfc3339(event.ts, out);
     if let Some(props) = &event.props {
         out.extend_from_slice(PROPS_KEY);
         out.extend_from_slice(props.get().as_bytes());
@@ -84,20 +86,16 @@ pub fn encode_tracked<P: Serialize + ?Sized>(
     out: &mut Vec<u8>,
 ) -> Result<(), RejectCode> {
     EventName::parse(name)?;
-    let ts = OffsetDateTime::from_unix_timestamp_nanos(i128::from(unix_ms) * 1_000_000);
-    add_head(
-        user,
-        id,
-        name,
-        ts.unwrap_or(OffsetDateTime::UNIX_EPOCH),
-        out,
-    );
+    add_head(user, id, name, out);
+    let ts_written = push_unix_ms(unix_ms, out);
     let before_props = out.len();
     out.extend_from_slice(PROPS_KEY);
     let start = out.len();
     serde_json::to_writer(&mut *out, props).map_err(|_| RejectCode::InvalidProps)?;
     // `build_event`'s order: props that do not serialize, then the time.
-    ts.map_err(|_| RejectCode::InvalidTimestamp)?;
+    if !ts_written {
+        return Err(RejectCode::InvalidTimestamp);
+    }
     if out[start..] == *b"null" {
         out.truncate(before_props);
     } else {
@@ -118,8 +116,8 @@ pub fn encode_tracked<P: Serialize + ?Sized>(
 
 const PROPS_KEY: &[u8] = b",\"props\":";
 
-/// An add line up to its timestamp.
-fn add_head(user: Option<&str>, id: Uuid, name: &str, ts: OffsetDateTime, out: &mut Vec<u8>) {
+/// An add line up to its timestamp's value.
+fn add_head(user: Option<&str>, id: Uuid, name: &str, out: &mut Vec<u8>) {
     out.extend_from_slice(b"{\"add\":{\"user\":");
     match user {
         Some(user) => push_json_str(user, out),
@@ -131,7 +129,50 @@ fn add_head(user: Option<&str>, id: Uuid, name: &str, ts: OffsetDateTime, out: &
     out.extend_from_slice(b"\",\"name\":");
     push_json_str(name, out);
     out.extend_from_slice(b",\"ts\":");
-    push_rfc3339(ts, out);
+}
+
+thread_local! {
+    /// The second this thread's `track()` last wrote, and its text up to the
+    /// fraction (`"YYYY-MM-DDTHH:MM:SS`): events come many to a second, and
+    /// working out the date is most of the cost of a timestamp.
+    static SECOND: Cell<(i64, [u8; 20])> = const { Cell::new((i64::MIN, [0; 20])) };
+}
+
+/// The time `unix_ms` (milliseconds since 1970) stands for, as
+/// [`push_rfc3339`] writes it; `false`, with nothing written, when it is not
+/// within the years 0 to 9999.
+fn push_unix_ms(unix_ms: i64, out: &mut Vec<u8>) -> bool {
+    let second = unix_ms.div_euclid(1_000);
+    SECOND.with(|cached| {
+        let (at, mut text) = cached.get();
+        if at != second {
+            let Ok(ts) = OffsetDateTime::from_unix_timestamp(second) else {
+                return false;
+            };
+            if !(0..=9999).contains(&ts.year()) {
+                return false;
+            }
+            let mut whole = Vec::with_capacity(22);
+            push_rfc3339(ts, &mut whole);
+            text.copy_from_slice(&whole[..20]);
+            cached.set((second, text));
+        }
+        out.extend_from_slice(&text);
+        let mut millis = unix_ms.rem_euclid(1_000);
+        if millis != 0 {
+            out.push(b'.');
+            let mut width = 3;
+            while millis % 10 == 0 {
+                millis /= 10;
+                width -= 1;
+            }
+            for place in (0..width).rev() {
+                out.push(b'0' + (millis / 10i64.pow(place) % 10) as u8);
+            }
+        }
+        out.extend_from_slice(b"Z\"");
+        true
+    })
 }
 
 /// The rest of an add line after its props.

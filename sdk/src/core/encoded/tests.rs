@@ -250,13 +250,23 @@ fn the_line_track_writes_from_its_arguments_is_that_of_the_event_it_would_build(
         Some("a\0b"),
         Some(&long_session[..]),
     ];
+    // Whole seconds and fractions, before 1970, the last millisecond of
+    // year 9999 and the first of 10000, the last of year -1, and beyond.
     let times = [
         0,
         1_764_608_979_123,
+        1_764_608_979_120,
+        1_764_608_979_100,
+        1_764_608_979_005,
+        1_764_608_979_000,
         -1,
+        -1_001,
+        -62_167_219_200_000,
+        -62_167_219_200_001,
+        253_402_300_799_999,
+        253_402_300_800_000,
         i64::MAX,
         i64::MIN,
-        253_402_300_799_999,
     ];
 
     for props in &hostile {
@@ -269,11 +279,19 @@ fn the_line_track_writes_from_its_arguments_is_that_of_the_event_it_would_build(
         }
     }
     let mut random = Random(11);
+    let mut last_ms = 0;
     for n in 0..3_000 {
         let props = random.props(0);
         let user = random.user();
         let session = (n % 2 == 0).then(|| random.text(20));
-        let ms = (random.next() % 4_000_000_000_000) as i64;
+        // Half of them a moment after the one before: the same second
+        // again, or the next.
+        last_ms = if n % 2 == 0 {
+            (random.next() % 4_000_000_000_000) as i64
+        } else {
+            last_ms + (random.next() % 1_500) as i64
+        };
+        let ms = last_ms;
         check(
             user.as_deref(),
             "screen.opened",
