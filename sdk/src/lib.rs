@@ -61,7 +61,7 @@
 //!   survives the process being killed at any instant, and every restart. The
 //!   journal is the queue: the worker keeps up to 10,000 events in memory
 //!   (`max_queued_events`) and reads the rest from disk as room frees, up to
-//!   256 MiB of journal (`max_journal_bytes`); when the events waiting pass
+//!   512 MiB of journal (`max_journal_bytes`); when the events waiting pass
 //!   three quarters of that bound, the oldest waiting on disk are dropped and
 //!   reported (`QueueFull`). A power
 //!   loss can still lose what the kernel had not yet written out. One tracker per data folder:

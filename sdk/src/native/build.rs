@@ -39,7 +39,8 @@ impl TrackerBuilder {
     /// Most bytes of the journal on disk, where events beyond the in-memory
     /// queue wait. Past three quarters of it the oldest events waiting on
     /// disk are dropped (`QueueFull`) to bring it back to half; only a
-    /// `track()` that outruns that gets its own event refused. Default 256 MiB.
+    /// `track()` that outruns that gets its own event refused. Default 512 MiB
+    /// (about two million events of 200 bytes before any is dropped).
     pub fn max_journal_bytes(mut self, bytes: u64) -> Self {
         self.max_journal_bytes = bytes;
         self

@@ -31,7 +31,7 @@ const READ_CHUNK: usize = 256 * 1024;
 const COMPACT_SLACK: u64 = 4 * 1024 * 1024;
 
 /// Default most bytes of the journal file: events beyond the in-memory queue wait there.
-pub(crate) const DEFAULT_MAX_JOURNAL_BYTES: u64 = 256 * 1024 * 1024;
+pub(crate) const DEFAULT_MAX_JOURNAL_BYTES: u64 = 512 * 1024 * 1024;
 
 /// The tracker's folder. One tracker per folder at a time, held by [`DirLock`].
 #[derive(Debug)]
