@@ -166,6 +166,16 @@ pub fn encode(records: &[Record]) -> Vec<u8> {
     out
 }
 
+/// One journal line, by serde; `None` when unreadable.
+#[cfg(not(target_arch = "wasm32"))]
+fn read_record(line: &[u8]) -> Option<Record> {
+    serde_json::from_slice(line).ok()
+}
+
+/// One journal line, without serde's derived reader in the browser package.
+#[cfg(target_arch = "wasm32")]
+use super::lean_json::record as read_record;
+
 /// What a journal holds after replay.
 #[derive(Debug, Default)]
 pub struct Replayed {
@@ -197,11 +207,11 @@ impl Replay {
     /// Reads more lines, later than those read before.
     pub fn read(&mut self, bytes: &[u8]) {
         for line in lines(bytes) {
-            match serde_json::from_slice::<Record>(line) {
-                Ok(Record::Token { user, token }) => {
+            match read_record(line) {
+                Some(Record::Token { user, token }) => {
                     self.replayed.tokens.insert(user, token);
                 }
-                Ok(Record::Add { user, event } | Record::Kept { user, event }) => {
+                Some(Record::Add { user, event } | Record::Kept { user, event }) => {
                     self.done.remove(&event.id);
                     match self.positions.entry(event.id) {
                         // Written again: keep its place, take the user it was given.
@@ -215,9 +225,9 @@ impl Replay {
                         }
                     }
                 }
-                Ok(Record::Done { ids }) => self.done.extend(ids),
-                Ok(Record::Epoch(_)) => {}
-                Err(_) => self.replayed.damaged += 1,
+                Some(Record::Done { ids }) => self.done.extend(ids),
+                Some(Record::Epoch(_)) => {}
+                None => self.replayed.damaged += 1,
             }
         }
     }

@@ -34,7 +34,6 @@ use wasm_bindgen::closure::Closure;
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 
-use crate::core::session::CachedSession;
 use crate::driver::Task;
 use crate::tracker::{CurrentLogin, Inner, Tracker};
 
@@ -238,7 +237,7 @@ impl Tracker {
             return;
         };
         // A login this version cannot read (a newer SDK's) leaves this tab as it is.
-        let Ok(cached) = serde_json::from_str::<CachedSession>(value) else {
+        let Some(cached) = crate::core::lean_json::cached_session(value) else {
             return;
         };
         let Some(tasks) = &self.inner.tasks else {

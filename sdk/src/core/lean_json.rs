@@ -1,0 +1,228 @@
+//! The wire shapes the browser reads, without the code serde derives to read
+//! them (the browser package's weight; see bindings/README.md, Package
+//! size): journal lines, the collector's answers and the cached login.
+//! Native builds read them with serde; `tests` holds each reader here to
+//! serde's, over what serde writes and texts made from it by small edits.
+//!
+//! A reader returns `None` wherever serde's would fail. It refuses two forms
+//! serde also reads and nothing here writes: a struct written as an array
+//! (`["user", "token"]`) and a reject code written as an object
+//! (`{"invalid_id": null}`).
+
+use std::borrow::Cow;
+
+use serde_json::value::RawValue;
+use time::OffsetDateTime;
+use usage_protocol::json::{once, Json};
+use usage_protocol::{BatchResponse, Event, RejectCode, Rejection};
+use uuid::Uuid;
+
+use super::journal::Record;
+use super::session::CachedSession;
+
+fn text(json: &mut Json<'_>) -> Option<String> {
+    json.string().map(Cow::into_owned)
+}
+
+/// `null` or a string, as serde reads an `Option<String>`.
+fn optional_text(json: &mut Json<'_>) -> Option<Option<String>> {
+    if json.null() {
+        return Some(None);
+    }
+    text(json).map(Some)
+}
+
+fn uuid(json: &mut Json<'_>) -> Option<Uuid> {
+    Uuid::parse_str(&json.string()?).ok()
+}
+
+/// As `time::serde::rfc3339` reads it.
+fn timestamp(json: &mut Json<'_>) -> Option<OffsetDateTime> {
+    let text = json.string()?;
+    OffsetDateTime::parse(&text, &time::format_description::well_known::Rfc3339).ok()
+}
+
+/// Skips the value of a field the shape does not have, as serde does.
+fn ignore(json: &mut Json<'_>) -> Option<()> {
+    json.skip().map(drop)
+}
+
+/// An [`Event`], as its derived reader reads it.
+pub fn event(json: &mut Json<'_>) -> Option<Event> {
+    let (mut id, mut name, mut ts, mut props, mut session) = (None, None, None, None, None);
+    json.object(|json, key| match key {
+        "id" => once(&mut id, uuid(json)),
+        "name" => once(&mut name, text(json)),
+        "ts" => once(&mut ts, timestamp(json)),
+        "props" => {
+            let raw = if json.null() {
+                Some(None)
+            } else {
+                json.skip()
+                    .and_then(|raw| RawValue::from_string(raw.to_owned()).ok())
+                    .map(Some)
+            };
+            once(&mut props, raw)
+        }
+        "session" => once(&mut session, optional_text(json)),
+        _ => ignore(json),
+    })?;
+    Some(Event {
+        id: id?,
+        name: name?,
+        ts: ts?,
+        props: props.flatten(),
+        session: session.flatten(),
+    })
+}
+
+/// The user and event of an `add` or `kept` record.
+fn user_event(json: &mut Json<'_>) -> Option<(Option<String>, Event)> {
+    let (mut user, mut found) = (None, None);
+    json.object(|json, key| match key {
+        "user" => once(&mut user, optional_text(json)),
+        "event" => once(&mut found, event(json)),
+        _ => ignore(json),
+    })?;
+    Some((user.flatten(), found?))
+}
+
+/// One journal line.
+pub fn record(line: &[u8]) -> Option<Record> {
+    let mut json = Json::new(std::str::from_utf8(line).ok()?)?;
+    let mut record = None;
+    json.object(|json, key| {
+        // An enum's object names exactly one variant.
+        if record.is_some() {
+            return None;
+        }
+        record = Some(match key {
+            "token" => {
+                let (mut user, mut token) = (None, None);
+                json.object(|json, key| match key {
+                    "user" => once(&mut user, text(json)),
+                    "token" => once(&mut token, text(json)),
+                    _ => ignore(json),
+                })?;
+                Record::Token {
+                    user: user?,
+                    token: token?,
+                }
+            }
+            "add" => {
+                let (user, event) = user_event(json)?;
+                Record::Add { user, event }
+            }
+            "kept" => {
+                let (user, event) = user_event(json)?;
+                Record::Kept { user, event }
+            }
+            "done" => {
+                let mut ids = None;
+                json.object(|json, key| match key {
+                    "ids" => {
+                        let mut read = Vec::new();
+                        json.array(|json| {
+                            read.push(uuid(json)?);
+                            Some(())
+                        })?;
+                        once(&mut ids, Some(read))
+                    }
+                    _ => ignore(json),
+                })?;
+                Record::Done { ids: ids? }
+            }
+            "epoch" => Record::Epoch(json.u64()?),
+            _ => return None,
+        });
+        Some(())
+    })?;
+    record
+}
+
+/// A reject code; one this version does not know is [`RejectCode::Unknown`].
+fn reject_code(json: &mut Json<'_>) -> Option<RejectCode> {
+    let text = json.string()?;
+    Some(
+        RejectCode::ALL
+            .into_iter()
+            .find(|code| code.as_str() == text)
+            .unwrap_or(RejectCode::Unknown),
+    )
+}
+
+/// The collector's answer to a batch.
+pub fn batch_response(body: &[u8]) -> Option<BatchResponse> {
+    let mut json = Json::new(std::str::from_utf8(body).ok()?)?;
+    let (mut accepted, mut discarded, mut duplicates, mut opted_out, mut rejected) =
+        (None, None, None, None, None);
+    json.object(|json, key| match key {
+        "accepted" => once(&mut accepted, json.u32()),
+        "discarded" => once(&mut discarded, json.u32()),
+        "duplicates" => once(&mut duplicates, json.u32()),
+        "opted_out" => once(&mut opted_out, json.boolean()),
+        "rejected" => {
+            let mut read = Vec::new();
+            json.array(|json| {
+                let (mut index, mut code) = (None, None);
+                json.object(|json, key| match key {
+                    "index" => once(&mut index, json.u32()),
+                    "code" => once(&mut code, reject_code(json)),
+                    _ => ignore(json),
+                })?;
+                read.push(Rejection {
+                    index: index?,
+                    code: code?,
+                });
+                Some(())
+            })?;
+            once(&mut rejected, Some(read))
+        }
+        _ => ignore(json),
+    })?;
+    Some(BatchResponse {
+        accepted: accepted?,
+        discarded: discarded?,
+        duplicates: duplicates?,
+        opted_out: opted_out?,
+        rejected: rejected?,
+    })
+}
+
+/// The code of an error body: `{"error": {"code": …}}`.
+pub fn error_code(body: &[u8]) -> Option<String> {
+    let mut json = Json::new(std::str::from_utf8(body).ok()?)?;
+    let mut code = None;
+    json.object(|json, key| match key {
+        "error" => {
+            let mut inner = None;
+            json.object(|json, key| match key {
+                "code" => once(&mut inner, text(json)),
+                _ => ignore(json),
+            })?;
+            once(&mut code, inner)
+        }
+        _ => ignore(json),
+    })?;
+    code
+}
+
+/// The cached login.
+pub fn cached_session(text: &str) -> Option<CachedSession> {
+    let mut json = Json::new(text)?;
+    let (mut token, mut session_id, mut server_opted_out) = (None, None, None);
+    json.object(|json, key| match key {
+        "token" => once(&mut token, self::text(json)),
+        "session_id" => once(&mut session_id, self::text(json)),
+        "server_opted_out" => once(&mut server_opted_out, json.boolean()),
+        _ => ignore(json),
+    })?;
+    Some(CachedSession {
+        token: token?,
+        session_id: session_id?,
+        server_opted_out: server_opted_out.unwrap_or(false),
+    })
+}
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod tests;
