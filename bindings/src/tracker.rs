@@ -3,7 +3,6 @@
 use std::time::Duration;
 
 use serde::{Serialize, Serializer};
-use serde_json::value::RawValue;
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 
@@ -99,9 +98,9 @@ impl Tracker {
                 .ok()
                 .and_then(|json| json.as_string())
             {
-                Some(json) => match RawValue::from_string(json) {
-                    Ok(raw) => self.inner.track(name, &*raw),
-                    Err(_) => self.inner.track(name, Unserializable),
+                Some(json) => match usage_protocol::json::raw_value(&json) {
+                    Some(raw) => self.inner.track(name, &*raw),
+                    None => self.inner.track(name, Unserializable),
                 },
                 None => self.inner.track(name, Unserializable),
             }

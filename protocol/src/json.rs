@@ -1,17 +1,199 @@
-//! A small reader of JSON text for the wire shapes, for builds where the
-//! code serde derives to read them weighs too much: the browser package.
+//! A small reader of JSON text for the wire shapes, for builds where
+//! serde_json's parser and the code serde derives to read them weigh too
+//! much: the browser package.
 //!
-//! The syntax is left to serde_json: [`Json::new`] accepts exactly the texts
-//! serde_json reads as one value (its check of a raw value, which the browser
-//! package needs anyway), and the reader then only walks text known to be
-//! well formed. What it adds are the rules of serde's typed reading: string
-//! escapes decoded, surrogates paired, integers without a fraction or an
-//! exponent and within their type, each field at most once. The readers
-//! built on it are held to serde's derived ones by differential tests.
+//! [`Json::new`] first checks the syntax as serde_json does ([`well_formed`]),
+//! and the reader then only walks text known to be well formed. What it adds
+//! are the rules of serde's typed reading: string escapes decoded,
+//! surrogates paired, integers without a fraction or an exponent and within
+//! their type, each field at most once. [`raw_value`] makes a [`RawValue`]
+//! without serde_json's parser. Each is held to serde_json by differential
+//! tests, as are the readers built on them.
 
 use std::borrow::Cow;
 
+use serde::ser::{Serialize, SerializeStruct, Serializer};
 use serde_json::value::RawValue;
+
+/// Whether `text` is one JSON value as serde_json reads it, whitespace
+/// around it allowed: RFC 8259 exactly, any depth (as serde_json checks a
+/// raw value), surrogate escapes not paired (that is for a typed reading).
+pub fn well_formed(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    let ws = |mut at: usize| {
+        while matches!(bytes.get(at), Some(b' ' | b'\n' | b'\r' | b'\t')) {
+            at += 1;
+        }
+        at
+    };
+    // A key and its colon, from `at`; where the value starts.
+    let key = |at: usize| {
+        let at = string_end(bytes, ws(at))?;
+        let at = ws(at);
+        (bytes.get(at) == Some(&b':')).then_some(at + 1)
+    };
+    // The open objects (`{`) and arrays (`[`) around `at`.
+    let mut open = Vec::new();
+    let mut at = 0;
+    loop {
+        // A value starts at `at`.
+        at = ws(at);
+        let end = match bytes.get(at) {
+            Some(&bracket @ (b'{' | b'[')) => {
+                let inside = ws(at + 1);
+                let close = if bracket == b'{' { b'}' } else { b']' };
+                if bytes.get(inside) == Some(&close) {
+                    Some(inside + 1)
+                } else {
+                    open.push(bracket);
+                    at = if bracket == b'{' {
+                        match key(inside) {
+                            Some(at) => at,
+                            None => return false,
+                        }
+                    } else {
+                        inside
+                    };
+                    continue;
+                }
+            }
+            Some(b'"') => string_end(bytes, at),
+            Some(b't') => literal_end(bytes, at, b"true"),
+            Some(b'f') => literal_end(bytes, at, b"false"),
+            Some(b'n') => literal_end(bytes, at, b"null"),
+            Some(b'-' | b'0'..=b'9') => number_end(bytes, at),
+            _ => None,
+        };
+        let Some(end) = end else {
+            return false;
+        };
+        at = end;
+        // After a value: close what it ends, or go on to the next one.
+        loop {
+            at = ws(at);
+            let Some(&bracket) = open.last() else {
+                return at == bytes.len();
+            };
+            match (bracket, bytes.get(at)) {
+                (b'{', Some(b'}')) | (b'[', Some(b']')) => {
+                    open.pop();
+                    at += 1;
+                }
+                (b'{', Some(b',')) => match key(at + 1) {
+                    Some(next) => {
+                        at = next;
+                        break;
+                    }
+                    None => return false,
+                },
+                (b'[', Some(b',')) => {
+                    at += 1;
+                    break;
+                }
+                _ => return false,
+            }
+        }
+    }
+}
+
+/// Where the string starting at `at` ends (past its closing quote).
+fn string_end(bytes: &[u8], at: usize) -> Option<usize> {
+    if bytes.get(at) != Some(&b'"') {
+        return None;
+    }
+    let mut at = at + 1;
+    loop {
+        match *bytes.get(at)? {
+            b'"' => return Some(at + 1),
+            b'\\' => match *bytes.get(at + 1)? {
+                b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => at += 2,
+                b'u' => {
+                    let hex = bytes.get(at + 2..at + 6)?;
+                    if !hex.iter().all(u8::is_ascii_hexdigit) {
+                        return None;
+                    }
+                    at += 6;
+                }
+                _ => return None,
+            },
+            0..=0x1f => return None,
+            _ => at += 1,
+        }
+    }
+}
+
+fn literal_end(bytes: &[u8], at: usize, literal: &[u8]) -> Option<usize> {
+    let end = at + literal.len();
+    (bytes.get(at..end) == Some(literal)).then_some(end)
+}
+
+/// Where the number starting at `at` ends: `-? (0 | [1-9][0-9]*) (. [0-9]+)?
+/// ([eE] [+-]? [0-9]+)?`.
+fn number_end(bytes: &[u8], mut at: usize) -> Option<usize> {
+    let digits = |at: usize| {
+        bytes[at.min(bytes.len())..]
+            .iter()
+            .take_while(|b| b.is_ascii_digit())
+            .count()
+    };
+    if bytes.get(at) == Some(&b'-') {
+        at += 1;
+    }
+    match bytes.get(at)? {
+        // A digit after a leading zero is left to the caller: nothing may follow a number.
+        b'0' => at += 1,
+        b'1'..=b'9' => at += digits(at),
+        _ => return None,
+    }
+    if bytes.get(at) == Some(&b'.') {
+        let fraction = digits(at + 1);
+        if fraction == 0 {
+            return None;
+        }
+        at += 1 + fraction;
+    }
+    if matches!(bytes.get(at), Some(b'e' | b'E')) {
+        at += 1;
+        if matches!(bytes.get(at), Some(b'+' | b'-')) {
+            at += 1;
+        }
+        let exponent = digits(at);
+        if exponent == 0 {
+            return None;
+        }
+        at += exponent;
+    }
+    Some(at)
+}
+
+/// `text` as a [`RawValue`], as [`RawValue::from_string`] makes it (the value
+/// without the whitespace around it; `None` when it is not one JSON value),
+/// without serde_json's parser.
+pub fn raw_value(text: &str) -> Option<Box<RawValue>> {
+    if !well_formed(text) {
+        return None;
+    }
+    let text = text.trim_matches([' ', '\n', '\r', '\t']);
+    let raw = serde_json::value::to_raw_value(&Verbatim(text)).ok()?;
+    // Written as it is, unless a serde_json version stopped recognising the
+    // name below: then refuse rather than make other text.
+    (raw.get() == text).then_some(raw)
+}
+
+/// JSON text that serializes as itself: serde_json's serializer writes a
+/// struct of this name verbatim, the way it serializes a [`RawValue`] (whose
+/// own `Serialize` uses the same name); it is the one way to make a
+/// `RawValue` from text without parsing it again.
+struct Verbatim<'a>(&'a str);
+
+impl Serialize for Verbatim<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        const NAME: &str = "$serde_json::private::RawValue";
+        let mut raw = serializer.serialize_struct(NAME, 1)?;
+        raw.serialize_field(NAME, self.0)?;
+        raw.end()
+    }
+}
 
 /// A position in JSON text that serde_json has found well formed.
 #[derive(Debug, Clone)]
@@ -24,8 +206,7 @@ impl<'a> Json<'a> {
     /// A reader of `text`, when serde_json reads it as one JSON value
     /// (surrounding whitespace allowed).
     pub fn new(text: &'a str) -> Option<Self> {
-        serde_json::from_str::<&RawValue>(text).ok()?;
-        Some(Self { text, at: 0 })
+        well_formed(text).then_some(Self { text, at: 0 })
     }
 
     fn bytes(&self) -> &'a [u8] {
@@ -364,6 +545,96 @@ pub(crate) mod tests {
             }
         }
         chars.into_iter().collect()
+    }
+
+    /// JSON values of every kind, nested, with whitespace between tokens.
+    fn values() -> impl Strategy<Value = String> {
+        let leaf = prop_oneof![
+            Just("null".to_owned()),
+            Just("true".to_owned()),
+            Just("false".to_owned()),
+            "-?(0|[1-9][0-9]{0,3})(\\.[0-9]{1,3})?([eE][+-]?[0-9]{1,3})?",
+            "\"([a-z é\u{1f600}]|\\\\[\"\\\\/bfnrt]|\\\\u[0-9a-fA-F]{4}){0,5}\"",
+        ];
+        leaf.prop_recursive(4, 24, 4, |inner| {
+            let space = "[ \n\r\t]{0,2}";
+            prop_oneof![
+                prop::collection::vec((inner.clone(), space), 0..4).prop_map(|items| {
+                    let items: Vec<String> = items.into_iter().map(|(v, s)| v + &s).collect();
+                    format!("[{}]", items.join(","))
+                }),
+                prop::collection::vec(("\"[a-z]{0,2}\"", space, inner), 0..4).prop_map(|fields| {
+                    let fields: Vec<String> = fields
+                        .into_iter()
+                        .map(|(k, s, v)| format!("{k}{s}:{s}{v}"))
+                        .collect();
+                    format!("{{{}}}", fields.join(","))
+                }),
+            ]
+        })
+    }
+
+    /// Pieces of JSON text, right and wrong, for texts made of a few of them.
+    const TOKENS: &[&str] = &[
+        "[",
+        "]",
+        "{",
+        "}",
+        ",",
+        ":",
+        " ",
+        "\n",
+        "0",
+        "01",
+        "-0",
+        "-",
+        "7",
+        "1.",
+        "1.5",
+        ".5",
+        "1e",
+        "1E+2",
+        "2e-",
+        "\"a\"",
+        "\"\\x\"",
+        "\"\\u12g4\"",
+        "\"\\ud800\"",
+        "\"\u{1}\"",
+        "\"é\"",
+        "true",
+        "tru",
+        "nul",
+        "null",
+        "false",
+        "x",
+    ];
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2048))]
+
+        #[test]
+        fn syntax_is_checked_as_serde_json_checks_it(
+            value in values(),
+            edits in edits(),
+            tokens in prop::collection::vec(prop::sample::select(TOKENS), 0..8),
+        ) {
+            for text in [edit(&value, &edits), tokens.concat()] {
+                let serde = serde_json::from_str::<&RawValue>(&text).ok().map(RawValue::get);
+                prop_assert_eq!(well_formed(&text), serde.is_some(), "{:?}", text);
+                prop_assert_eq!(
+                    raw_value(&text).map(|raw| raw.get().to_owned()),
+                    RawValue::from_string(text.clone()).ok().map(|raw| raw.get().to_owned())
+                );
+            }
+            prop_assert!(well_formed(&value), "{:?}", value);
+        }
+    }
+
+    #[test]
+    fn deep_nesting_is_checked_without_recursion() {
+        let deep = format!("{}1{}", "[".repeat(100_000), "]".repeat(100_000));
+        assert!(well_formed(&deep));
+        assert!(!well_formed(&deep[1..]));
     }
 
     #[test]

@@ -11,7 +11,6 @@
 
 use std::borrow::Cow;
 
-use serde_json::value::RawValue;
 use time::OffsetDateTime;
 use usage_protocol::json::{once, Json};
 use usage_protocol::{BatchResponse, Event, RejectCode, Rejection};
@@ -59,7 +58,7 @@ pub fn event(json: &mut Json<'_>) -> Option<Event> {
                 Some(None)
             } else {
                 json.skip()
-                    .and_then(|raw| RawValue::from_string(raw.to_owned()).ok())
+                    .and_then(usage_protocol::json::raw_value)
                     .map(Some)
             };
             once(&mut props, raw)

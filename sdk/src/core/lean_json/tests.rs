@@ -6,6 +6,7 @@ use proptest::prelude::*;
 use proptest::sample::Index;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use serde_json::value::RawValue;
 use time::{OffsetDateTime, UtcOffset};
 use usage_protocol::{BatchResponse, Event, RejectCode, Rejection};
 use uuid::Uuid;
