@@ -84,7 +84,7 @@ pub fn encode_add(user: Option<&str>, event: &Event, out: &mut Vec<u8>) {
 
 /// `text` as a JSON string: as it is when nothing in it needs an escape
 /// (serde escapes only `"`, `\` and control characters), else by serde.
-fn push_json_str(text: &str, out: &mut Vec<u8>) {
+pub(crate) fn push_json_str(text: &str, out: &mut Vec<u8>) {
     if text.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
         serde_json::to_writer(&mut *out, text).expect("strings always serialize");
     } else {
@@ -97,7 +97,7 @@ fn push_json_str(text: &str, out: &mut Vec<u8>) {
 /// `ts` as a JSON string in RFC 3339, as `time::serde::rfc3339` writes it:
 /// UTC as `Z`, the fraction of a second without trailing zeros. Other
 /// offsets and years are left to `time`.
-fn push_rfc3339(ts: OffsetDateTime, out: &mut Vec<u8>) {
+pub(crate) fn push_rfc3339(ts: OffsetDateTime, out: &mut Vec<u8>) {
     if !ts.offset().is_utc() || !(0..=9999).contains(&ts.year()) {
         let text = ts
             .format(&time::format_description::well_known::Rfc3339)
@@ -160,11 +160,20 @@ pub fn lines(bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
 pub fn encode(records: &[Record]) -> Vec<u8> {
     let mut out = Vec::new();
     for record in records {
-        serde_json::to_writer(&mut out, record).expect("journal records always serialize");
+        write_record(record, &mut out);
         out.push(b'\n');
     }
     out
 }
+
+#[cfg(not(target_arch = "wasm32"))]
+fn write_record(record: &Record, out: &mut Vec<u8>) {
+    serde_json::to_writer(out, record).expect("journal records always serialize");
+}
+
+/// A record as serde writes it, without serde's derived writer in the browser package.
+#[cfg(target_arch = "wasm32")]
+use super::lean_json::write_record;
 
 /// One journal line, by serde; `None` when unreadable.
 #[cfg(not(target_arch = "wasm32"))]

@@ -1,8 +1,9 @@
-//! The wire shapes the browser reads, without the code serde derives to read
-//! them (the browser package's weight; see bindings/README.md, Package
-//! size): journal lines, the collector's answers and the cached login.
-//! Native builds read them with serde; `tests` holds each reader here to
-//! serde's, over what serde writes and texts made from it by small edits.
+//! The wire shapes the browser reads and writes, without the code serde
+//! derives for them (the browser package's weight; see bindings/README.md,
+//! Package size): journal lines, the collector's answers, batch envelopes
+//! and the cached login. Native builds use serde; `tests` holds each reader
+//! here to serde's, over what serde writes and texts made from it by small
+//! edits, and each writer to serde's output, byte for byte.
 //!
 //! A reader returns `None` wherever serde's would fail. It refuses two forms
 //! serde also reads and nothing here writes: a struct written as an array
@@ -18,6 +19,11 @@ use uuid::Uuid;
 
 use super::journal::Record;
 use super::session::CachedSession;
+
+mod write;
+pub use write::{
+    cached_session_text, event_text, json_string, write_envelope, write_record, write_user,
+};
 
 fn text(json: &mut Json<'_>) -> Option<String> {
     json.string().map(Cow::into_owned)

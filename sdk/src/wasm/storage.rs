@@ -109,7 +109,9 @@ impl Storage for BrowserStorage {
                     server_opted_out: session.server_opted_out || keep_hint,
                     ..session.clone()
                 };
-                LocalStorage::set(&*session_key, &session)
+                let text = crate::core::lean_json::cached_session_text(&session);
+                LocalStorage::raw()
+                    .set_item(session_key, &text)
                     .map_err(|_| failed("cannot write", session_key))
             }
             (Self::Local { session_key, .. }, None) => {

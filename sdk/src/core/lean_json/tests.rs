@@ -8,7 +8,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::value::RawValue;
 use time::{OffsetDateTime, UtcOffset};
-use usage_protocol::{BatchResponse, Event, RejectCode, Rejection};
+use usage_protocol::{BatchResponse, Event, RejectCode, Rejection, SdkInfo};
 use uuid::Uuid;
 
 use super::*;
@@ -323,4 +323,50 @@ fn a_line_that_is_not_utf8_is_refused() {
     let line = b"{\"token\":{\"user\":\"\xff\",\"token\":\"t\"}}";
     assert_eq!(record(line), None);
     assert!(serde_json::from_slice::<Record>(line).is_err());
+}
+
+fn timestamps() -> impl Strategy<Value = OffsetDateTime> {
+    events().prop_map(|event| event.ts)
+}
+
+proptest! {
+    #[test]
+    fn records_and_events_are_written_as_serde_writes_them(record in records()) {
+        let mut line = Vec::new();
+        write_record(&record, &mut line);
+        let serde = serde_json::to_string(&record).expect("serializes");
+        prop_assert_eq!(String::from_utf8(line).expect("UTF-8"), serde);
+        if let Record::Add { user, event } | Record::Kept { user, event } = &record {
+            prop_assert_eq!(event_text(event), serde_json::to_string(event).expect("serializes"));
+            let mut text = Vec::new();
+            write_user(user.as_deref(), &mut text);
+            prop_assert_eq!(text, serde_json::to_vec(&user.as_deref()).expect("serializes"));
+        }
+    }
+
+    #[test]
+    fn envelopes_logins_and_tokens_are_written_as_serde_writes_them(
+        sent_at in timestamps(),
+        name in words(),
+        version in words(),
+        token in words(),
+        session_id in words(),
+        server_opted_out in any::<bool>(),
+    ) {
+        let sdk = SdkInfo { name, version };
+        let mut envelope = Vec::new();
+        write_envelope(sent_at, &sdk, &mut envelope);
+        let serde = serde_json::to_vec(&crate::core::encoded::Envelope { sent_at, sdk: &sdk })
+            .expect("serializes");
+        prop_assert_eq!(envelope, serde);
+        let session = CachedSession { token, session_id, server_opted_out };
+        prop_assert_eq!(
+            cached_session_text(&session),
+            serde_json::to_string(&session).expect("serializes")
+        );
+        prop_assert_eq!(
+            json_string(&session.token),
+            serde_json::to_string(&session.token).expect("serializes")
+        );
+    }
 }
