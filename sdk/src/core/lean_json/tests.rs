@@ -370,3 +370,102 @@ proptest! {
         );
     }
 }
+
+/// Texts near RFC 3339: each part right, out of range or malformed.
+fn timestamp_texts() -> impl Strategy<Value = String> {
+    let two = || {
+        prop_oneof![
+            Just("00"),
+            Just("01"),
+            Just("12"),
+            Just("13"),
+            Just("23"),
+            Just("24"),
+            Just("28"),
+            Just("29"),
+            Just("30"),
+            Just("31"),
+            Just("59"),
+            Just("60"),
+            Just("99"),
+            Just("1"),
+            Just("a1")
+        ]
+    };
+    (
+        prop_oneof![
+            Just("0000"),
+            Just("1999"),
+            Just("2000"),
+            Just("2024"),
+            Just("2100"),
+            Just("9999"),
+            Just("999"),
+            Just("+2024")
+        ],
+        (
+            two(),
+            two(),
+            prop_oneof![Just("T"), Just("t"), Just(" "), Just("é"), Just("")],
+        ),
+        (two(), two(), two()),
+        prop_oneof![
+            Just(""),
+            Just("."),
+            Just(".5"),
+            Just(".123456789"),
+            Just(".0000000001"),
+            Just(".999999999999"),
+            Just(".x")
+        ],
+        prop_oneof![
+            Just("Z"),
+            Just("z"),
+            Just(""),
+            Just("+00:00"),
+            Just("-00:00"),
+            Just("+05:30"),
+            Just("-23:59"),
+            Just("+24:00"),
+            Just("+01:60"),
+            Just("+1:00"),
+            Just("Z "),
+            Just("+01")
+        ],
+    )
+        .prop_map(
+            |(year, (month, day, sep), (hour, minute, second), fraction, offset)| {
+                format!("{year}-{month}-{day}{sep}{hour}:{minute}:{second}{fraction}{offset}")
+            },
+        )
+}
+
+proptest! {
+    #[test]
+    fn timestamps_parse_as_time_parses_them(text in timestamp_texts(), ts in timestamps()) {
+        let rfc3339 = &time::format_description::well_known::Rfc3339;
+        prop_assert_eq!(parse_rfc3339(&text), OffsetDateTime::parse(&text, rfc3339).ok(), "{}", text);
+        let written = ts.format(rfc3339).expect("formats");
+        prop_assert_eq!(parse_rfc3339(&written), Some(ts));
+    }
+}
+
+#[test]
+fn a_leap_second_stands_for_the_end_of_a_month_in_utc() {
+    let rfc3339 = &time::format_description::well_known::Rfc3339;
+    for text in [
+        "2016-12-31T23:59:60Z",
+        "2016-12-31T23:59:60.5Z",
+        "2017-01-01T01:29:60+01:30",
+        "2016-12-30T23:59:60Z",
+        "2016-12-31T22:59:60Z",
+        "9999-12-31T23:59:60Z",
+    ] {
+        assert_eq!(
+            parse_rfc3339(text),
+            OffsetDateTime::parse(text, rfc3339).ok(),
+            "{text}"
+        );
+    }
+    assert!(parse_rfc3339("2016-12-31T23:59:60Z").is_some());
+}
