@@ -34,14 +34,48 @@ impl Claims {
 
     /// Decodes a payload part back into claims.
     pub fn decode_payload(payload: &str) -> Result<Self, ClaimsError> {
-        let json = URL_SAFE_NO_PAD
-            .decode(payload)
-            .map_err(|_| ClaimsError::InvalidEncoding)?;
+        #[cfg(not(target_arch = "wasm32"))]
+        let json = URL_SAFE_NO_PAD.decode(payload).ok();
+        #[cfg(target_arch = "wasm32")]
+        let json = decode_base64url(payload);
+        let json = json.ok_or(ClaimsError::InvalidEncoding)?;
         #[cfg(target_arch = "wasm32")]
         return read_json(&json).ok_or(ClaimsError::InvalidClaims);
         #[cfg(not(target_arch = "wasm32"))]
         serde_json::from_slice(&json).map_err(|_| ClaimsError::InvalidClaims)
     }
+}
+
+/// Base64url without padding, decoded as `URL_SAFE_NO_PAD` decodes it (a
+/// final symbol's unused bits must be zero), without the base64 crate's
+/// general engine: the browser package's decoding.
+#[cfg(any(target_arch = "wasm32", test))]
+fn decode_base64url(text: &str) -> Option<Vec<u8>> {
+    let sextet = |symbol: u8| -> Option<u32> {
+        let value = match symbol {
+            b'A'..=b'Z' => symbol - b'A',
+            b'a'..=b'z' => symbol - b'a' + 26,
+            b'0'..=b'9' => symbol - b'0' + 52,
+            b'-' => 62,
+            b'_' => 63,
+            _ => return None,
+        };
+        Some(u32::from(value))
+    };
+    let mut out = Vec::with_capacity(text.len() / 4 * 3 + 2);
+    for chunk in text.as_bytes().chunks(4) {
+        let mut bits = 0u32;
+        for (n, &symbol) in chunk.iter().enumerate() {
+            bits |= sextet(symbol)? << (18 - 6 * n);
+        }
+        // 2, 3 or 4 symbols make 1, 2 or 3 bytes; one alone makes none.
+        let bytes = chunk.len().checked_sub(1).filter(|&n| n > 0)?;
+        if bits & (0xff_ffff >> (8 * bytes)) != 0 {
+            return None;
+        }
+        out.extend_from_slice(&bits.to_be_bytes()[1..=bytes]);
+    }
+    Some(out)
 }
 
 /// Reads claims as serde's derived reader does, without its code: the
@@ -232,6 +266,19 @@ mod tests {
                 serde_json::from_slice::<Claims>(edited.as_bytes()).ok(),
                 "{}", edited
             );
+        });
+    }
+
+    #[test]
+    fn the_browser_decodes_base64url_as_the_base64_crate_does() {
+        use proptest::prelude::*;
+
+        proptest!(|(text in "[A-Za-z0-9_\\-=+/ .]{0,11}")| {
+            prop_assert_eq!(decode_base64url(&text), URL_SAFE_NO_PAD.decode(&text).ok(), "{}", text);
+        });
+        proptest!(|(bytes in prop::collection::vec(any::<u8>(), 0..10))| {
+            let text = URL_SAFE_NO_PAD.encode(&bytes);
+            prop_assert_eq!(decode_base64url(&text), Some(bytes));
         });
     }
 
