@@ -9,6 +9,7 @@ use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
+#[cfg(not(target_arch = "wasm32"))]
 use time::OffsetDateTime;
 use usage_protocol::Event;
 use uuid::Uuid;
@@ -84,7 +85,8 @@ pub fn encode_add(user: Option<&str>, event: &Event, out: &mut Vec<u8>) {
 
 /// `text` as a JSON string: as it is when nothing in it needs an escape
 /// (serde escapes only `"`, `\` and control characters), else by serde.
-pub(crate) fn push_json_str(text: &str, out: &mut Vec<u8>) {
+#[cfg(not(target_arch = "wasm32"))]
+fn push_json_str(text: &str, out: &mut Vec<u8>) {
     if text.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
         serde_json::to_writer(&mut *out, text).expect("strings always serialize");
     } else {
@@ -97,7 +99,8 @@ pub(crate) fn push_json_str(text: &str, out: &mut Vec<u8>) {
 /// `ts` as a JSON string in RFC 3339, as `time::serde::rfc3339` writes it:
 /// UTC as `Z`, the fraction of a second without trailing zeros. Other
 /// offsets and years are left to `time`.
-pub(crate) fn push_rfc3339(ts: OffsetDateTime, out: &mut Vec<u8>) {
+#[cfg(not(target_arch = "wasm32"))]
+fn push_rfc3339(ts: OffsetDateTime, out: &mut Vec<u8>) {
     if !ts.offset().is_utc() || !(0..=9999).contains(&ts.year()) {
         let text = ts
             .format(&time::format_description::well_known::Rfc3339)
@@ -134,6 +137,11 @@ pub(crate) fn push_rfc3339(ts: OffsetDateTime, out: &mut Vec<u8>) {
     }
     out.extend_from_slice(b"Z\"");
 }
+
+// The browser package writes strings and timestamps without serde_json's
+// writer and time's formatter.
+#[cfg(target_arch = "wasm32")]
+use super::lean_json::{push_str as push_json_str, push_timestamp as push_rfc3339};
 
 /// Reads a line if it is a [`Record::Add`] (written by `track()`): `None` for
 /// every other record without parsing it, `Some(None)` for an unreadable line.

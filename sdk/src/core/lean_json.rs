@@ -22,7 +22,8 @@ use super::session::CachedSession;
 
 mod write;
 pub use write::{
-    cached_session_text, event_text, json_string, write_envelope, write_record, write_user,
+    cached_session_text, event_text, json_string, push_str, push_timestamp, write_envelope,
+    write_record, write_user,
 };
 
 fn text(json: &mut Json<'_>) -> Option<String> {

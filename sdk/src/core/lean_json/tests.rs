@@ -469,3 +469,35 @@ fn a_leap_second_stands_for_the_end_of_a_month_in_utc() {
     }
     assert!(parse_rfc3339("2016-12-31T23:59:60Z").is_some());
 }
+
+proptest! {
+    #[test]
+    fn strings_are_escaped_as_serde_escapes_them(
+        text in any::<String>(),
+        controls in "[\u{0}-\u{1f}\"\\\\/a\u{7f}é]{0,8}",
+    ) {
+        for text in [text, controls] {
+            let mut out = Vec::new();
+            push_str(&text, &mut out);
+            prop_assert_eq!(out, serde_json::to_vec(&text).expect("serializes"));
+        }
+    }
+
+    #[test]
+    fn timestamps_are_written_as_time_writes_them(
+        ts in timestamps(),
+        offset_seconds in 1i32..60,
+    ) {
+        let rfc3339 = &time::format_description::well_known::Rfc3339;
+        let mut out = Vec::new();
+        push_timestamp(ts, &mut out);
+        let time = format!("\"{}\"", ts.format(rfc3339).expect("formats"));
+        prop_assert_eq!(String::from_utf8(out).expect("UTF-8"), time);
+        // An offset RFC 3339 cannot write is written as the same instant in UTC.
+        let odd = UtcOffset::from_whole_seconds(offset_seconds).expect("in range");
+        let mut out = Vec::new();
+        push_timestamp(ts.to_offset(odd), &mut out);
+        let utc = ts.to_offset(UtcOffset::UTC).format(rfc3339).expect("formats");
+        prop_assert_eq!(String::from_utf8(out).expect("UTF-8"), format!("\"{utc}\""));
+    }
+}
