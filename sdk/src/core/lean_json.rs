@@ -5,10 +5,10 @@
 //! here to serde's, over what serde writes and texts made from it by small
 //! edits, and each writer to serde's output, byte for byte.
 //!
-//! A reader returns `None` wherever serde's would fail. It refuses two forms
-//! serde also reads and nothing here writes: a struct written as an array
-//! (`["user", "token"]`) and a reject code written as an object
-//! (`{"invalid_id": null}`).
+//! A reader returns `None` wherever serde's would fail. It refuses three
+//! forms serde also reads and nothing here writes: a struct written as an
+//! array (`["user", "token"]`), a reject code written as an object
+//! (`{"invalid_id": null}`) and a UUID not in its hyphenated form.
 
 use std::borrow::Cow;
 
@@ -39,7 +39,28 @@ fn optional_text(json: &mut Json<'_>) -> Option<Option<String>> {
 }
 
 fn uuid(json: &mut Json<'_>) -> Option<Uuid> {
-    Uuid::parse_str(&json.string()?).ok()
+    parse_uuid(&json.string()?)
+}
+
+/// A UUID in its hyphenated form (`8-4-4-4-12` hex digits, either case), as
+/// `Uuid::parse_str` reads it; the other forms it reads (simple, braced,
+/// URN) are refused: nothing here writes them.
+pub fn parse_uuid(text: &str) -> Option<Uuid> {
+    let bytes = text.as_bytes();
+    if bytes.len() != 36 {
+        return None;
+    }
+    let mut value = 0u128;
+    for (at, &byte) in bytes.iter().enumerate() {
+        if matches!(at, 8 | 13 | 18 | 23) {
+            if byte != b'-' {
+                return None;
+            }
+            continue;
+        }
+        value = value << 4 | u128::from(char::from(byte).to_digit(16)?);
+    }
+    Some(Uuid::from_u128(value))
 }
 
 /// As `time::serde::rfc3339` reads it.

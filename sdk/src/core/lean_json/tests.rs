@@ -501,3 +501,21 @@ proptest! {
         prop_assert_eq!(String::from_utf8(out).expect("UTF-8"), format!("\"{utc}\""));
     }
 }
+
+proptest! {
+    #[test]
+    fn hyphenated_uuids_parse_as_uuid_parses_them(
+        id in any::<u128>(),
+        upper in any::<bool>(),
+        noise in "[0-9a-fA-FgG{}:-]{30,40}",
+    ) {
+        let id = Uuid::from_u128(id);
+        let hyphenated = id.hyphenated().to_string();
+        let hyphenated = if upper { hyphenated.to_uppercase() } else { hyphenated };
+        prop_assert_eq!(parse_uuid(&hyphenated), Some(id));
+        prop_assert_eq!(parse_uuid(&noise), Uuid::parse_str(&noise).ok().filter(|_| noise.len() == 36));
+        for other in [id.simple().to_string(), id.braced().to_string(), id.urn().to_string()] {
+            prop_assert_eq!(parse_uuid(&other), None);
+        }
+    }
+}
