@@ -1,6 +1,6 @@
 //! The cached login and the journal of unsent events in the browser's
 //! `localStorage`, through gloo-storage: `usage-sdk/<app>/session` holds the
-//! login as JSON, shared by the app's tabs; each tab writes its journal
+//! login as JSON (read and written by `core::lean_json`), shared by the app's tabs; each tab writes its journal
 //! (NDJSON text) under a key of its own, `usage-sdk/<app>/journal/<tab>`
 //! (see `tabs.rs`), or, without Web Locks, under `usage-sdk/<app>/journal`.
 
