@@ -27,9 +27,9 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::Weak;
 
+use futures_channel::oneshot;
 use js_sys::{Function, Promise, Reflect};
 use tokio::sync::mpsc::WeakUnboundedSender;
-use tokio::sync::oneshot;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
