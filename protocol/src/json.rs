@@ -237,6 +237,11 @@ impl<'a> Json<'a> {
     /// [`skip`](Self::skip) the value. `None` if the value is not an object
     /// or `field` refuses.
     pub fn object(&mut self, mut field: impl FnMut(&mut Self, &str) -> Option<()>) -> Option<()> {
+        self.fields(&mut field)
+    }
+
+    /// [`Self::object`], compiled once rather than once per reader.
+    fn fields(&mut self, field: &mut dyn FnMut(&mut Self, &str) -> Option<()>) -> Option<()> {
         if !self.eat(b'{') {
             return None;
         }
@@ -256,6 +261,11 @@ impl<'a> Json<'a> {
 
     /// Reads an array, calling `item` for each element, which it must read.
     pub fn array(&mut self, mut item: impl FnMut(&mut Self) -> Option<()>) -> Option<()> {
+        self.items(&mut item)
+    }
+
+    /// [`Self::array`], compiled once rather than once per reader.
+    fn items(&mut self, item: &mut dyn FnMut(&mut Self) -> Option<()>) -> Option<()> {
         if !self.eat(b'[') {
             return None;
         }
