@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use serde_json::value::RawValue;
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 
@@ -25,13 +26,6 @@ pub struct Tracker {
     inner: usage_sdk::Tracker,
     callbacks: Slot,
 }
-
-/// What `track()` is given for props that JSON cannot express (a cycle, a
-/// `BigInt`): a value that is not an object, so the SDK records the event as
-/// `invalid_props`, as the collector would refuse it. (A `Serialize` that
-/// fails does the same through serde_json's error type, whose message
-/// handling weighs about 2 KB gzipped in the package.)
-const NOT_AN_OBJECT: [(); 0] = [];
 
 fn wait(timeout_ms: Option<u32>) -> Duration {
     Duration::from_millis(u64::from(timeout_ms.unwrap_or(DEFAULT_WAIT_MS)))
@@ -87,19 +81,24 @@ impl Tracker {
     ) -> JsTrackResult {
         let props = props.unwrap_or(JsValue::UNDEFINED);
         // A dropped event's props are never read: not written as JSON either.
-        let tracked = if props.is_undefined() || props.is_null() || self.inner.is_dropping() {
-            self.inner.track(name, ())
+        let json = if props.is_undefined() || props.is_null() || self.inner.is_dropping() {
+            None
         } else {
-            match js_sys::JSON::stringify(&props)
-                .ok()
-                .and_then(|json| json.as_string())
-            {
-                Some(json) => match usage_protocol::json::raw_value(&json) {
-                    Some(raw) => self.inner.track(name, &*raw),
-                    None => self.inner.track(name, NOT_AN_OBJECT),
-                },
-                None => self.inner.track(name, NOT_AN_OBJECT),
-            }
+            Some(
+                js_sys::JSON::stringify(&props)
+                    .ok()
+                    .and_then(|json| json.as_string())
+                    .and_then(|json| usage_protocol::json::raw_value(&json)),
+            )
+        };
+        // Always a `&RawValue`, so that the package holds one copy of `track()`.
+        let tracked = match &json {
+            None => self.inner.track(name, RawValue::NULL),
+            Some(Some(raw)) => self.inner.track(name, &**raw),
+            // JSON cannot express them (a cycle, a `BigInt`): `false` is not
+            // an object, so the SDK records `invalid_props`, as the collector
+            // would refuse them.
+            Some(None) => self.inner.track(name, RawValue::FALSE),
         };
         convert::tracked(tracked)
     }
