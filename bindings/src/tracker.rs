@@ -27,8 +27,23 @@ pub struct Tracker {
     callbacks: Slot,
 }
 
-fn wait(timeout_ms: Option<u32>) -> Duration {
-    Duration::from_millis(u64::from(timeout_ms.unwrap_or(DEFAULT_WAIT_MS)))
+/// The promise of `flush()` (or of `shutdown()`): one future type for both,
+/// so the package holds one copy of the code that drives it.
+fn delivered(
+    tracker: usage_sdk::Tracker,
+    timeout_ms: Option<u32>,
+    shutdown: bool,
+) -> JsPromiseBool {
+    let timeout = Duration::from_millis(u64::from(timeout_ms.unwrap_or(DEFAULT_WAIT_MS)));
+    let promise = wasm_bindgen_futures::future_to_promise(async move {
+        let delivered = if shutdown {
+            tracker.shutdown(timeout).await
+        } else {
+            tracker.flush(timeout).await
+        };
+        Ok(JsValue::from_bool(delivered))
+    });
+    promise.unchecked_into()
 }
 
 #[wasm_bindgen]
@@ -109,11 +124,7 @@ impl Tracker {
         &self,
         #[wasm_bindgen(js_name = "timeoutMs")] timeout_ms: Option<u32>,
     ) -> JsPromiseBool {
-        let inner = self.inner.clone();
-        let promise = wasm_bindgen_futures::future_to_promise(async move {
-            Ok(JsValue::from_bool(inner.flush(wait(timeout_ms)).await))
-        });
-        promise.unchecked_into()
+        delivered(self.inner.clone(), timeout_ms, false)
     }
 
     /// Flushes for up to `timeoutMs` (default 5000), then stops; later events
@@ -122,11 +133,7 @@ impl Tracker {
         &self,
         #[wasm_bindgen(js_name = "timeoutMs")] timeout_ms: Option<u32>,
     ) -> JsPromiseBool {
-        let inner = self.inner.clone();
-        let promise = wasm_bindgen_futures::future_to_promise(async move {
-            Ok(JsValue::from_bool(inner.shutdown(wait(timeout_ms)).await))
-        });
-        promise.unchecked_into()
+        delivered(self.inner.clone(), timeout_ms, true)
     }
 
     /// The debugger log: the most recent events and what became of each,
