@@ -2,7 +2,6 @@
 
 use std::time::Duration;
 
-use serde::{Serialize, Serializer};
 use serde_json::value::RawValue;
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
@@ -28,18 +27,23 @@ pub struct Tracker {
     callbacks: Slot,
 }
 
-/// Props that JSON cannot express (a cycle, a `BigInt`): serializing fails,
-/// so the SDK records the event as `invalid_props`.
-struct Unserializable;
-
-impl Serialize for Unserializable {
-    fn serialize<S: Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
-        Err(serde::ser::Error::custom("props cannot be written as JSON"))
-    }
-}
-
-fn wait(timeout_ms: Option<u32>) -> Duration {
-    Duration::from_millis(u64::from(timeout_ms.unwrap_or(DEFAULT_WAIT_MS)))
+/// The promise of `flush()` (or of `shutdown()`): one future type for both,
+/// so the package holds one copy of the code that drives it.
+fn delivered(
+    tracker: usage_sdk::Tracker,
+    timeout_ms: Option<u32>,
+    shutdown: bool,
+) -> JsPromiseBool {
+    let timeout = Duration::from_millis(u64::from(timeout_ms.unwrap_or(DEFAULT_WAIT_MS)));
+    let promise = wasm_bindgen_futures::future_to_promise(async move {
+        let delivered = if shutdown {
+            tracker.shutdown(timeout).await
+        } else {
+            tracker.flush(timeout).await
+        };
+        Ok(JsValue::from_bool(delivered))
+    });
+    promise.unchecked_into()
 }
 
 #[wasm_bindgen]
@@ -92,19 +96,24 @@ impl Tracker {
     ) -> JsTrackResult {
         let props = props.unwrap_or(JsValue::UNDEFINED);
         // A dropped event's props are never read: not written as JSON either.
-        let tracked = if props.is_undefined() || props.is_null() || self.inner.is_dropping() {
-            self.inner.track(name, ())
+        let json = if props.is_undefined() || props.is_null() || self.inner.is_dropping() {
+            None
         } else {
-            match js_sys::JSON::stringify(&props)
-                .ok()
-                .and_then(|json| json.as_string())
-            {
-                Some(json) => match RawValue::from_string(json) {
-                    Ok(raw) => self.inner.track(name, &*raw),
-                    Err(_) => self.inner.track(name, Unserializable),
-                },
-                None => self.inner.track(name, Unserializable),
-            }
+            Some(
+                js_sys::JSON::stringify(&props)
+                    .ok()
+                    .and_then(|json| json.as_string())
+                    .and_then(|json| usage_protocol::json::raw_value(&json)),
+            )
+        };
+        // Always a `&RawValue`, so that the package holds one copy of `track()`.
+        let tracked = match &json {
+            None => self.inner.track(name, RawValue::NULL),
+            Some(Some(raw)) => self.inner.track(name, &**raw),
+            // JSON cannot express them (a cycle, a `BigInt`): `false` is not
+            // an object, so the SDK records `invalid_props`, as the collector
+            // would refuse them.
+            Some(None) => self.inner.track(name, RawValue::FALSE),
         };
         convert::tracked(tracked)
     }
@@ -115,11 +124,7 @@ impl Tracker {
         &self,
         #[wasm_bindgen(js_name = "timeoutMs")] timeout_ms: Option<u32>,
     ) -> JsPromiseBool {
-        let inner = self.inner.clone();
-        let promise = wasm_bindgen_futures::future_to_promise(async move {
-            Ok(JsValue::from_bool(inner.flush(wait(timeout_ms)).await))
-        });
-        promise.unchecked_into()
+        delivered(self.inner.clone(), timeout_ms, false)
     }
 
     /// Flushes for up to `timeoutMs` (default 5000), then stops; later events
@@ -128,11 +133,7 @@ impl Tracker {
         &self,
         #[wasm_bindgen(js_name = "timeoutMs")] timeout_ms: Option<u32>,
     ) -> JsPromiseBool {
-        let inner = self.inner.clone();
-        let promise = wasm_bindgen_futures::future_to_promise(async move {
-            Ok(JsValue::from_bool(inner.shutdown(wait(timeout_ms)).await))
-        });
-        promise.unchecked_into()
+        delivered(self.inner.clone(), timeout_ms, true)
     }
 
     /// The debugger log: the most recent events and what became of each,

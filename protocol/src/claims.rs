@@ -34,11 +34,76 @@ impl Claims {
 
     /// Decodes a payload part back into claims.
     pub fn decode_payload(payload: &str) -> Result<Self, ClaimsError> {
-        let json = URL_SAFE_NO_PAD
-            .decode(payload)
-            .map_err(|_| ClaimsError::InvalidEncoding)?;
+        #[cfg(not(target_arch = "wasm32"))]
+        let json = URL_SAFE_NO_PAD.decode(payload).ok();
+        #[cfg(target_arch = "wasm32")]
+        let json = decode_base64url(payload);
+        let json = json.ok_or(ClaimsError::InvalidEncoding)?;
+        #[cfg(target_arch = "wasm32")]
+        return read_json(&json).ok_or(ClaimsError::InvalidClaims);
+        #[cfg(not(target_arch = "wasm32"))]
         serde_json::from_slice(&json).map_err(|_| ClaimsError::InvalidClaims)
     }
+}
+
+/// Base64url without padding, decoded as `URL_SAFE_NO_PAD` decodes it (a
+/// final symbol's unused bits must be zero), without the base64 crate's
+/// general engine: the browser package's decoding.
+#[cfg(any(target_arch = "wasm32", test))]
+fn decode_base64url(text: &str) -> Option<Vec<u8>> {
+    let sextet = |symbol: u8| -> Option<u32> {
+        let value = match symbol {
+            b'A'..=b'Z' => symbol - b'A',
+            b'a'..=b'z' => symbol - b'a' + 26,
+            b'0'..=b'9' => symbol - b'0' + 52,
+            b'-' => 62,
+            b'_' => 63,
+            _ => return None,
+        };
+        Some(u32::from(value))
+    };
+    let mut out = Vec::with_capacity(text.len() / 4 * 3 + 2);
+    for chunk in text.as_bytes().chunks(4) {
+        let mut bits = 0u32;
+        for (n, &symbol) in chunk.iter().enumerate() {
+            bits |= sextet(symbol)? << (18 - 6 * n);
+        }
+        // 2, 3 or 4 symbols make 1, 2 or 3 bytes; one alone makes none.
+        let bytes = chunk.len().checked_sub(1).filter(|&n| n > 0)?;
+        if bits & (0xff_ffff >> (8 * bytes)) != 0 {
+            return None;
+        }
+        out.extend_from_slice(&bits.to_be_bytes()[1..=bytes]);
+    }
+    Some(out)
+}
+
+/// Reads claims as serde's derived reader does, without its code: the
+/// browser package's reading (see [`crate::json`]).
+#[cfg(any(target_arch = "wasm32", test))]
+fn read_json(json: &[u8]) -> Option<Claims> {
+    use crate::json::{once, Json};
+
+    let mut json = Json::new(std::str::from_utf8(json).ok()?)?;
+    let (mut org, mut sub, mut opt_out, mut rev, mut iat, mut exp) =
+        (None, None, None, None, None, None);
+    json.object(|json, key| match key {
+        "org" => once(&mut org, json.string().map(Into::into)),
+        "sub" => once(&mut sub, json.string().map(Into::into)),
+        "opt_out" => once(&mut opt_out, json.boolean()),
+        "rev" => once(&mut rev, json.u64()),
+        "iat" => once(&mut iat, json.i64()),
+        "exp" => once(&mut exp, json.i64()),
+        _ => json.skip().map(drop),
+    })?;
+    Some(Claims {
+        org: org?,
+        sub: sub?,
+        opt_out: opt_out?,
+        rev: rev?,
+        iat: iat?,
+        exp: exp?,
+    })
 }
 
 /// Why a token could not be read.
@@ -160,6 +225,61 @@ mod tests {
             Err(ClaimsError::InvalidEncoding)
         );
         assert_eq!(read_claims("v1.k1.e30.t"), Err(ClaimsError::InvalidClaims));
+    }
+
+    /// The browser's reading of claims against serde's, over claims serde
+    /// writes and texts made from them by small edits.
+    #[test]
+    fn the_browser_reads_claims_as_serde_does() {
+        use proptest::prelude::*;
+
+        let claims = (
+            "[a-z\\\\\"é\u{1f600}\n]{0,6}",
+            "[a-z\"]{0,4}",
+            any::<bool>(),
+            any::<u64>(),
+            any::<i64>(),
+            any::<i64>(),
+        )
+            .prop_map(|(org, sub, opt_out, rev, iat, exp)| Claims {
+                org,
+                sub,
+                opt_out,
+                rev,
+                iat,
+                exp,
+            });
+        let texts = (claims, any::<bool>()).prop_map(|(claims, pretty)| {
+            if pretty {
+                serde_json::to_string_pretty(&claims).expect("serializes")
+            } else {
+                serde_json::to_string(&claims).expect("serializes")
+            }
+        });
+        proptest!(|(text in texts, edits in crate::json::tests::edits())| {
+            let serde = serde_json::from_str::<Claims>(&text).ok();
+            prop_assert!(serde.is_some());
+            prop_assert_eq!(read_json(text.as_bytes()), serde);
+            let edited = crate::json::tests::edit(&text, &edits);
+            prop_assert_eq!(
+                read_json(edited.as_bytes()),
+                serde_json::from_slice::<Claims>(edited.as_bytes()).ok(),
+                "{}", edited
+            );
+        });
+    }
+
+    #[test]
+    fn the_browser_decodes_base64url_as_the_base64_crate_does() {
+        use proptest::prelude::*;
+
+        proptest!(|(text in "[A-Za-z0-9_\\-=+/ .]{0,11}")| {
+            prop_assert_eq!(decode_base64url(&text), URL_SAFE_NO_PAD.decode(&text).ok(), "{}", text);
+        });
+        proptest!(|(bytes in prop::collection::vec(any::<u8>(), 0..10))| {
+            let text = URL_SAFE_NO_PAD.encode(&bytes);
+            prop_assert_eq!(decode_base64url(&text), Some(bytes));
+        });
     }
 
     #[test]

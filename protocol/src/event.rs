@@ -224,7 +224,12 @@ impl Event {
     fn check_optional_fields(&mut self) -> Result<(), RejectCode> {
         if let Some(props) = &mut self.props {
             if let Some(compact) = Self::check_props(props.get())? {
-                *props = RawValue::from_string(compact).map_err(|_| RejectCode::InvalidProps)?;
+                #[cfg(not(target_arch = "wasm32"))]
+                let compact = RawValue::from_string(compact).ok();
+                // The browser package has no serde_json parser (see `json`).
+                #[cfg(target_arch = "wasm32")]
+                let compact = crate::json::raw_value(&compact);
+                *props = compact.ok_or(RejectCode::InvalidProps)?;
             }
         }
         if let Some(session) = &self.session {

@@ -26,6 +26,7 @@ mod batch;
 mod claims;
 mod event;
 mod ids;
+pub mod json;
 pub mod limits;
 mod props;
 

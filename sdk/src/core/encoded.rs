@@ -5,6 +5,7 @@
 //! bodies and journal lines. Each reader and encoder here has a test holding
 //! it to serde's reading and writing of the same records.
 
+#[cfg(not(target_arch = "wasm32"))]
 use serde::Serialize;
 use time::OffsetDateTime;
 use usage_protocol::{Event, SdkInfo};
@@ -21,7 +22,11 @@ pub struct EncodedEvent {
 impl EncodedEvent {
     /// Encodes `event`.
     pub fn new(event: &Event) -> Self {
+        #[cfg(not(target_arch = "wasm32"))]
         let json = serde_json::to_string(event).expect("events always serialize");
+        // Without serde's derived writer in the browser package.
+        #[cfg(target_arch = "wasm32")]
+        let json = super::lean_json::event_text(event);
         Self {
             id: event.id,
             json: json.into_boxed_str(),
@@ -86,18 +91,22 @@ pub fn read_add_quickly(line: &[u8]) -> Option<(Option<String>, EncodedEvent)> {
 /// serde writes `Record::Kept`.
 pub fn encode_kept(user: Option<&str>, event: &EncodedEvent, out: &mut Vec<u8>) {
     out.extend_from_slice(b"{\"kept\":{\"user\":");
+    #[cfg(not(target_arch = "wasm32"))]
     serde_json::to_writer(&mut *out, &user).expect("a user always serializes");
+    #[cfg(target_arch = "wasm32")]
+    super::lean_json::write_user(user, out);
     out.extend_from_slice(EVENT_KEY.as_bytes());
     out.extend_from_slice(event.json.as_bytes());
     out.extend_from_slice(b"}}\n");
 }
 
 /// What a batch body holds before its events.
+#[cfg(not(target_arch = "wasm32"))]
 #[derive(Serialize)]
-struct Envelope<'a> {
+pub(crate) struct Envelope<'a> {
     #[serde(with = "time::serde::rfc3339")]
-    sent_at: OffsetDateTime,
-    sdk: &'a SdkInfo,
+    pub(crate) sent_at: OffsetDateTime,
+    pub(crate) sdk: &'a SdkInfo,
 }
 
 /// The JSON body of a batch of `events`, as serde writes
@@ -106,7 +115,11 @@ struct Envelope<'a> {
 pub fn encode_batch(sent_at: OffsetDateTime, sdk: &SdkInfo, events: &[&EncodedEvent]) -> Vec<u8> {
     let length: usize = events.iter().map(|e| e.json.len() + 1).sum();
     let mut body = Vec::with_capacity(length + 128);
+    #[cfg(not(target_arch = "wasm32"))]
     serde_json::to_writer(&mut body, &Envelope { sent_at, sdk }).expect("envelopes serialize");
+    // Without serde's derived writers in the browser package.
+    #[cfg(target_arch = "wasm32")]
+    super::lean_json::write_envelope(sent_at, sdk, &mut body);
     // The envelope's closing brace goes after the events.
     body.pop();
     body.extend_from_slice(b",\"events\":[");

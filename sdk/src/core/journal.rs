@@ -186,6 +186,7 @@ fn add_tail(session: Option<&str>, out: &mut Vec<u8>) {
 
 /// `text` as a JSON string: as it is when nothing in it needs an escape
 /// (serde escapes only `"`, `\` and control characters), else by serde.
+#[cfg(not(target_arch = "wasm32"))]
 fn push_json_str(text: &str, out: &mut Vec<u8>) {
     if text.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
         serde_json::to_writer(&mut *out, text).expect("strings always serialize");
@@ -199,6 +200,7 @@ fn push_json_str(text: &str, out: &mut Vec<u8>) {
 /// `ts` as a JSON string in RFC 3339, as `time::serde::rfc3339` writes it:
 /// UTC as `Z`, the fraction of a second without trailing zeros. Other
 /// offsets and years are left to `time`.
+#[cfg(not(target_arch = "wasm32"))]
 fn push_rfc3339(ts: OffsetDateTime, out: &mut Vec<u8>) {
     if !ts.offset().is_utc() || !(0..=9999).contains(&ts.year()) {
         let text = ts
@@ -237,6 +239,11 @@ fn push_rfc3339(ts: OffsetDateTime, out: &mut Vec<u8>) {
     out.extend_from_slice(b"Z\"");
 }
 
+// The browser package writes strings and timestamps without serde_json's
+// writer and time's formatter.
+#[cfg(target_arch = "wasm32")]
+use super::lean_json::{push_str as push_json_str, push_timestamp as push_rfc3339};
+
 /// Reads a line if it is a [`Record::Add`] (written by `track()`): `None` for
 /// every other record without parsing it, `Some(None)` for an unreadable line.
 /// (Native only: the browser's `track()` does not write the journal itself.)
@@ -262,11 +269,30 @@ pub fn lines(bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
 pub fn encode(records: &[Record]) -> Vec<u8> {
     let mut out = Vec::new();
     for record in records {
-        serde_json::to_writer(&mut out, record).expect("journal records always serialize");
+        write_record(record, &mut out);
         out.push(b'\n');
     }
     out
 }
+
+#[cfg(not(target_arch = "wasm32"))]
+fn write_record(record: &Record, out: &mut Vec<u8>) {
+    serde_json::to_writer(out, record).expect("journal records always serialize");
+}
+
+/// A record as serde writes it, without serde's derived writer in the browser package.
+#[cfg(target_arch = "wasm32")]
+use super::lean_json::write_record;
+
+/// One journal line, by serde; `None` when unreadable.
+#[cfg(not(target_arch = "wasm32"))]
+fn read_record(line: &[u8]) -> Option<Record> {
+    serde_json::from_slice(line).ok()
+}
+
+/// One journal line, without serde's derived reader in the browser package.
+#[cfg(target_arch = "wasm32")]
+use super::lean_json::record as read_record;
 
 /// What a journal holds after replay.
 #[derive(Debug, Default)]
@@ -299,11 +325,11 @@ impl Replay {
     /// Reads more lines, later than those read before.
     pub fn read(&mut self, bytes: &[u8]) {
         for line in lines(bytes) {
-            match serde_json::from_slice::<Record>(line) {
-                Ok(Record::Token { user, token }) => {
+            match read_record(line) {
+                Some(Record::Token { user, token }) => {
                     self.replayed.tokens.insert(user, token);
                 }
-                Ok(Record::Add { user, event } | Record::Kept { user, event }) => {
+                Some(Record::Add { user, event } | Record::Kept { user, event }) => {
                     self.done.remove(&event.id);
                     match self.positions.entry(event.id) {
                         // Written again: keep its place, take the user it was given.
@@ -317,9 +343,9 @@ impl Replay {
                         }
                     }
                 }
-                Ok(Record::Done { ids }) => self.done.extend(ids),
-                Ok(Record::Epoch(_)) => {}
-                Err(_) => self.replayed.damaged += 1,
+                Some(Record::Done { ids }) => self.done.extend(ids),
+                Some(Record::Epoch(_)) => {}
+                None => self.replayed.damaged += 1,
             }
         }
     }

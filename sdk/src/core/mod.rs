@@ -13,6 +13,8 @@ pub mod gate;
 pub mod id_hash;
 pub mod ids;
 pub mod journal;
+#[cfg(any(target_arch = "wasm32", test))]
+pub mod lean_json;
 pub mod queue;
 pub mod reply;
 pub mod retry;

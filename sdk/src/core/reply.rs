@@ -1,6 +1,5 @@
 //! What the collector's answer to a batch means for the events in it.
 
-use serde::Deserialize;
 use usage_protocol::BatchResponse;
 
 use super::retry::parse_retry_after;
@@ -47,21 +46,34 @@ pub enum Verdict {
     },
 }
 
-#[derive(Deserialize)]
+#[cfg(not(target_arch = "wasm32"))]
+#[derive(serde::Deserialize)]
 struct ErrorBody {
     error: ErrorDetail,
 }
 
-#[derive(Deserialize)]
+#[cfg(not(target_arch = "wasm32"))]
+#[derive(serde::Deserialize)]
 struct ErrorDetail {
     code: String,
 }
 
+/// The code of an error body: `{"error": {"code": …}}`.
+#[cfg(not(target_arch = "wasm32"))]
 fn error_code(body: &[u8]) -> Option<String> {
     serde_json::from_slice::<ErrorBody>(body)
         .ok()
         .map(|b| b.error.code)
 }
+
+#[cfg(not(target_arch = "wasm32"))]
+fn batch_response(body: &[u8]) -> Option<BatchResponse> {
+    serde_json::from_slice(body).ok()
+}
+
+// The browser package reads the collector's answers without serde's derived readers.
+#[cfg(target_arch = "wasm32")]
+use super::lean_json::{batch_response, error_code};
 
 /// Reads a transport result as a verdict.
 pub fn judge(result: Result<HttpReply, TransportError>) -> Verdict {
@@ -70,11 +82,11 @@ pub fn judge(result: Result<HttpReply, TransportError>) -> Verdict {
         Err(_) => return Verdict::Retry { after_ms: None },
     };
     match reply.status {
-        200..=299 => match serde_json::from_slice::<BatchResponse>(&reply.body) {
-            Ok(response) => Verdict::Delivered(response),
+        200..=299 => match batch_response(&reply.body) {
+            Some(response) => Verdict::Delivered(response),
             // Something between us and the collector answered; resending is safe
             // because the collector drops duplicate ids.
-            Err(_) => Verdict::Retry { after_ms: None },
+            None => Verdict::Retry { after_ms: None },
         },
         401 => Verdict::Unauthorized {
             code: error_code(&reply.body).unwrap_or_else(|| "unauthorized".to_owned()),

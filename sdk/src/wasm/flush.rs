@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use tokio::sync::oneshot;
+use futures_channel::oneshot;
 
 use crate::core::gate::Mode;
 use crate::tracker::{Asked, Inner, Tracker};

@@ -1,6 +1,6 @@
 //! The cached login and the journal of unsent events in the browser's
 //! `localStorage`, through gloo-storage: `usage-sdk/<app>/session` holds the
-//! login as JSON, shared by the app's tabs; each tab writes its journal
+//! login as JSON (read and written by `core::lean_json`), shared by the app's tabs; each tab writes its journal
 //! (NDJSON text) under a key of its own, `usage-sdk/<app>/journal/<tab>`
 //! (see `tabs.rs`), or, without Web Locks, under `usage-sdk/<app>/journal`.
 
@@ -69,6 +69,17 @@ fn write_journal(key: &str, text: &str) -> Result<(), StorageError> {
         .map_err(|_| failed("cannot write", key))
 }
 
+/// The cached login under `key`, when there is one.
+fn read_session(key: &str) -> Result<Option<CachedSession>, StorageError> {
+    match LocalStorage::raw().get_item(key) {
+        Ok(None) => Ok(None),
+        Ok(Some(text)) => crate::core::lean_json::cached_session(&text)
+            .map(Some)
+            .ok_or_else(|| failed("unreadable", key)),
+        Err(_) => Err(failed("unreadable", key)),
+    }
+}
+
 fn as_text(bytes: &[u8]) -> Result<&str, StorageError> {
     std::str::from_utf8(bytes)
         .map_err(|e| StorageError(format!("journal lines are not UTF-8: {e}")))
@@ -77,11 +88,7 @@ fn as_text(bytes: &[u8]) -> Result<&str, StorageError> {
 impl Storage for BrowserStorage {
     fn load_session(&mut self) -> Result<Option<CachedSession>, StorageError> {
         match self {
-            Self::Local { session_key, .. } => match LocalStorage::get(&*session_key) {
-                Ok(session) => Ok(Some(session)),
-                Err(gloo_storage::errors::StorageError::KeyNotFound(_)) => Ok(None),
-                Err(_) => Err(failed("unreadable", session_key)),
-            },
+            Self::Local { session_key, .. } => read_session(session_key),
             Self::Memory { session, .. } => Ok(session.clone()),
         }
     }
@@ -92,7 +99,7 @@ impl Storage for BrowserStorage {
                 // The server's hint about this very login, stored by another
                 // tab, stays: writing the login again without it would tell
                 // every tab the user is tracked once more.
-                let stored: Option<CachedSession> = LocalStorage::get(&*session_key).ok();
+                let stored = read_session(session_key).ok().flatten();
                 let keep_hint = stored.is_some_and(|stored| {
                     stored.server_opted_out
                         && stored.token == session.token
@@ -102,7 +109,9 @@ impl Storage for BrowserStorage {
                     server_opted_out: session.server_opted_out || keep_hint,
                     ..session.clone()
                 };
-                LocalStorage::set(&*session_key, &session)
+                let text = crate::core::lean_json::cached_session_text(&session);
+                LocalStorage::raw()
+                    .set_item(session_key, &text)
                     .map_err(|_| failed("cannot write", session_key))
             }
             (Self::Local { session_key, .. }, None) => {

@@ -27,14 +27,13 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::Weak;
 
+use futures_channel::oneshot;
 use js_sys::{Function, Promise, Reflect};
 use tokio::sync::mpsc::WeakUnboundedSender;
-use tokio::sync::oneshot;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 
-use crate::core::session::CachedSession;
 use crate::driver::Task;
 use crate::tracker::{CurrentLogin, Inner, Tracker};
 
@@ -238,7 +237,7 @@ impl Tracker {
             return;
         };
         // A login this version cannot read (a newer SDK's) leaves this tab as it is.
-        let Ok(cached) = serde_json::from_str::<CachedSession>(value) else {
+        let Some(cached) = crate::core::lean_json::cached_session(value) else {
             return;
         };
         let Some(tasks) = &self.inner.tasks else {

@@ -82,7 +82,7 @@ impl FetchTransport {
 /// no header. The core leaves `token` out of the body, so it is not repeated.
 fn with_token(body: &[u8], token: &str) -> Option<String> {
     let rest = std::str::from_utf8(body.strip_prefix(b"{")?).ok()?;
-    let token = serde_json::to_string(token).ok()?;
+    let token = crate::core::lean_json::json_string(token);
     Some(format!("{{\"token\":{token},{rest}"))
 }
 
