@@ -79,12 +79,13 @@ impl TrackerBuilder {
         self
     }
 
-    /// Whether, when more events wait than one batch holds (a burst, or a
-    /// backlog after an outage), a batch carries as many as the collector
+    /// Whether, when ten batches' worth of events or more wait (a burst, or
+    /// a backlog after an outage), a batch carries as many as the collector
     /// takes (500 events and 1 MiB) instead of `batch_size`: a backlog then
-    /// drains in far fewer requests. Default: on natively; off in the
-    /// browser, whose last batches before a page closes must stay within
-    /// the 64 KiB that `keepalive` requests may carry.
+    /// drains in far fewer requests. Fewer waiting events go in batches of
+    /// `batch_size`. Default: on natively; off in the browser, whose last
+    /// batches before a page closes must stay within the 64 KiB that
+    /// `keepalive` requests may carry.
     pub fn drain_backlog(mut self, on: bool) -> Self {
         self.engine.batch.drain_backlog = on;
         self

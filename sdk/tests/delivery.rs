@@ -47,7 +47,6 @@ fn events_arrive_once_in_batches_of_the_configured_size() {
     let dir = tempfile::tempdir().expect("temp dir");
     let tracker = builder(&collector.url, &dir)
         .batch_size(3)
-        .drain_backlog(false)
         .batch_interval(Duration::from_secs(60))
         .build()
         .expect("builds");

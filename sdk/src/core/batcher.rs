@@ -8,6 +8,10 @@ use super::queue::{Pending, UserKey};
 
 /// Default number of events that triggers a send.
 pub const DEFAULT_BATCH_SIZE: usize = 50;
+/// How many batches' worth of waiting events make a backlog, which goes in
+/// batches as large as the collector takes (see [`BatchPolicy::drain_backlog`]).
+/// Fewer go in batches of the configured size, as when none waits.
+pub const BACKLOG_BATCHES: usize = 10;
 /// Default longest wait of a ready event before a send, in milliseconds.
 pub const DEFAULT_BATCH_INTERVAL_MS: u64 = 5_000;
 /// Room kept in a body for the envelope around the events (`sent_at`, `sdk`).
@@ -21,11 +25,11 @@ pub struct BatchPolicy {
     pub size: usize,
     /// Longest wait of a ready event before a send, in milliseconds.
     pub interval_ms: u64,
-    /// When more than `size` events wait (a burst, a backlog after an
-    /// outage), a batch carries as many as the collector takes (500, and
-    /// 1 MiB): a backlog drains in a tenth of the requests. Native only by
-    /// default: a page that is being left sends its last batches with
-    /// `keepalive`, whose budget is 64 KiB.
+    /// When a backlog of [`BACKLOG_BATCHES`] batches or more waits (a burst,
+    /// the queue after an outage), a batch carries as many events as the
+    /// collector takes (500, and 1 MiB): a backlog drains in a tenth of the
+    /// requests. Native only by default: a page that is being left sends its
+    /// last batches with `keepalive`, whose budget is 64 KiB.
     pub drain_backlog: bool,
 }
 
@@ -106,6 +110,10 @@ pub fn select<'a>(
         ids.push(pending.event.id);
     }
     let user = user?;
+    if ids.len() < (BACKLOG_BATCHES * due).min(cap) {
+        // No backlog: a batch of the configured size.
+        ids.truncate(due);
+    }
     let full = ids.len() >= due || body_full;
     let waited = now.saturating_sub(oldest_ready) >= policy.interval_ms;
     (full || waited || now_anyway).then_some(Selection { user, ids })
@@ -167,14 +175,18 @@ mod tests {
         let take = |policy: &BatchPolicy, n: usize, cap: usize| {
             select(items[..n].iter(), |_| true, policy, cap, 1_000, false).map(|s| s.ids.len())
         };
-        // Due at `size` events either way; only the batch grows.
+        // Due at `size` events either way; a batch grows only once ten
+        // batches' worth wait.
         assert_eq!(take(&draining, 2, usize::MAX), None);
         assert_eq!(take(&draining, 3, usize::MAX), Some(3));
-        assert_eq!(take(&draining, 10, usize::MAX), Some(10));
+        assert_eq!(take(&draining, 29, usize::MAX), Some(3));
+        assert_eq!(take(&draining, 30, usize::MAX), Some(30));
+        assert_eq!(take(&draining, 31, usize::MAX), Some(31));
         assert_eq!(take(&draining, 600, usize::MAX), Some(MAX_EVENTS_PER_BATCH));
-        assert_eq!(take(&POLICY, 10, usize::MAX), Some(3));
+        assert_eq!(take(&POLICY, 600, usize::MAX), Some(3));
         // A split after a 413 still bounds the batch.
         assert_eq!(take(&draining, 600, 40), Some(40));
+        assert_eq!(take(&draining, 600, 20), Some(20));
         assert_eq!(take(&draining, 2, 2), Some(2));
     }
 
