@@ -102,32 +102,36 @@ impl Tracker {
         }
         let wall_ms = self.inner.clock.wall_ms();
         let id = shared.ids.uuid_v7(u64::try_from(wall_ms).unwrap_or(0));
-        let login = match mode {
-            Mode::Active => self
-                .inner
-                .login
-                .read()
-                .unwrap_or_else(PoisonError::into_inner)
-                .clone(),
+        // Read under the lock, not cloned: a login or logout waits for this
+        // call, which waits for nothing.
+        let current = match mode {
+            Mode::Active => Some(
+                self.inner
+                    .login
+                    .read()
+                    .unwrap_or_else(PoisonError::into_inner),
+            ),
             _ => None,
         };
+        let login = current.as_ref().and_then(|guard| guard.as_deref());
+        let logged_in = login.is_some();
         let handed = match &self.inner.appender {
-            Some(appender) => {
-                self.inner
-                    .append(appender, id, name, wall_ms, &props, login.as_deref())
-            }
+            Some(appender) => self
+                .inner
+                .append(appender, id, name, wall_ms, &props, login),
             None => {
-                let session = login.as_ref().map(|l| l.session_id.clone());
+                let session = login.map(|l| l.session_id.clone());
                 build_event(id, name, wall_ms, &props, session).map(|event| self.inner.send(event))
             }
         };
+        drop(current);
         let (fate, tracked) = match handed {
             Err(code) => {
                 lock(&shared.debugger).record(Some(id), name, Fate::Invalid { code });
                 return Tracked::Invalid(code);
             }
             Ok(Some(reason)) => (Fate::Dropped { reason }, Tracked::Dropped(reason)),
-            Ok(None) if login.is_some() => (Fate::Queued, Tracked::Queued(id)),
+            Ok(None) if logged_in => (Fate::Queued, Tracked::Queued(id)),
             Ok(None) => (Fate::Held, Tracked::Held(id)),
         };
         lock(&shared.debugger).record(Some(id), name, fate);
