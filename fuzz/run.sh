@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs one fuzz target for a given time and prints libFuzzer's final stats.
 #
-#   fuzz/run.sh TARGET SECONDS      (targets: token_verify, batch_reader, stored_round_trip,
+#   fuzz/run.sh TARGET SECONDS      (targets: token_verify, batch_reader, json_syntax, stored_round_trip,
 #                                    stored_round_trip_postgres, signin_session)
 #
 # New inputs go to fuzz/corpus/TARGET (not committed); fuzz/seeds/TARGET
