@@ -115,7 +115,13 @@ impl Tracker {
         };
         let login = current.as_ref().and_then(|guard| guard.as_deref());
         let logged_in = login.is_some();
-        let handed = match &self.inner.appender {
+        // The browser has no journal `track()` appends to: leaving the
+        // branch out there keeps its writer out of the package.
+        #[cfg(not(target_arch = "wasm32"))]
+        let appender = self.inner.appender.as_ref();
+        #[cfg(target_arch = "wasm32")]
+        let appender: Option<&Arc<dyn Appender>> = None;
+        let handed = match appender {
             Some(appender) => self
                 .inner
                 .append(appender, id, name, wall_ms, &props, login),
