@@ -135,28 +135,9 @@ pub fn due_at<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::encoded::EncodedEvent;
-    use std::sync::Arc;
-    use time::OffsetDateTime;
-    use usage_protocol::Event;
 
     fn pending(n: u128, user: &str, size: usize, ready_at: u64) -> Pending {
-        Pending {
-            user: Some(Arc::from(user)),
-            event: EncodedEvent::new(
-                &Event::new(
-                    Uuid::from_u128(n),
-                    "e",
-                    OffsetDateTime::UNIX_EPOCH,
-                    None,
-                    None,
-                )
-                .expect("valid"),
-            ),
-            size,
-            ready_at,
-            in_flight: false,
-        }
+        Pending::sample(n, Some(user), size, ready_at)
     }
 
     const POLICY: BatchPolicy = BatchPolicy {

@@ -158,18 +158,8 @@ fn push_unix_ms(unix_ms: i64, out: &mut Vec<u8>) -> bool {
             cached.set((second, text));
         }
         out.extend_from_slice(&text);
-        let mut millis = unix_ms.rem_euclid(1_000);
-        if millis != 0 {
-            out.push(b'.');
-            let mut width = 3;
-            while millis % 10 == 0 {
-                millis /= 10;
-                width -= 1;
-            }
-            for place in (0..width).rev() {
-                out.push(b'0' + (millis / 10i64.pow(place) % 10) as u8);
-            }
-        }
+        // Below 1,000: the cast keeps it.
+        push_fraction(out, unix_ms.rem_euclid(1_000) as u32, 3);
         out.extend_from_slice(b"Z\"");
         true
     })
@@ -209,34 +199,48 @@ fn push_rfc3339(ts: OffsetDateTime, out: &mut Vec<u8>) {
         serde_json::to_writer(&mut *out, &text).expect("strings always serialize");
         return;
     }
-    let digits = |out: &mut Vec<u8>, value: u32, width: u32| {
-        for place in (0..width).rev() {
-            out.push(b'0' + (value / 10u32.pow(place) % 10) as u8);
-        }
-    };
     out.push(b'"');
-    digits(out, ts.year().unsigned_abs(), 4);
-    out.push(b'-');
-    digits(out, u32::from(u8::from(ts.month())), 2);
-    out.push(b'-');
-    digits(out, u32::from(ts.day()), 2);
-    out.push(b'T');
-    digits(out, u32::from(ts.hour()), 2);
-    out.push(b':');
-    digits(out, u32::from(ts.minute()), 2);
-    out.push(b':');
-    digits(out, u32::from(ts.second()), 2);
-    let mut nanos = ts.nanosecond();
-    if nanos != 0 {
-        out.push(b'.');
-        let mut width = 9;
-        while nanos % 10 == 0 {
-            nanos /= 10;
-            width -= 1;
-        }
-        digits(out, nanos, width);
-    }
+    push_date_time(ts, out);
     out.extend_from_slice(b"Z\"");
+}
+
+/// `ts`'s date and time of day as RFC 3339 writes them, without its offset:
+/// `YYYY-MM-DDThh:mm:ss`, then the fraction of a second without trailing
+/// zeros, if any. The year is written without its sign.
+pub(crate) fn push_date_time(ts: OffsetDateTime, out: &mut Vec<u8>) {
+    push_digits(out, ts.year().unsigned_abs(), 4);
+    out.push(b'-');
+    push_digits(out, u32::from(u8::from(ts.month())), 2);
+    out.push(b'-');
+    push_digits(out, u32::from(ts.day()), 2);
+    out.push(b'T');
+    push_digits(out, u32::from(ts.hour()), 2);
+    out.push(b':');
+    push_digits(out, u32::from(ts.minute()), 2);
+    out.push(b':');
+    push_digits(out, u32::from(ts.second()), 2);
+    push_fraction(out, ts.nanosecond(), 9);
+}
+
+/// `value` in `width` decimal digits, leading zeros included.
+pub(crate) fn push_digits(out: &mut Vec<u8>, value: u32, width: u32) {
+    for place in (0..width).rev() {
+        out.push(b'0' + (value / 10u32.pow(place) % 10) as u8);
+    }
+}
+
+/// `.` and the `width` digits of `fraction` without their trailing zeros;
+/// nothing for zero.
+fn push_fraction(out: &mut Vec<u8>, mut fraction: u32, mut width: u32) {
+    if fraction == 0 {
+        return;
+    }
+    out.push(b'.');
+    while fraction % 10 == 0 {
+        fraction /= 10;
+        width -= 1;
+    }
+    push_digits(out, fraction, width);
 }
 
 // The browser package writes strings and timestamps without serde_json's

@@ -18,4 +18,5 @@ pub mod lean_json;
 pub mod queue;
 pub mod reply;
 pub mod retry;
+pub mod rfc3339;
 pub mod session;

@@ -42,6 +42,29 @@ pub struct Pending {
     pub in_flight: bool,
 }
 
+#[cfg(test)]
+impl Pending {
+    /// An event `n` (its id) of `user`, `size` bytes in a body, ready at
+    /// `ready_at`, not on the wire: for tests of what keeps events.
+    pub(crate) fn sample(n: u128, user: Option<&str>, size: usize, ready_at: u64) -> Self {
+        let event = usage_protocol::Event::new(
+            Uuid::from_u128(n),
+            "e",
+            time::OffsetDateTime::UNIX_EPOCH,
+            None,
+            None,
+        )
+        .expect("valid");
+        Self {
+            user: user.map(UserKey::from),
+            event: EncodedEvent::new(&event),
+            size,
+            ready_at,
+            in_flight: false,
+        }
+    }
+}
+
 /// Unsent events in tracking order.
 #[derive(Debug)]
 pub struct Queue {
@@ -264,26 +287,9 @@ impl Queue {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use time::OffsetDateTime;
-    use usage_protocol::Event;
 
     fn pending(n: u128, user: Option<&str>) -> Pending {
-        Pending {
-            user: user.map(Arc::from),
-            event: EncodedEvent::new(
-                &Event::new(
-                    Uuid::from_u128(n),
-                    "e",
-                    OffsetDateTime::UNIX_EPOCH,
-                    None,
-                    None,
-                )
-                .expect("valid"),
-            ),
-            size: 10,
-            ready_at: 0,
-            in_flight: false,
-        }
+        Pending::sample(n, user, 10, 0)
     }
 
     #[test]

@@ -8,8 +8,9 @@
 use std::borrow::Cow;
 
 use serde_json::value::RawValue;
-use time::{Date, Month, Time};
 use uuid::Uuid;
+
+use crate::core::rfc3339::parse_rfc3339;
 
 /// The id of `event` (its JSON text) if it is laid out as `track()` writes
 /// it and serde would read it as an [`usage_protocol::Event`]:
@@ -21,8 +22,15 @@ pub(super) fn event_id(event: &str) -> Option<Uuid> {
     let rest = rest.get(36..)?.strip_prefix("\",\"name\":")?;
     let rest = &rest[string_len(rest)?..];
     let rest = rest.strip_prefix(",\"ts\":\"")?;
-    let rest = &rest[rfc3339_len(rest)?..];
-    let rest = rest.strip_prefix('"')?;
+    let end = rest.find('"')?;
+    // A timestamp needs no escape, and JSON strings hold no raw control
+    // characters (the parser takes any byte between date and time).
+    let ts = &rest[..end];
+    if ts.bytes().any(|b| b < 0x20 || b == b'\\') {
+        return None;
+    }
+    parse_rfc3339(ts)?;
+    let rest = &rest[end + 1..];
     let rest = match rest.strip_prefix(",\"props\":") {
         Some(props) => {
             let mut values = serde_json::Deserializer::from_str(props).into_iter::<&RawValue>();
@@ -66,56 +74,4 @@ fn string_len(text: &str) -> Option<usize> {
         serde_json::from_str::<Cow<'_, str>>(&text[..len]).ok()?;
     }
     Some(len)
-}
-
-/// The length of the timestamp `text` starts with, written as `track()`
-/// writes them (`YYYY-MM-DDTHH:MM:SS`, an optional fraction of 1 to 9
-/// digits, `Z`), if it is a real date and time of day.
-fn rfc3339_len(text: &str) -> Option<usize> {
-    let bytes = text.as_bytes();
-    let number = |from: usize, width: usize| -> Option<u32> {
-        let digits = bytes.get(from..from + width)?;
-        digits.iter().try_fold(0u32, |value, &digit| {
-            digit
-                .is_ascii_digit()
-                .then(|| value * 10 + u32::from(digit - b'0'))
-        })
-    };
-    let separators = [(4, b'-'), (7, b'-'), (10, b'T'), (13, b':'), (16, b':')];
-    if separators
-        .iter()
-        .any(|&(at, byte)| bytes.get(at) != Some(&byte))
-    {
-        return None;
-    }
-    let year = i32::try_from(number(0, 4)?).ok()?;
-    let month = Month::try_from(u8::try_from(number(5, 2)?).ok()?).ok()?;
-    let day = u8::try_from(number(8, 2)?).ok()?;
-    let (hour, minute, second) = (number(11, 2)?, number(14, 2)?, number(17, 2)?);
-    let mut at = 19;
-    let mut nanos = 0;
-    if bytes.get(at) == Some(&b'.') {
-        let digits = bytes[at + 1..]
-            .iter()
-            .take_while(|b| b.is_ascii_digit())
-            .count();
-        if !(1..=9).contains(&digits) {
-            return None;
-        }
-        nanos = number(at + 1, digits)? * 10u32.pow(9 - digits as u32);
-        at += 1 + digits;
-    }
-    if bytes.get(at) != Some(&b'Z') {
-        return None;
-    }
-    Date::from_calendar_date(year, month, day).ok()?;
-    // No leap second: `track()` never writes one.
-    Time::from_hms_nano(
-        u8::try_from(hour).ok()?,
-        u8::try_from(minute).ok()?,
-        u8::try_from(second).ok()?,
-        nanos,
-    )
-    .ok()?;
-    Some(at + 1)
 }

@@ -6,7 +6,7 @@ use time::OffsetDateTime;
 use usage_protocol::{Event, SdkInfo};
 use uuid::Uuid;
 
-use crate::core::journal::Record;
+use crate::core::journal::{push_date_time, push_digits, Record};
 use crate::core::session::CachedSession;
 
 /// `text` as a JSON string, escaped as serde_json escapes it: `"`, `\` and
@@ -55,44 +55,19 @@ pub fn push_timestamp(ts: OffsetDateTime, out: &mut Vec<u8>) {
     } else {
         ts.to_offset(time::UtcOffset::UTC)
     };
-    let digits = |out: &mut Vec<u8>, value: u32, width: u32| {
-        for place in (0..width).rev() {
-            out.push(b'0' + (value / 10u32.pow(place) % 10) as u8);
-        }
-    };
     out.push(b'"');
     if ts.year() < 0 {
         out.push(b'-');
     }
-    digits(out, ts.year().unsigned_abs(), 4);
-    out.push(b'-');
-    digits(out, u32::from(u8::from(ts.month())), 2);
-    out.push(b'-');
-    digits(out, u32::from(ts.day()), 2);
-    out.push(b'T');
-    digits(out, u32::from(ts.hour()), 2);
-    out.push(b':');
-    digits(out, u32::from(ts.minute()), 2);
-    out.push(b':');
-    digits(out, u32::from(ts.second()), 2);
-    let mut nanos = ts.nanosecond();
-    if nanos != 0 {
-        out.push(b'.');
-        let mut width = 9;
-        while nanos % 10 == 0 {
-            nanos /= 10;
-            width -= 1;
-        }
-        digits(out, nanos, width);
-    }
+    push_date_time(ts, out);
     let offset = ts.offset();
     if offset.is_utc() {
         out.push(b'Z');
     } else {
         out.push(if offset.is_negative() { b'-' } else { b'+' });
-        digits(out, u32::from(offset.whole_hours().unsigned_abs()), 2);
+        push_digits(out, u32::from(offset.whole_hours().unsigned_abs()), 2);
         out.push(b':');
-        digits(out, u32::from(offset.minutes_past_hour().unsigned_abs()), 2);
+        push_digits(out, u32::from(offset.minutes_past_hour().unsigned_abs()), 2);
     }
     out.push(b'"');
 }
