@@ -86,12 +86,19 @@
 //!   `Content-Encoding: gzip`, for a collector that accepts them.
 //!
 //! The core of the tracker (sessions, queue, batching, retries) is plain Rust
-//! without I/O, shared by both platforms; it is internal.
+//! without I/O, shared by both platforms; it is internal. The `size-probe`
+//! feature opens it to `bindings/probe`, a measurement of what the core alone
+//! weighs in the browser; it is no API.
 
 pub use usage_protocol as protocol;
 
 mod builder;
+#[cfg(not(feature = "size-probe"))]
 mod core;
+#[cfg(feature = "size-probe")]
+#[doc(hidden)]
+#[allow(missing_docs)]
+pub mod core;
 mod driver;
 mod error;
 mod platform;
