@@ -248,6 +248,134 @@ async fn a_bulk_import_is_all_or_nothing_and_names_the_lines_to_fix() {
     );
 }
 
+/// `usage-server users import` of `file` into `acme`, with `store` naming the
+/// registry (`--data DIR` or `--database-url URL`); success and stderr.
+fn cli_import(store: &[&std::ffi::OsStr], file: &std::path::Path) -> (bool, String) {
+    let output = std::process::Command::new(support::server::server_binary())
+        .args(["users", "import", "--org", "acme"])
+        .arg(file)
+        .args(store)
+        .env_remove("USAGE_DATABASE_URL")
+        .output()
+        .expect("run usage-server");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// A CSV of `n` users `u0000`, `u0001`, ...
+fn users_csv(dir: &std::path::Path, n: usize) -> std::path::PathBuf {
+    let mut text = String::from("id,name\n");
+    for i in 0..n {
+        text.push_str(&format!("u{i:04},User {i}\n"));
+    }
+    let path = dir.join(format!("users-{n}.csv"));
+    std::fs::write(&path, text).expect("write csv");
+    path
+}
+
+/// The database fails at the 700th of 1,000 users (a planted trigger, as a
+/// full disk or a lost connection would): the command fails, says nothing
+/// was imported, and nothing was, though its progress bar passed 500. Run
+/// again once the database is well, it imports all.
+#[tokio::test]
+async fn a_command_line_import_is_all_or_nothing_when_the_database_fails_midway() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let store = [std::ffi::OsStr::new("--data"), data.as_os_str()];
+    let seed = users_csv(dir.path(), 1);
+    assert!(
+        cli_import(&store, &seed).0,
+        "the seed import creates the registry"
+    );
+    let url = format!("sqlite://{}", data.join("registry.db").display());
+    let pool = sqlx::SqlitePool::connect(&url)
+        .await
+        .expect("open registry");
+    sqlx::query(
+        "CREATE TRIGGER fail_midway BEFORE INSERT ON users WHEN NEW.id = 'u0700' \
+         BEGIN SELECT RAISE(ABORT, 'planted failure'); END",
+    )
+    .execute(&pool)
+    .await
+    .expect("plant the failure");
+    let count = || async {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE org = 'acme'")
+            .fetch_one(&pool)
+            .await
+            .expect("count users");
+        n
+    };
+
+    let file = users_csv(dir.path(), 1000);
+    let (ok, stderr) = cli_import(&store, &file);
+    assert!(!ok, "the import must fail: {stderr}");
+    assert!(stderr.contains("nothing was imported"), "{stderr}");
+    assert_eq!(count().await, 1, "only the seed user is stored");
+
+    sqlx::query("DROP TRIGGER fail_midway")
+        .execute(&pool)
+        .await
+        .expect("remove the failure");
+    let (ok, stderr) = cli_import(&store, &file);
+    assert!(ok, "{stderr}");
+    assert_eq!(count().await, 1000);
+}
+
+/// The same on PostgreSQL, where users are written a few hundred per statement.
+#[tokio::test]
+async fn a_command_line_import_on_postgres_is_all_or_nothing_when_the_database_fails_midway() {
+    let Some(db) = support::postgres::TestDatabase::create().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = [
+        std::ffi::OsStr::new("--database-url"),
+        std::ffi::OsStr::new(db.url()),
+    ];
+    let seed = users_csv(dir.path(), 1);
+    assert!(
+        cli_import(&store, &seed).0,
+        "the seed import creates the registry"
+    );
+    let pool = sqlx::PgPool::connect(db.url()).await.expect("connect");
+    for statement in [
+        "CREATE FUNCTION fail_midway() RETURNS trigger LANGUAGE plpgsql AS $$ \
+         BEGIN IF NEW.id = 'u0700' THEN RAISE EXCEPTION 'planted failure'; END IF; \
+         RETURN NEW; END $$",
+        "CREATE TRIGGER fail_midway BEFORE INSERT ON users FOR EACH ROW \
+         EXECUTE FUNCTION fail_midway()",
+    ] {
+        sqlx::query(statement)
+            .execute(&pool)
+            .await
+            .expect("plant the failure");
+    }
+    let count = || async {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE org = 'acme'")
+            .fetch_one(&pool)
+            .await
+            .expect("count users");
+        n
+    };
+
+    let file = users_csv(dir.path(), 1000);
+    let (ok, stderr) = cli_import(&store, &file);
+    assert!(!ok, "the import must fail: {stderr}");
+    assert!(stderr.contains("nothing was imported"), "{stderr}");
+    assert_eq!(count().await, 1, "only the seed user is stored");
+
+    sqlx::query("DROP TRIGGER fail_midway ON users")
+        .execute(&pool)
+        .await
+        .expect("remove the failure");
+    let (ok, stderr) = cli_import(&store, &file);
+    assert!(ok, "{stderr}");
+    assert_eq!(count().await, 1000);
+    pool.close().await;
+}
+
 /// A SCIM request with the org's service key; status, content type, JSON.
 async fn scim(
     server: &TestServer,

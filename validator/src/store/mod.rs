@@ -23,6 +23,11 @@ use crate::Result;
 /// A boxed future, so that `Store` can be used as a trait object.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
+/// Told how many more users a long write has written.
+pub type Progress<'a> = dyn Fn(usize) + Send + Sync + 'a;
+
+fn ignore_progress(_written: usize) {}
+
 /// Every opted-out user of the registry, read at one revision.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct OptOutState {
@@ -62,6 +67,19 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         org: &'a str,
         users: &'a [User],
         author: &'a Author,
+    ) -> BoxFuture<'a, Result<UpsertSummary>> {
+        self.upsert_users_reporting(org, users, author, &ignore_progress)
+    }
+
+    /// [`Store::upsert_users`], calling `progress` with the number of users
+    /// written as the transaction goes (they add up to `users.len()` once
+    /// it commits), for a progress bar. Still all or nothing.
+    fn upsert_users_reporting<'a>(
+        &'a self,
+        org: &'a str,
+        users: &'a [User],
+        author: &'a Author,
+        progress: &'a Progress<'a>,
     ) -> BoxFuture<'a, Result<UpsertSummary>>;
 
     /// One active directory user: deactivated and removed users are not

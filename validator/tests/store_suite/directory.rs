@@ -103,6 +103,28 @@ pub async fn case_orgs_and_upsert_summary(store: Arc<dyn Store>) {
     assert!(audit.iter().all(|e| e.actor == "user:alice"));
 }
 
+/// A long upsert reports its progress as it goes: the reports add up to
+/// every user given (unchanged and repeated ones too), and come in more than
+/// one step, so a progress bar moves.
+pub async fn case_upsert_reports_progress(store: Arc<dyn Store>) {
+    store.ensure_org("acme").await.expect("ensure org");
+    let mut users: Vec<User> = (0..1_200)
+        .map(|i| user(&format!("u{i:04}"), &format!("User {i}")))
+        .collect();
+    users.push(user("u0000", "User 0 again"));
+    let reports = std::sync::Mutex::new(Vec::new());
+    let progress = |written: usize| reports.lock().expect("reports").push(written);
+    let summary = store
+        .upsert_users_reporting("acme", &users, &Author::system(), &progress)
+        .await
+        .expect("upsert");
+    assert_eq!((summary.created, summary.updated), (1_200, 1));
+    let reports = reports.into_inner().expect("reports");
+    assert_eq!(reports.iter().sum::<usize>(), users.len(), "{reports:?}");
+    assert!(reports.len() >= 3, "{reports:?}");
+    assert!(reports.iter().all(|&n| n > 0 && n <= 500), "{reports:?}");
+}
+
 pub async fn case_concurrent_upserts_count_each_user_once(store: Arc<dyn Store>) {
     const USERS: u64 = 1000;
     const TASKS: u64 = 6;

@@ -51,6 +51,7 @@ store_suite! {
     both: [
         directory::case_orgs_and_upsert_summary,
         directory::case_concurrent_upserts_count_each_user_once,
+        directory::case_upsert_reports_progress,
         directory::case_list_search_filter_and_paging,
         directory::case_bad_cursor_is_refused,
         opt_outs::case_opt_out_and_in_are_idempotent_and_logged,

@@ -1,19 +1,18 @@
 //! `usage-server users import`: a directory from CSV, with a progress bar.
-//! Every change is recorded in the audit trail as made at the command line
-//! by the operator (`--operator`, default the OS user).
+//! All or nothing: the rows are checked before anything is written, and
+//! written in one transaction. Every change is recorded in the audit trail as
+//! made at the command line by the operator (`--operator`, default the OS
+//! user).
 
 use std::path::PathBuf;
 
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use usage_server::user_rows::{self, RowsError};
-use usage_validator::model::{Actor, Author, UpsertSummary, User, Via};
+use usage_validator::model::{Actor, Author, User, Via};
 use usage_validator::registry::check_id;
 
 use crate::{open, CliResult, StoreArgs};
-
-/// Users written per transaction.
-const CHUNK: usize = 500;
 
 #[derive(Debug, Args)]
 pub struct ImportArgs {
@@ -89,15 +88,12 @@ pub async fn run(args: ImportArgs) -> CliResult {
         .expect("the template is valid")
         .progress_chars("=> "),
     );
-    let mut total = UpsertSummary::default();
-    for chunk in users.chunks(CHUNK) {
-        let summary = store.upsert_users(&args.org, chunk, &author).await?;
-        total.created += summary.created;
-        total.updated += summary.updated;
-        total.unchanged += summary.unchanged;
-        bar.inc(chunk.len() as u64);
-    }
+    let progress = |written: usize| bar.inc(written as u64);
+    let written = store
+        .upsert_users_reporting(&args.org, &users, &author, &progress)
+        .await;
     bar.finish_and_clear();
+    let total = written.map_err(|error| format!("nothing was imported: {error}"))?;
     println!(
         "imported {} users into `{}`: {} added, {} updated, {} unchanged",
         users.len(),

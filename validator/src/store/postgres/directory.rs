@@ -8,11 +8,14 @@ use time::OffsetDateTime;
 
 use super::super::{
     cursor, search_key, search_text, sort_key, status_action, status_json, to_ms, user_page,
-    user_state, MAX_PAGE,
+    user_state, Progress, MAX_PAGE,
 };
 use super::audit::{self, Record};
 use crate::model::{Author, DirectoryEntry, UpsertSummary, User, UserPage, UserQuery, UserStatus};
 use crate::{Error, Result};
+
+/// Most users one upsert statement writes.
+const UPSERT_PART: usize = 500;
 
 fn row_to_user(row: &PgRow) -> Result<User> {
     Ok(User {
@@ -45,6 +48,7 @@ pub(super) async fn upsert_users(
     org: &str,
     users: &[User],
     author: &Author,
+    progress: &Progress<'_>,
 ) -> Result<UpsertSummary> {
     let now = to_ms(OffsetDateTime::now_utc());
     let mut tx = pool.begin().await?;
@@ -59,7 +63,12 @@ pub(super) async fn upsert_users(
         return Err(Error::UnknownOrg(org.to_owned()));
     }
     let mut summary = UpsertSummary::default();
-    for run in distinct_runs(users) {
+    // Parts of a few hundred users: statements of bounded size, and a
+    // progress report after each.
+    for run in distinct_runs(users)
+        .into_iter()
+        .flat_map(|run| run.chunks(UPSERT_PART))
+    {
         let written = upsert_run(&mut tx, org, run, now).await?;
         let by_id: std::collections::HashMap<&str, &User> =
             run.iter().map(|u| (u.id.as_str(), u)).collect();
@@ -87,6 +96,7 @@ pub(super) async fn upsert_users(
         }
         summary.unchanged += (run.len() - written.len()) as u64;
         audit::record_many(&mut tx, org, author, &audit_entries, now).await?;
+        progress(run.len());
     }
     tx.commit().await?;
     Ok(summary)

@@ -28,7 +28,7 @@ mod directory;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use time::OffsetDateTime;
 
-use super::{to_ms, BoxFuture, OptOutState, Store, StoredSigningKey};
+use super::{to_ms, BoxFuture, OptOutState, Progress, Store, StoredSigningKey};
 use crate::model::{
     AuditPage, AuditQuery, Author, Change, OptOutPage, OptOutQuery, ServiceKeyInfo, UpsertSummary,
     User, UserPage, UserQuery, UserStatus,
@@ -115,13 +115,16 @@ impl Store for PostgresStore {
         Box::pin(directory::org_exists(&self.pool, org))
     }
 
-    fn upsert_users<'a>(
+    fn upsert_users_reporting<'a>(
         &'a self,
         org: &'a str,
         users: &'a [User],
         author: &'a Author,
+        progress: &'a Progress<'a>,
     ) -> BoxFuture<'a, Result<UpsertSummary>> {
-        Box::pin(directory::upsert_users(&self.pool, org, users, author))
+        Box::pin(directory::upsert_users(
+            &self.pool, org, users, author, progress,
+        ))
     }
 
     fn user<'a>(&'a self, org: &'a str, id: &'a str) -> BoxFuture<'a, Result<Option<User>>> {

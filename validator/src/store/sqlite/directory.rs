@@ -8,7 +8,7 @@ use super::{row_to_user, SqliteStore};
 use crate::model::{Author, DirectoryEntry, UpsertSummary, User, UserPage, UserQuery, UserStatus};
 use crate::store::{
     cursor, search_key, search_text, sort_key, status_action, status_json, to_ms, user_page,
-    user_state, MAX_PAGE,
+    user_state, Progress, MAX_PAGE,
 };
 use crate::{Error, Result};
 
@@ -17,6 +17,7 @@ pub(super) async fn upsert_users(
     org: &str,
     users: &[User],
     author: &Author,
+    progress: &Progress<'_>,
 ) -> Result<UpsertSummary> {
     let now = to_ms(OffsetDateTime::now_utc());
     let mut summary = UpsertSummary::default();
@@ -51,6 +52,7 @@ pub(super) async fn upsert_users(
         let action = match &before {
             Some((old, old_status)) if old == user && *old_status == status => {
                 summary.unchanged += 1;
+                progress(1);
                 continue;
             }
             Some(_) => {
@@ -89,6 +91,7 @@ pub(super) async fn upsert_users(
             after: Some(user_state(user, status)),
         };
         audit::record(&mut tx, org, author, &entry, now).await?;
+        progress(1);
     }
     tx.commit().await?;
     Ok(summary)

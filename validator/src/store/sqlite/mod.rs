@@ -12,7 +12,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Row as _, SqlitePool};
 use time::OffsetDateTime;
 
-use super::{to_ms, BoxFuture, OptOutState, Store, StoredSigningKey};
+use super::{to_ms, BoxFuture, OptOutState, Progress, Store, StoredSigningKey};
 use crate::model::{
     AuditPage, AuditQuery, Author, Change, OptOutPage, OptOutQuery, ServiceKeyInfo, UpsertSummary,
     User, UserPage, UserQuery, UserStatus,
@@ -120,13 +120,14 @@ impl Store for SqliteStore {
             Ok(row.is_some())
         })
     }
-    fn upsert_users<'a>(
+    fn upsert_users_reporting<'a>(
         &'a self,
         org: &'a str,
         users: &'a [User],
         author: &'a Author,
+        progress: &'a Progress<'a>,
     ) -> BoxFuture<'a, Result<UpsertSummary>> {
-        Box::pin(directory::upsert_users(self, org, users, author))
+        Box::pin(directory::upsert_users(self, org, users, author, progress))
     }
     fn user<'a>(&'a self, org: &'a str, id: &'a str) -> BoxFuture<'a, Result<Option<User>>> {
         Box::pin(async move {
