@@ -5,7 +5,7 @@ mod api;
 
 use api::*;
 use reqwest::StatusCode;
-use serde_json::json;
+use serde_json::{json, Value};
 use support::server::TestServer;
 
 #[tokio::test]
@@ -28,13 +28,17 @@ async fn every_admin_route_checks_who_is_asking() {
             .json(&json!({"name": user, "email": format!("{user}@x.example"), "role": role}))
             .send()
     };
-    assert_eq!(
-        put("other", "oscar", "admin", &other_key)
-            .await
-            .expect("put")
-            .status(),
-        StatusCode::OK
-    );
+    let oscar: Value = put("other", "oscar", "admin", &other_key)
+        .await
+        .expect("put")
+        .json()
+        .await
+        .expect("the user as stored");
+    assert_eq!(oscar["active"], true, "{oscar}");
+    // Read back in a request of its own: the command line below reads the
+    // same registry file from another process.
+    let stored = get_json(&server, &other_key, "/api/orgs/other/users?query=oscar").await;
+    assert_eq!(stored["users"][0]["role"], "admin", "{stored}");
     // Bob is promoted so he can sign in, then demoted again below.
     assert_eq!(
         put("acme", "bob", "admin", &key)
