@@ -67,8 +67,8 @@ pub(super) async fn upsert_users(
     for run in distinct_runs(users) {
         // In id order, across the parts as within each: concurrent imports
         // of overlapping users lock their rows in one order and cannot
-        // deadlock. Parts of a few hundred users: statements of bounded
-        // size, and a progress report after each.
+        // deadlock. Parts of at most `UPSERT_PART` users: statements of
+        // bounded size, and a progress report after each.
         let mut sorted: Vec<&User> = run.iter().collect();
         sorted.sort_unstable_by(|a, b| a.id.cmp(&b.id));
         for part in sorted.chunks(UPSERT_PART) {
