@@ -275,10 +275,45 @@ fn users_csv(dir: &std::path::Path, n: usize) -> std::path::PathBuf {
     path
 }
 
-/// The database fails at the 700th of 1,000 users (a planted trigger, as a
-/// full disk or a lost connection would): the command fails, says nothing
-/// was imported, and nothing was, though its progress bar passed 500. Run
-/// again once the database is well, it imports all.
+/// The database fails at the 700th of 1,000 users (planted by the statements
+/// `plant`, as a full disk or a lost connection would): the command fails,
+/// says nothing was imported, and nothing was, though its progress bar
+/// passed 500. Once `heal` has run, the same command imports all. `pool`
+/// reaches the registry that `store` names, which holds one seed user. A
+/// macro, so one body serves the SQLite and the PostgreSQL pool.
+macro_rules! assert_import_is_all_or_nothing {
+    ($pool:expr, $store:expr, $dir:expr, plant: [$($plant:expr),+ $(,)?], heal: $heal:expr $(,)?) => {{
+        let pool = $pool;
+        $(
+            sqlx::query($plant)
+                .execute(pool)
+                .await
+                .expect("plant the failure");
+        )+
+        let count = || async {
+            let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE org = 'acme'")
+                .fetch_one(pool)
+                .await
+                .expect("count users");
+            n
+        };
+        let file = users_csv($dir, 1000);
+        let (ok, stderr) = cli_import($store, &file);
+        assert!(!ok, "the import must fail: {stderr}");
+        assert!(stderr.contains("nothing was imported"), "{stderr}");
+        assert_eq!(count().await, 1, "only the seed user is stored");
+
+        sqlx::query($heal)
+            .execute(pool)
+            .await
+            .expect("remove the failure");
+        let (ok, stderr) = cli_import($store, &file);
+        assert!(ok, "{stderr}");
+        assert_eq!(count().await, 1000);
+    }};
+}
+
+/// A command-line import into SQLite: all or nothing when the database fails midway.
 #[tokio::test]
 async fn a_command_line_import_is_all_or_nothing_when_the_database_fails_midway() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -293,37 +328,19 @@ async fn a_command_line_import_is_all_or_nothing_when_the_database_fails_midway(
     let pool = sqlx::SqlitePool::connect(&url)
         .await
         .expect("open registry");
-    sqlx::query(
-        "CREATE TRIGGER fail_midway BEFORE INSERT ON users WHEN NEW.id = 'u0700' \
-         BEGIN SELECT RAISE(ABORT, 'planted failure'); END",
-    )
-    .execute(&pool)
-    .await
-    .expect("plant the failure");
-    let count = || async {
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE org = 'acme'")
-            .fetch_one(&pool)
-            .await
-            .expect("count users");
-        n
-    };
-
-    let file = users_csv(dir.path(), 1000);
-    let (ok, stderr) = cli_import(&store, &file);
-    assert!(!ok, "the import must fail: {stderr}");
-    assert!(stderr.contains("nothing was imported"), "{stderr}");
-    assert_eq!(count().await, 1, "only the seed user is stored");
-
-    sqlx::query("DROP TRIGGER fail_midway")
-        .execute(&pool)
-        .await
-        .expect("remove the failure");
-    let (ok, stderr) = cli_import(&store, &file);
-    assert!(ok, "{stderr}");
-    assert_eq!(count().await, 1000);
+    assert_import_is_all_or_nothing!(
+        &pool,
+        &store,
+        dir.path(),
+        plant: [
+            "CREATE TRIGGER fail_midway BEFORE INSERT ON users WHEN NEW.id = 'u0700' \
+             BEGIN SELECT RAISE(ABORT, 'planted failure'); END",
+        ],
+        heal: "DROP TRIGGER fail_midway",
+    );
 }
 
-/// The same on PostgreSQL, where users are written a few hundred per statement.
+/// The same on PostgreSQL, where users are written in parts of a statement each.
 #[tokio::test]
 async fn a_command_line_import_on_postgres_is_all_or_nothing_when_the_database_fails_midway() {
     let Some(db) = support::postgres::TestDatabase::create().await else {
@@ -340,39 +357,19 @@ async fn a_command_line_import_on_postgres_is_all_or_nothing_when_the_database_f
         "the seed import creates the registry"
     );
     let pool = sqlx::PgPool::connect(db.url()).await.expect("connect");
-    for statement in [
-        "CREATE FUNCTION fail_midway() RETURNS trigger LANGUAGE plpgsql AS $$ \
-         BEGIN IF NEW.id = 'u0700' THEN RAISE EXCEPTION 'planted failure'; END IF; \
-         RETURN NEW; END $$",
-        "CREATE TRIGGER fail_midway BEFORE INSERT ON users FOR EACH ROW \
-         EXECUTE FUNCTION fail_midway()",
-    ] {
-        sqlx::query(statement)
-            .execute(&pool)
-            .await
-            .expect("plant the failure");
-    }
-    let count = || async {
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE org = 'acme'")
-            .fetch_one(&pool)
-            .await
-            .expect("count users");
-        n
-    };
-
-    let file = users_csv(dir.path(), 1000);
-    let (ok, stderr) = cli_import(&store, &file);
-    assert!(!ok, "the import must fail: {stderr}");
-    assert!(stderr.contains("nothing was imported"), "{stderr}");
-    assert_eq!(count().await, 1, "only the seed user is stored");
-
-    sqlx::query("DROP TRIGGER fail_midway ON users")
-        .execute(&pool)
-        .await
-        .expect("remove the failure");
-    let (ok, stderr) = cli_import(&store, &file);
-    assert!(ok, "{stderr}");
-    assert_eq!(count().await, 1000);
+    assert_import_is_all_or_nothing!(
+        &pool,
+        &store,
+        dir.path(),
+        plant: [
+            "CREATE FUNCTION fail_midway() RETURNS trigger LANGUAGE plpgsql AS $$ \
+             BEGIN IF NEW.id = 'u0700' THEN RAISE EXCEPTION 'planted failure'; END IF; \
+             RETURN NEW; END $$",
+            "CREATE TRIGGER fail_midway BEFORE INSERT ON users FOR EACH ROW \
+             EXECUTE FUNCTION fail_midway()",
+        ],
+        heal: "DROP TRIGGER fail_midway ON users",
+    );
     pool.close().await;
 }
 
